@@ -1,0 +1,249 @@
+"""Conversation events: the single source of truth for every conversation.
+
+Each event is a pydantic model whose dump *is* Rasa's wire format (the ``event`` key
+and field names of ``rasa_sdk``), so trackers travel to a rasa_sdk action server and
+back without translation. A conversation's state is a fold over its events
+(:mod:`bot.tracker`). Our own events (handoff) use names Rasa does not have.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+def _now() -> float:
+    return time.time()
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    timestamp: float = Field(default_factory=_now)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """This event in Rasa's JSON wire format."""
+        return self.model_dump(mode="json")
+
+
+class IntentPrediction(BaseModel):
+    """An intent with its confidence, as in Rasa's ``parse_data``."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str | None = None
+    confidence: float = 1.0
+
+
+class EntityValue(BaseModel):
+    """An extracted entity, as in Rasa's ``parse_data.entities``."""
+
+    model_config = ConfigDict(extra="allow")
+    entity: str
+    value: Any
+    start: int | None = None
+    end: int | None = None
+    role: str | None = None
+    group: str | None = None
+    extractor: str | None = None
+    confidence_entity: float | None = None
+
+
+class ParseData(BaseModel):
+    """The NLU result attached to a user message (Rasa's ``parse_data``)."""
+
+    model_config = ConfigDict(extra="allow")
+    text: str = ""
+    intent: IntentPrediction = Field(default_factory=IntentPrediction)
+    entities: list[EntityValue] = Field(default_factory=list)
+    intent_ranking: list[IntentPrediction] = Field(default_factory=list)
+    language: str | None = None
+    sentiment: float | None = None
+    response_selector: dict[str, Any] | None = None
+
+    @property
+    def intent_name(self) -> str | None:
+        return self.intent.name
+
+
+class UserUttered(_Event):
+    """The client said something."""
+
+    event: Literal["user"] = "user"
+    text: str | None = None
+    parse_data: ParseData = Field(default_factory=ParseData)
+    input_channel: str | None = None
+    message_id: str | None = None
+
+    @property
+    def intent_name(self) -> str | None:
+        return self.parse_data.intent.name
+
+    @property
+    def entities(self) -> list[EntityValue]:
+        return self.parse_data.entities
+
+
+class BotUttered(_Event):
+    """The bot (or an agent, see ``metadata['sender']``) said something."""
+
+    event: Literal["bot"] = "bot"
+    text: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ActionExecuted(_Event):
+    """An action ran; ``policy`` and ``confidence`` say who chose it."""
+
+    event: Literal["action"] = "action"
+    name: str
+    policy: str | None = None
+    confidence: float | None = None
+    action_text: str | None = None
+
+
+class SlotSet(_Event):
+    event: Literal["slot"] = "slot"
+    name: str
+    value: Any = None
+
+
+class ActiveLoop(_Event):
+    """A form (loop) was activated, or deactivated with ``name=None``."""
+
+    event: Literal["active_loop"] = "active_loop"
+    name: str | None = None
+
+
+class LoopInterrupted(_Event):
+    event: Literal["loop_interrupted"] = "loop_interrupted"
+    is_interrupted: bool = False
+
+
+class ActionExecutionRejected(_Event):
+    """An action (typically a form) refused to run on this turn."""
+
+    event: Literal["action_execution_rejected"] = "action_execution_rejected"
+    name: str
+    policy: str | None = None
+    confidence: float | None = None
+
+
+class SessionStarted(_Event):
+    event: Literal["session_started"] = "session_started"
+
+
+class Restarted(_Event):
+    event: Literal["restart"] = "restart"
+
+
+class AllSlotsReset(_Event):
+    event: Literal["reset_slots"] = "reset_slots"
+
+
+class FollowupAction(_Event):
+    event: Literal["followup"] = "followup"
+    name: str
+
+
+class UserUtteranceReverted(_Event):
+    """Undo everything back to and including the last user message."""
+
+    event: Literal["rewind"] = "rewind"
+
+
+class ActionReverted(_Event):
+    """Undo the last action."""
+
+    event: Literal["undo"] = "undo"
+
+
+class ConversationPaused(_Event):
+    """The bot stops answering (Rasa's pause; also set while a human owns the chat)."""
+
+    event: Literal["pause"] = "pause"
+
+
+class ConversationResumed(_Event):
+    event: Literal["resume"] = "resume"
+
+
+class EntitiesAdded(_Event):
+    event: Literal["entities"] = "entities"
+    entities: list[EntityValue] = Field(default_factory=list)
+
+
+class HandoffRequested(_Event):
+    """The bot or the client asked for a human. ``reason`` is machine-readable
+    (``client_request``, ``sentiment``, ``repeated_fallback``, ``rule:<name>``)."""
+
+    event: Literal["handoff_requested"] = "handoff_requested"
+    reason: str
+    detail: str | None = None
+
+
+class HandoffStatusChanged(_Event):
+    """A handoff ticket moved between states (``bot``, ``queued``, ``assigned``,
+    ``resolved``); written only through the handoff transition table."""
+
+    event: Literal["handoff_status"] = "handoff_status"
+    from_status: str
+    to_status: str
+    actor: str
+    reason: str | None = None
+
+
+Event = Annotated[
+    Union[
+        UserUttered,
+        BotUttered,
+        ActionExecuted,
+        SlotSet,
+        ActiveLoop,
+        LoopInterrupted,
+        ActionExecutionRejected,
+        SessionStarted,
+        Restarted,
+        AllSlotsReset,
+        FollowupAction,
+        UserUtteranceReverted,
+        ActionReverted,
+        ConversationPaused,
+        ConversationResumed,
+        EntitiesAdded,
+        HandoffRequested,
+        HandoffStatusChanged,
+    ],
+    Field(discriminator="event"),
+]
+
+_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+_list_adapter: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
+
+# Rasa also accepts "form" (pre-2.0 name of active_loop); map it on the way in.
+_ALIASES = {"form": "active_loop"}
+
+
+def _normalise(raw: dict[str, Any]) -> dict[str, Any]:
+    kind = raw.get("event")
+    if kind in _ALIASES:
+        raw = {**raw, "event": _ALIASES[kind]}
+    if raw.get("event") in ("user", "bot") and raw.get("metadata") is None:
+        raw = {**raw, "metadata": {}}
+    if raw.get("event") == "bot" and raw.get("data") is None:
+        raw = {**raw, "data": {}}
+    return raw
+
+
+def event_from_dict(raw: dict[str, Any]) -> Event:
+    """Parse one event from Rasa's wire format; raises ``pydantic.ValidationError``."""
+    return _adapter.validate_python(_normalise(raw))
+
+
+def events_from_dicts(raws: list[dict[str, Any]]) -> list[Event]:
+    return _list_adapter.validate_python([_normalise(r) for r in raws])
+
+
+def events_to_dicts(events: list[Event]) -> list[dict[str, Any]]:
+    return [e.to_dict() for e in events]

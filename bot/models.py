@@ -1,0 +1,89 @@
+"""Messages crossing the channel boundary.
+
+A channel adapter turns a provider's request into an :class:`InboundMessage`; the engine
+answers with :class:`OutboundMessage` objects that the same adapter sends. Nothing
+provider-specific travels past the adapter.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Button(BaseModel):
+    """A quick reply: the client sees ``title``; choosing it sends ``payload`` (e.g. ``/book``)."""
+
+    title: str
+    payload: str
+
+
+class Attachment(BaseModel):
+    """Media or structured content a client sent or the bot sends."""
+
+    kind: Literal["image", "audio", "video", "document", "location", "contact", "other"]
+    url: str | None = None
+    mime_type: str | None = None
+    name: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class InboundMessage(BaseModel):
+    """One message from a client, as any channel delivers it.
+
+    ``message_id`` is the provider's id when it has one, so a retried delivery is
+    recognised and processed once.
+    """
+
+    channel: str
+    sender_id: str
+    text: str | None = None
+    message_id: str = Field(default_factory=_new_id)
+    attachments: list[Attachment] = Field(default_factory=list)
+    metadata: dict[str, str] = Field(default_factory=dict)
+    received_at: datetime = Field(default_factory=_now)
+
+    @property
+    def conversation_id(self) -> str:
+        """The conversation key: one conversation per client per channel."""
+        return f"{self.channel}:{self.sender_id}"
+
+
+class OutboundMessage(BaseModel):
+    """One message for a client; the adapter renders it in its provider's format."""
+
+    channel: str
+    recipient_id: str
+    text: str | None = None
+    buttons: list[Button] = Field(default_factory=list)
+    image: str | None = None
+    attachment: Attachment | None = None
+    custom: dict[str, object] | None = None
+    sender: Literal["bot", "agent", "system"] = "bot"
+
+    def to_rasa(self) -> dict[str, object]:
+        """Render as one element of Rasa's REST channel response."""
+        out: dict[str, object] = {"recipient_id": self.recipient_id}
+        if self.text is not None:
+            out["text"] = self.text
+        if self.buttons:
+            out["buttons"] = [b.model_dump() for b in self.buttons]
+        if self.image:
+            out["image"] = self.image
+        if self.attachment:
+            out["attachment"] = self.attachment.model_dump(exclude_none=True)
+        if self.custom is not None:
+            out["custom"] = self.custom
+        return out

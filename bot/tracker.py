@@ -1,0 +1,258 @@
+"""Conversation state as a fold over events (Rasa's ``DialogueStateTracker`` semantics).
+
+The tracker never owns truth: it is rebuilt from the stored event log, and every
+change to it is an event appended through :meth:`Tracker.update`.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.domain import ACTION_LISTEN, ACTION_SESSION_START, REQUESTED_SLOT, Domain
+from bot.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    ActionReverted,
+    ActiveLoop,
+    AllSlotsReset,
+    BotUttered,
+    ConversationPaused,
+    ConversationResumed,
+    EntitiesAdded,
+    Event,
+    FollowupAction,
+    HandoffStatusChanged,
+    LoopInterrupted,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+    UserUtteranceReverted,
+)
+
+
+@dataclass
+class LoopState:
+    """The active form: its name, whether its input is validated this turn, whether
+    it rejected execution, and the message that triggered it."""
+
+    name: str | None = None
+    validate: bool = True
+    rejected: bool = False
+    trigger_message: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.name is None:
+            return {}
+        return {
+            "name": self.name,
+            "validate": self.validate,
+            "rejected": self.rejected,
+            "trigger_message": self.trigger_message or {},
+        }
+
+
+@dataclass
+class Tracker:
+    """The state of one conversation, derived from its events."""
+
+    sender_id: str
+    initial_slots: dict[str, Any] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    slots: dict[str, Any] = field(default_factory=dict)
+    latest_message: UserUttered | None = None
+    latest_action_name: str | None = None
+    active_loop: LoopState = field(default_factory=LoopState)
+    followup_action: str | None = ACTION_LISTEN
+    paused: bool = False
+    handoff_status: str = "bot"
+
+    # ---- construction -------------------------------------------------
+    @classmethod
+    def for_domain(cls, sender_id: str, domain: Domain, events: list[Event] | None = None) -> Tracker:
+        """A tracker with the domain's slots (at their initial values) and ``events`` applied."""
+        initial = {name: s.initial_value for name, s in domain.slots.items()}
+        initial.setdefault(REQUESTED_SLOT, None)
+        tracker = cls(sender_id=sender_id, initial_slots=initial, slots=dict(initial))
+        for event in events or []:
+            tracker.update(event)
+        return tracker
+
+    def copy(self) -> Tracker:
+        return copy.deepcopy(self)
+
+    # ---- the fold -----------------------------------------------------
+    def update(self, event: Event) -> None:
+        """Append ``event`` and apply it to the state."""
+        self.events.append(event)
+        self._apply(event)
+
+    def _apply(self, event: Event) -> None:
+        if isinstance(event, UserUttered):
+            self.latest_message = event
+            self.followup_action = None
+        elif isinstance(event, ActionExecuted):
+            self.latest_action_name = event.name
+            self.followup_action = None
+            if self.active_loop.name and self.active_loop.name == event.name:
+                self.active_loop.validate = True
+                self.active_loop.rejected = False
+        elif isinstance(event, SlotSet):
+            self.slots[event.name] = event.value
+        elif isinstance(event, ActiveLoop):
+            if event.name is None:
+                self.active_loop = LoopState()
+            else:
+                trigger = self.latest_message.parse_data.model_dump() if self.latest_message else None
+                self.active_loop = LoopState(name=event.name, trigger_message=trigger)
+        elif isinstance(event, LoopInterrupted):
+            if self.active_loop.name:
+                self.active_loop.validate = not event.is_interrupted
+        elif isinstance(event, ActionExecutionRejected):
+            if self.active_loop.name:
+                self.active_loop.rejected = True
+        elif isinstance(event, Restarted):
+            self._reset()
+            self.followup_action = ACTION_SESSION_START
+        elif isinstance(event, SessionStarted):
+            self._reset()
+        elif isinstance(event, AllSlotsReset):
+            self.slots = dict(self.initial_slots)
+        elif isinstance(event, FollowupAction):
+            self.followup_action = event.name
+        elif isinstance(event, (UserUtteranceReverted, ActionReverted)):
+            self._replay_applied()
+        elif isinstance(event, ConversationPaused):
+            self.paused = True
+        elif isinstance(event, ConversationResumed):
+            self.paused = False
+        elif isinstance(event, EntitiesAdded):
+            if self.latest_message is not None:
+                data = self.latest_message.parse_data.model_copy(
+                    update={"entities": [*self.latest_message.parse_data.entities, *event.entities]}
+                )
+                self.latest_message = self.latest_message.model_copy(update={"parse_data": data})
+        elif isinstance(event, HandoffStatusChanged):
+            self.handoff_status = event.to_status
+
+    def _reset(self) -> None:
+        self.slots = dict(self.initial_slots)
+        self.latest_message = None
+        self.latest_action_name = None
+        self.active_loop = LoopState()
+        self.followup_action = ACTION_LISTEN
+        self.paused = False
+
+    def _replay_applied(self) -> None:
+        applied = self.applied_events()
+        self._reset()
+        handoff = self.handoff_status
+        for event in applied:
+            self._apply(event)
+        self.handoff_status = handoff
+
+    # ---- views --------------------------------------------------------
+    def applied_events(self) -> list[Event]:
+        """Events that still count: restarts, rewinds and undos applied, and repeated
+        executions of a form on its happy path collapsed into one (as Rasa does, so
+        that live conversations look like the stories they were trained on)."""
+        loop_names = {e.name for e in self.events if isinstance(e, ActiveLoop) and e.name}
+        applied: list[Event] = []
+        for event in self.events:
+            if isinstance(event, (Restarted, SessionStarted)):
+                applied = []
+            elif isinstance(event, ActionReverted):
+                _undo_till_previous(ActionExecuted, applied)
+            elif isinstance(event, UserUtteranceReverted):
+                _undo_till_previous(UserUttered, applied)
+                _undo_till_previous(ActionExecuted, applied)
+            elif (
+                isinstance(event, ActionExecuted)
+                and event.name in loop_names
+                and not _first_loop_execution_or_unhappy_path(event.name, applied)
+            ):
+                _undo_till_previous_loop_execution(event.name, applied)
+            else:
+                applied.append(event)
+        return applied
+
+    def get_slot(self, name: str) -> Any:
+        return self.slots.get(name)
+
+    @property
+    def active_loop_name(self) -> str | None:
+        return self.active_loop.name
+
+    @property
+    def latest_intent(self) -> str | None:
+        return self.latest_message.intent_name if self.latest_message else None
+
+    @property
+    def latest_bot_utterance(self) -> BotUttered | None:
+        for event in reversed(self.events):
+            if isinstance(event, BotUttered):
+                return event
+        return None
+
+    @property
+    def latest_event_time(self) -> float | None:
+        return self.events[-1].timestamp if self.events else None
+
+    def current_state(self) -> dict[str, Any]:
+        """The tracker as the rasa_sdk action server expects it."""
+        latest = self.latest_message
+        return {
+            "sender_id": self.sender_id,
+            "slots": dict(self.slots),
+            "latest_message": latest.parse_data.model_dump(mode="json") if latest else {},
+            "latest_event_time": self.latest_event_time,
+            "followup_action": self.followup_action,
+            "paused": self.paused,
+            "events": [e.to_dict() for e in self.events],
+            "latest_input_channel": latest.input_channel if latest else None,
+            "active_loop": self.active_loop.as_dict(),
+            "latest_action": {"action_name": self.latest_action_name} if self.latest_action_name else {},
+            "latest_action_name": self.latest_action_name,
+        }
+
+
+def _undo_till_previous(kind: type, done: list[Event]) -> None:
+    """Remove events from the end up to and including the last one of ``kind``."""
+    while done:
+        if isinstance(done.pop(), kind):
+            return
+
+
+def _first_loop_execution_or_unhappy_path(loop_name: str, applied: list[Event]) -> bool:
+    next_action: str | None = None
+    for event in reversed(applied):
+        if isinstance(event, ActiveLoop) and event.name is None:
+            return True
+        if _within_unhappy_path(loop_name, event, next_action):
+            return True
+        if isinstance(event, ActionExecuted):
+            if event.name == loop_name:
+                return False
+            next_action = event.name
+    return True
+
+
+def _within_unhappy_path(loop_name: str, event: Event, next_action: str | None) -> bool:
+    rejected = isinstance(event, ActionExecutionRejected) and event.name == loop_name
+    other_action_after_user = (
+        isinstance(event, UserUttered) and next_action is not None and next_action != loop_name
+    )
+    return rejected or other_action_after_user
+
+
+def _undo_till_previous_loop_execution(loop_name: str, done: list[Event]) -> None:
+    offset = 0
+    for event in reversed(done[:]):
+        if isinstance(event, ActionExecuted) and event.name == loop_name:
+            break
+        if isinstance(event, (ActionExecuted, UserUttered)):
+            del done[-1 - offset]
+        else:
+            offset += 1
