@@ -87,3 +87,22 @@ class OutboundMessage(BaseModel):
         if self.custom is not None:
             out["custom"] = self.custom
         return out
+
+
+class TranscriptEntry(BaseModel):
+    """One line of a conversation as a client or agent sees it, numbered by event ``seq``."""
+
+    seq: int
+    sender: Literal["client", "bot", "agent", "system"]
+    text: str | None = None
+    buttons: list[Button] = Field(default_factory=list)
+    image: str | None = None
+    timestamp: float
+    message_id: str | None = None
+
+
+class ComponentHealth(BaseModel):
+    """The state of one component on ``GET /health``."""
+
+    status: Literal["ok", "degraded", "down"]
+    detail: str = ""

@@ -1,0 +1,111 @@
+"""A trained bot: domain + NLU pipeline + policies, trained from a project and saved as one model.
+
+``Agent.load_or_train`` retrains only when the project's files changed (a fingerprint
+of domain, config and data), so ``concierge run`` starts fast on an unchanged project.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import BotConfig
+from bot.domain import Domain
+from bot.loaders import Project, load_project
+from bot.nlu.pipeline import NLUPipeline
+from bot.policies.ensemble import PolicyEnsemble
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+FORMAT_VERSION = 1
+
+
+def project_fingerprint(project_dir: Path) -> str:
+    """A hash of every file that shapes the model (domain, config, data)."""
+    digest = hashlib.sha256(f"format{FORMAT_VERSION}".encode())
+    candidates = [project_dir / "domain.yml", project_dir / "config.yml"]
+    for folder in (project_dir / "domain", project_dir / "data"):
+        if folder.is_dir():
+            candidates.extend(sorted(p for p in folder.rglob("*") if p.suffix in (".yml", ".yaml")))
+    for path in candidates:
+        if path.is_file():
+            digest.update(str(path.relative_to(project_dir)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class Agent:
+    """Everything needed to understand a message and choose the bot's next action."""
+
+    domain: Domain
+    config: BotConfig
+    nlu: NLUPipeline
+    policies: PolicyEnsemble
+    fingerprint: str = ""
+    trained_at: float = 0.0
+
+    @classmethod
+    def train(cls, project: Project, progress: Progress | None = None) -> Agent:
+        """Train NLU and policies from a loaded project."""
+        started = time.time()
+        nlu = NLUPipeline.train(project.nlu, project.config, project.domain, progress=progress)
+        policies = PolicyEnsemble.train(project.stories, project.domain, project.config, progress=progress)
+        log.info("trained in %.1fs", time.time() - started)
+        return cls(
+            domain=project.domain,
+            config=project.config,
+            nlu=nlu,
+            policies=policies,
+            fingerprint=project_fingerprint(project.directory),
+            trained_at=time.time(),
+        )
+
+    def save(self, directory: Path) -> None:
+        """Write the model atomically: a half-written model never replaces a good one."""
+        staging = directory.with_name(directory.name + ".tmp")
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True)
+        (staging / "domain.json").write_text(self.domain.model_dump_json())
+        (staging / "config.json").write_text(self.config.model_dump_json())
+        self.nlu.save(staging / "nlu")
+        self.policies.save(staging / "policies")
+        meta = {"fingerprint": self.fingerprint, "trained_at": self.trained_at, "format": FORMAT_VERSION}
+        (staging / "meta.json").write_text(json.dumps(meta))
+        if directory.exists():
+            shutil.rmtree(directory)
+        staging.rename(directory)
+
+    @classmethod
+    def load(cls, directory: Path) -> Agent:
+        meta = json.loads((directory / "meta.json").read_text())
+        return cls(
+            domain=Domain.model_validate_json((directory / "domain.json").read_text()),
+            config=BotConfig.model_validate_json((directory / "config.json").read_text()),
+            nlu=NLUPipeline.load(directory / "nlu"),
+            policies=PolicyEnsemble.load(directory / "policies"),
+            fingerprint=meta["fingerprint"],
+            trained_at=meta["trained_at"],
+        )
+
+    @classmethod
+    def load_or_train(cls, project_dir: Path, model_dir: Path, progress: Progress | None = None) -> Agent:
+        """Load the saved model if it matches the project's files, else train and save one."""
+        wanted = project_fingerprint(project_dir)
+        meta_file = model_dir / "meta.json"
+        if meta_file.is_file():
+            meta = json.loads(meta_file.read_text())
+            if meta.get("fingerprint") == wanted and meta.get("format") == FORMAT_VERSION:
+                return cls.load(model_dir)
+            log.info("project changed since the model was trained; retraining")
+        agent = cls.train(load_project(project_dir), progress=progress)
+        agent.save(model_dir)
+        return agent

@@ -1,0 +1,204 @@
+"""The ``concierge`` command: init, train, run, shell, test (and the knowledge commands later).
+
+Every command takes ``--project DIR`` (default: the current directory), like Rasa's CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot.errors import ConciergeError
+
+app = typer.Typer(add_completion=False, help="Concierge: a support bot with human handoff (Rasa 3 formats).")
+console = Console(stderr=True)
+
+ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="the bot project directory")]
+ModelOpt = Annotated[Path | None, typer.Option("--model", "-m", help="where the trained model lives")]
+
+DEMO_FILES = ["domain.yml", "config.yml", "endpoints.yml", "data", "tests/test_stories.yml"]
+
+
+def _offline() -> None:
+    """Nothing downloads at run time: the embedding model ships inside a package."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def default_model_dir(project: Path) -> Path:
+    """``<project>/models`` when writable, else a per-project cache (public bots are read-only)."""
+    project = project.resolve()
+    if os.access(project, os.W_OK):
+        return project / "models"
+    key = hashlib.sha256(str(project).encode()).hexdigest()[:16]
+    return Path.home() / ".cache" / "concierge" / "models" / key
+
+
+@contextmanager
+def _progress():
+    """A progress bar fed by the ``(stage, fraction)`` callbacks of training and testing."""
+    with Progress(
+        TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(), console=console, transient=False,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, fraction: float) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=1.0)
+            bar.update(tasks[stage], completed=min(max(fraction, 0.0), 1.0))
+
+        yield update
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(code=1)
+
+
+def _load_agent(project: Path, model: Path | None):
+    from bot.agent import Agent
+
+    with _progress() as progress:
+        return Agent.load_or_train(project.resolve(), model or default_model_dir(project), progress=progress)
+
+
+@app.command()
+def init(project: ProjectOpt = Path("."), force: bool = typer.Option(False, help="overwrite files")) -> None:
+    """Create a new bot project from the Mariia Hub demo (domain, config, data, test stories)."""
+    source = Path(__file__).resolve().parent.parent
+    project.mkdir(parents=True, exist_ok=True)
+    for name in DEMO_FILES:
+        src, dst = source / name, project / name
+        if dst.exists() and not force:
+            console.print(f"kept existing {dst}")
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        else:
+            shutil.copy2(src, dst)
+    console.print(f"created a bot project in {project.resolve()}; next: concierge train --project {project}")
+
+
+@app.command()
+def train(project: ProjectOpt = Path("."), model: ModelOpt = None) -> None:
+    """Train NLU and dialogue policies and save the model."""
+    _offline()
+    from bot.agent import Agent
+    from bot.loaders import load_project
+
+    try:
+        loaded = load_project(project.resolve())
+        for warning in loaded.warnings:
+            console.print(f"[yellow]warning:[/yellow] {warning}")
+        with _progress() as progress:
+            agent = Agent.train(loaded, progress=progress)
+        target = model or default_model_dir(project)
+        agent.save(target)
+    except ConciergeError as exc:
+        _fail(exc)
+    console.print(f"model saved to {target}")
+
+
+@app.command()
+def run(
+    project: ProjectOpt = Path("."),
+    model: ModelOpt = None,
+    host: str = typer.Option("127.0.0.1", help="interface to listen on"),
+    port: int = typer.Option(5005, help="port to listen on"),
+) -> None:
+    """Serve the bot: REST and widget channels, the demo page and the console."""
+    _offline()
+    import uvicorn
+
+    from bot.settings import Settings
+    from console.app import create_app
+
+    settings = Settings(project_dir=project.resolve(), model_dir=model, host=host, port=port)
+    try:
+        _load_agent(project, model or default_model_dir(project))  # train up front, with a progress bar
+    except ConciergeError as exc:
+        _fail(exc)
+    settings.model_dir = model or default_model_dir(project)
+    console.print(f"Concierge is up: demo page http://{host}:{port}/  console http://{host}:{port}/console")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def shell(project: ProjectOpt = Path("."), model: ModelOpt = None) -> None:
+    """Talk to the bot in the terminal (one conversation, stored like any other)."""
+    _offline()
+    from bot.engine import build_engine
+    from bot.models import InboundMessage
+    from bot.settings import Settings
+
+    _load_agent(project, model)
+    settings = Settings(project_dir=project.resolve(), model_dir=model or default_model_dir(project))
+
+    async def loop() -> None:
+        engine = await build_engine(settings)
+        console.print("Type a message (Ctrl-D to quit).")
+        while True:
+            try:
+                text = await asyncio.to_thread(input, "you> ")
+            except EOFError:
+                break
+            for reply in await engine.handle(InboundMessage(channel="shell", sender_id="terminal", text=text)):
+                print(f"bot> {reply.text or ''}")
+                for b in reply.buttons:
+                    print(f"     [{b.title}] {b.payload}")
+        await engine.store.close()
+
+    asyncio.run(loop())
+
+
+@app.command()
+def test(
+    project: ProjectOpt = Path("."),
+    model: ModelOpt = None,
+    stories: Path | None = typer.Option(None, help="test stories file (default: the project's tests/)"),
+    nlu: Path | None = typer.Option(None, help="NLU test file (default: a held-out split of data/)"),
+    split: float = typer.Option(0.2, help="held-out fraction when no NLU test file is given"),
+    out: Path = typer.Option(Path("results"), help="where reports are written"),
+    seed: int = typer.Option(42, help="seed of the NLU split"),
+) -> None:
+    """Evaluate like ``rasa test``: NLU on held-out data, test stories step by step."""
+    _offline()
+    from bot.evaluate import run_tests
+
+    try:
+        with _progress() as progress:
+            summary = run_tests(
+                project.resolve(), model or default_model_dir(project), out,
+                stories_file=stories, nlu_file=nlu, split=split, seed=seed, progress=progress,
+            )
+    except ConciergeError as exc:
+        _fail(exc)
+    print(json.dumps(summary, indent=2))
+
+
+def main() -> None:
+    """Entry point of the ``concierge`` console script."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

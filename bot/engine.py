@@ -1,0 +1,283 @@
+"""The processor: one inbound message in, the bot's replies out (Rasa's MessageProcessor).
+
+Order of a turn: the message is stored durably (and deduplicated by its provider id)
+before anything else; then, holding the conversation's lock, the engine rebuilds the
+tracker from the event log, starts a session if needed, parses the text, extracts
+slots and runs predicted actions until ``action_listen``. The turn's events are
+appended to the log in one transaction, and subscribers (the widget, the console)
+are pushed the new transcript lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
+
+from bot.domain import (
+    ACTION_EXTRACT_SLOTS,
+    ACTION_LISTEN,
+    ACTION_SESSION_START,
+    Domain,
+)
+from bot.errors import ActionRejected
+from bot.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    BotUttered,
+    Event,
+    SessionStarted,
+    UserUttered,
+)
+from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
+from bot.tracker import Tracker
+from bot.transcript import outbound_from_bot_event, transcript_entry
+
+if TYPE_CHECKING:
+    from actions.registry import ActionRegistry
+    from bot.agent import Agent
+    from bot.locks import LockStore
+    from bot.nlg import ResponseRenderer
+    from bot.settings import Settings
+    from bot.store import EventStore
+
+log = logging.getLogger(__name__)
+
+SAFE_REPLY = (
+    "Sorry, something went wrong on our side and I couldn't finish that. "
+    "Please try again in a moment, or ask for a person and one of our team will help."
+)
+MAX_PREDICTIONS = 10
+NO_PREDICT_AFTER = {ACTION_LISTEN, ACTION_SESSION_START}
+
+
+class Engine:
+    """Handles messages for every conversation; safe to share across channels and tasks."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        store: EventStore,
+        locks: LockStore,
+        actions: ActionRegistry,
+        nlg: ResponseRenderer,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.agent = agent
+        self.store = store
+        self.locks = locks
+        self.actions = actions
+        self.nlg = nlg
+        self.clock = clock
+        self._subscribers: dict[str, set[asyncio.Queue[TranscriptEntry]]] = defaultdict(set)
+
+    @property
+    def domain(self) -> Domain:
+        return self.agent.domain
+
+    # ---- the public seam -------------------------------------------------
+    async def receive(self, message: InboundMessage) -> bool:
+        """Store the message durably; False if this message id was seen before.
+
+        Channels acknowledge a message to the provider only after this returns.
+        """
+        return await self.store.record_inbound(message)
+
+    async def process(self, message: InboundMessage) -> list[OutboundMessage]:
+        """Run the bot's turn for a stored message, in order within its conversation."""
+        conversation_id = message.conversation_id
+        async with self.locks.lock(conversation_id):
+            try:
+                events = await self._turn(message)
+                status, error = "processed", None
+            except Exception as exc:  # the client gets a safe reply, the log gets the cause
+                log.exception("turn failed for %s", conversation_id)
+                events = [
+                    BotUttered(text=SAFE_REPLY, metadata={"sender": "system"}),
+                    ActionExecuted(name=ACTION_LISTEN, policy="error"),
+                ]
+                status, error = "failed", f"{type(exc).__name__}: {exc}"
+            seqs = await self.store.append(conversation_id, events)
+            await self.store.mark_inbound(conversation_id, message.message_id, status, error)
+        self._publish(conversation_id, seqs, events)
+        return [
+            outbound_from_bot_event(e, message.channel, message.sender_id)
+            for e in events
+            if isinstance(e, BotUttered)
+        ]
+
+    async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
+        """Store, then process; a duplicate delivery returns no replies."""
+        if not await self.receive(message):
+            log.info("duplicate message %s ignored", message.message_id)
+            return []
+        return await self.process(message)
+
+    async def recover(self) -> int:
+        """Process messages stored but never processed (e.g. after a crash); returns how many."""
+        pending = await self.store.pending_inbound()
+        for message in pending:
+            await self.process(message)
+        return len(pending)
+
+    async def tracker(self, conversation_id: str) -> Tracker:
+        sender_id = conversation_id.split(":", 1)[-1]
+        return Tracker.for_domain(sender_id, self.domain, await self.store.events(conversation_id))
+
+    async def history(self, conversation_id: str, after_seq: int | None = None) -> list[TranscriptEntry]:
+        """The conversation's transcript (client, bot and agent lines) after ``after_seq``."""
+        stored = await self.store.load(conversation_id, after_seq=after_seq)
+        entries = (transcript_entry(s.seq, s.event) for s in stored)
+        return [e for e in entries if e is not None]
+
+    async def subscribe(self, conversation_id: str) -> AsyncIterator[TranscriptEntry]:
+        """Live transcript lines of a conversation as they are stored."""
+        queue: asyncio.Queue[TranscriptEntry] = asyncio.Queue()
+        self._subscribers[conversation_id].add(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._subscribers[conversation_id].discard(queue)
+            if not self._subscribers[conversation_id]:
+                del self._subscribers[conversation_id]
+
+    async def append(self, conversation_id: str, events: list[Event]) -> list[int]:
+        """Append events from outside a turn (agents, handoff), under the conversation's lock."""
+        async with self.locks.lock(conversation_id):
+            seqs = await self.store.append(conversation_id, events)
+        self._publish(conversation_id, seqs, events)
+        return seqs
+
+    async def health(self) -> dict[str, ComponentHealth]:
+        """Each component's state, for ``GET /health``."""
+        result: dict[str, ComponentHealth] = {}
+        try:
+            await self.store.ping()
+            result["database"] = ComponentHealth(status="ok", detail=self.store.dialect)
+        except Exception as exc:
+            result["database"] = ComponentHealth(status="down", detail=type(exc).__name__)
+        intents = len(self.domain.intent_names)
+        result["nlu"] = ComponentHealth(status="ok", detail=f"{intents} intents")
+        result["policies"] = ComponentHealth(status="ok", detail=", ".join(self.agent.policies.policy_names))
+        result["locks"] = ComponentHealth(status="ok", detail=type(self.locks).__name__)
+        return result
+
+    # ---- one turn ------------------------------------------------------------
+    async def _turn(self, message: InboundMessage) -> list[Event]:
+        tracker = await self.tracker(message.conversation_id)
+        new: list[Event] = []
+
+        def apply(events: list[Event]) -> None:
+            for event in events:
+                tracker.update(event)
+                new.append(event)
+
+        if self._session_expired(tracker):
+            await self._run(ACTION_SESSION_START, tracker, message.channel, apply, policy=None, confidence=1.0)
+
+        text = message.text or ""
+        parse = await asyncio.to_thread(self.agent.nlu.parse, text)
+        metadata = {"sender": "client", **message.metadata}
+        apply([
+            UserUttered(
+                text=text,
+                parse_data=parse,
+                input_channel=message.channel,
+                message_id=message.message_id,
+                metadata=metadata,
+                timestamp=self.clock(),
+            )
+        ])
+        if tracker.paused:  # a human owns the conversation: store, never answer
+            return new
+
+        await self._run(ACTION_EXTRACT_SLOTS, tracker, message.channel, apply, policy=None, confidence=1.0,
+                        log_action=False)
+        for _ in range(MAX_PREDICTIONS):
+            if tracker.followup_action and tracker.followup_action != ACTION_LISTEN:
+                name, policy, confidence = tracker.followup_action, "followup", 1.0
+            else:
+                prediction = self.agent.policies.predict(tracker, self.domain)
+                name, policy, confidence = prediction.action, prediction.policy, prediction.confidence
+                apply(list(prediction.events))
+            ran = await self._run(name, tracker, message.channel, apply, policy=policy, confidence=confidence)
+            if ran and name in NO_PREDICT_AFTER:
+                break
+        else:
+            log.warning("%s: stopped after %d predictions", message.conversation_id, MAX_PREDICTIONS)
+            apply([ActionExecuted(name=ACTION_LISTEN, policy="limit")])
+        return new
+
+    async def _run(
+        self,
+        name: str,
+        tracker: Tracker,
+        channel: str,
+        apply: Callable[[list[Event]], None],
+        *,
+        policy: str | None,
+        confidence: float | None,
+        log_action: bool = True,
+    ) -> bool:
+        """Run one action; False when it rejected execution (the policies then choose again)."""
+        action = self.actions.get(name)
+        try:
+            events = await action.run(tracker, self.domain, self.nlg, channel)
+        except ActionRejected:
+            apply([ActionExecutionRejected(name=name, policy=policy, confidence=confidence)])
+            return False
+        if any(isinstance(e, ActionExecutionRejected) for e in events):
+            apply(list(events))
+            return False
+        if log_action:
+            apply([ActionExecuted(name=name, policy=policy, confidence=confidence)])
+        apply(list(events))
+        return True
+
+    def _session_expired(self, tracker: Tracker) -> bool:
+        if not any(isinstance(e, SessionStarted) for e in tracker.events):
+            return True
+        minutes = self.domain.session_config.session_expiration_time
+        if minutes <= 0:
+            return False
+        last_user = next((e for e in reversed(tracker.events) if isinstance(e, UserUttered)), None)
+        return last_user is not None and self.clock() - last_user.timestamp > minutes * 60
+
+    def _publish(self, conversation_id: str, seqs: list[int], events: list[Event]) -> None:
+        queues = self._subscribers.get(conversation_id)
+        if not queues:
+            return
+        for seq, event in zip(seqs, events, strict=True):
+            entry = transcript_entry(seq, event)
+            if entry is not None:
+                for queue in queues:
+                    queue.put_nowait(entry)
+
+
+async def build_engine(settings: Settings) -> Engine:
+    """Wire the object graph for a project: model, store, locks, actions, responses."""
+    import httpx
+
+    from actions.registry import ActionRegistry
+    from bot.agent import Agent
+    from bot.loaders import load_endpoints
+    from bot.locks import lock_store_from_url
+    from bot.nlg import ResponseRenderer
+    from bot.store import EventStore
+
+    project_dir = settings.project_dir.resolve()
+    agent = await asyncio.to_thread(Agent.load_or_train, project_dir, settings.resolved_model_dir())
+    settings.resolved_state_dir().mkdir(parents=True, exist_ok=True)
+    store = EventStore.from_url(settings.resolved_database_url())
+    await store.migrate()
+    endpoints = load_endpoints(project_dir / "endpoints.yml")
+    action_url = settings.action_endpoint or (endpoints.action_endpoint.url if endpoints.action_endpoint else None)
+    modules = [endpoints.action_endpoint.actions_module] if endpoints.action_endpoint and endpoints.action_endpoint.actions_module else []
+    nlg = ResponseRenderer(agent.domain)
+    registry = ActionRegistry(agent.domain, nlg, modules=modules, action_endpoint=action_url, http=httpx.AsyncClient())
+    return Engine(agent, store, lock_store_from_url(settings.redis_url), registry, nlg)
