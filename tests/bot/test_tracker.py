@@ -1,0 +1,107 @@
+"""The tracker is a fold over events with Rasa's semantics."""
+
+from __future__ import annotations
+
+from bot.domain import Domain, SlotDef
+from bot.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    ActionReverted,
+    ActiveLoop,
+    ConversationPaused,
+    ConversationResumed,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+    UserUtteranceReverted,
+)
+from bot.tracker import Tracker
+
+
+def user(intent: str, text: str = "") -> UserUttered:
+    return UserUttered(text=text or intent, parse_data={"intent": {"name": intent, "confidence": 1.0}})
+
+
+def domain() -> Domain:
+    return Domain(slots={"service": SlotDef(name="service", type="text"), "tier": SlotDef(name="tier", initial_value="standard")})
+
+
+def names(tracker: Tracker) -> list[str]:
+    return [getattr(e, "name", None) or getattr(e, "intent_name", None) or e.event for e in tracker.applied_events()]
+
+
+def test_slots_start_at_initial_values_and_follow_events() -> None:
+    t = Tracker.for_domain("c1", domain())
+    assert t.get_slot("tier") == "standard" and t.get_slot("service") is None
+    t.update(SlotSet(name="service", value="massage"))
+    assert t.get_slot("service") == "massage"
+    t.update(Restarted())
+    assert t.get_slot("service") is None and t.get_slot("tier") == "standard"
+
+
+def test_rewind_removes_the_last_user_turn_and_restores_state() -> None:
+    t = Tracker.for_domain("c1", domain())
+    for e in [ActionExecuted(name="action_listen"), user("greet"), ActionExecuted(name="utter_greet"),
+              ActionExecuted(name="action_listen"), user("nonsense"), SlotSet(name="service", value="x")]:
+        t.update(e)
+    t.update(UserUtteranceReverted())
+    # everything from the last user message on is undone, slots included
+    assert names(t) == ["action_listen", "greet", "utter_greet"]
+    assert t.latest_intent == "greet"
+    assert t.get_slot("service") is None
+    t.update(ActionReverted())
+    assert names(t) == ["action_listen", "greet"]
+
+
+def test_repeated_form_runs_collapse_into_the_story_shape() -> None:
+    t = Tracker.for_domain("c1", domain())
+    for e in [ActionExecuted(name="action_listen"), user("book"), ActionExecuted(name="booking_form"),
+              ActiveLoop(name="booking_form"), ActionExecuted(name="action_listen"), user("inform"),
+              ActionExecuted(name="booking_form"), ActiveLoop(name=None)]:
+        t.update(e)
+    assert names(t) == ["action_listen", "book", "booking_form", "booking_form", "active_loop"]
+    assert t.active_loop_name is None
+
+
+def test_rejected_form_is_an_unhappy_path_and_is_not_collapsed() -> None:
+    t = Tracker.for_domain("c1", domain())
+    for e in [ActionExecuted(name="action_listen"), user("book"), ActionExecuted(name="booking_form"),
+              ActiveLoop(name="booking_form"), ActionExecuted(name="action_listen"), user("ask_prices"),
+              ActionExecutionRejected(name="booking_form")]:
+        t.update(e)
+    assert t.active_loop.rejected is True
+    t.update(ActionExecuted(name="utter_prices"))
+    t.update(ActionExecuted(name="booking_form"))
+    kinds = [e.event for e in t.applied_events()]
+    assert kinds[-3:] == ["action_execution_rejected", "action", "action"]
+    assert names(t)[-2:] == ["utter_prices", "booking_form"]
+    assert t.active_loop.rejected is False
+
+
+def test_session_start_forgets_earlier_events_for_prediction() -> None:
+    t = Tracker.for_domain("c1", domain())
+    t.update(user("greet"))
+    t.update(SessionStarted())
+    assert t.applied_events() == []
+    assert len(t.events) == 2
+
+
+def test_pause_and_resume() -> None:
+    t = Tracker.for_domain("c1", domain())
+    t.update(ConversationPaused())
+    assert t.paused
+    t.update(ConversationResumed())
+    assert not t.paused
+
+
+def test_current_state_matches_rasa_sdk_shape() -> None:
+    t = Tracker.for_domain("c1", domain())
+    t.update(user("book_appointment", "book me in"))
+    t.update(ActiveLoop(name="booking_form"))
+    state = t.current_state()
+    assert state["sender_id"] == "c1"
+    assert state["latest_message"]["intent"]["name"] == "book_appointment"
+    assert state["active_loop"]["name"] == "booking_form"
+    assert state["events"][0]["event"] == "user"
+    assert set(state) >= {"slots", "latest_event_time", "followup_action", "paused", "latest_action_name"}
