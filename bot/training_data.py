@@ -1,7 +1,7 @@
 """Training data read from ``data/*.yml``: NLU examples, rules and stories.
 
 Only the data model lives here; :mod:`bot.loaders` reads Rasa's YAML into it, and
-:func:`bot.loaders.stories.to_trackers` expands stories into linear event lists.
+:mod:`bot.policies.generator` expands stories into linear event lists.
 """
 
 from __future__ import annotations

@@ -134,7 +134,9 @@ class Source:
     def top(self) -> Mapping[str, Any]:
         """The root mapping; anything else at the top of a project file is an error."""
         if not isinstance(self.root, Mapping):
-            self.fail(f"expected a mapping of keys at the top of the file, found {describe(self.root)}", self.root)
+            self.fail(
+                f"expected a mapping of keys at the top of the file, found {describe(self.root)}", self.root
+            )
         return self.root
 
     def mapping(self, parent: Any, key: Any, what: str) -> Mapping[str, Any]:
@@ -183,10 +185,11 @@ class Source:
         try:
             number = (int(parts[0]), int(parts[1]) if len(parts) > 1 else 0)
         except ValueError:
-            self.fail(f"version {text!r} is not a version number like \"3.1\"", top, "version")
+            self.fail(f'version {text!r} is not a version number like "3.1"', top, "version")
         if not MIN_VERSION <= number <= MAX_VERSION:
             self.fail(
-                f"unsupported format version {text!r}: Rasa formats \"2.0\" to \"{LATEST_VERSION}\" are supported",
+                f"unsupported format version {text!r}: "
+                f'Rasa formats "2.0" to "{LATEST_VERSION}" are supported',
                 top,
                 "version",
             )
@@ -197,6 +200,14 @@ def version_tuple(version: str) -> tuple[int, int]:
     """``"3.1"`` -> ``(3, 1)``; for comparisons like ``< (3, 0)``."""
     major, _, minor = version.partition(".")
     return int(major), int(minor or 0)
+
+
+def expand_paths(paths: Sequence[Path]) -> list[Path]:
+    """Files as given, directories replaced by their YAML files (recursively)."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        out.extend(yaml_files(path) if path.is_dir() else [path])
+    return out
 
 
 def yaml_files(directory: Path) -> list[Path]:
