@@ -91,12 +91,13 @@ class Engine:
         """Run the bot's turn for a stored message, in order within its conversation."""
         conversation_id = message.conversation_id
         async with self.locks.lock(conversation_id):
+            events: list[Event] = []
             try:
-                events = await self._turn(message)
+                await self._turn(message, events)
                 status, error = "processed", None
             except Exception as exc:  # the client gets a safe reply, the log gets the cause
                 log.exception("turn failed for %s", conversation_id)
-                events = [
+                events = _through_last_user_message(events) + [
                     BotUttered(text=SAFE_REPLY, metadata={"sender": "system"}),
                     ActionExecuted(name=ACTION_LISTEN, policy="error"),
                 ]
@@ -168,9 +169,9 @@ class Engine:
         return result
 
     # ---- one turn ------------------------------------------------------------
-    async def _turn(self, message: InboundMessage) -> list[Event]:
+    async def _turn(self, message: InboundMessage, new: list[Event]) -> None:
+        """Run the turn, appending every event it produces to ``new`` as it goes."""
         tracker = await self.tracker(message.conversation_id)
-        new: list[Event] = []
 
         def apply(events: list[Event]) -> None:
             for event in events:
@@ -194,7 +195,7 @@ class Engine:
             )
         ])
         if tracker.paused:  # a human owns the conversation: store, never answer
-            return new
+            return
 
         await self._run(ACTION_EXTRACT_SLOTS, tracker, message.channel, apply, policy=None, confidence=1.0,
                         log_action=False)
@@ -211,7 +212,6 @@ class Engine:
         else:
             log.warning("%s: stopped after %d predictions", message.conversation_id, MAX_PREDICTIONS)
             apply([ActionExecuted(name=ACTION_LISTEN, policy="limit")])
-        return new
 
     async def _run(
         self,
@@ -259,6 +259,14 @@ class Engine:
                     queue.put_nowait(entry)
 
 
+def _through_last_user_message(events: list[Event]) -> list[Event]:
+    """The events of a failed turn worth keeping: the session start and the client's message."""
+    for index in range(len(events) - 1, -1, -1):
+        if isinstance(events[index], UserUttered):
+            return events[: index + 1]
+    return []
+
+
 async def build_engine(settings: Settings) -> Engine:
     """Wire the object graph for a project: model, store, locks, actions, responses."""
     import httpx
@@ -279,5 +287,8 @@ async def build_engine(settings: Settings) -> Engine:
     action_url = settings.action_endpoint or (endpoints.action_endpoint.url if endpoints.action_endpoint else None)
     modules = [endpoints.action_endpoint.actions_module] if endpoints.action_endpoint and endpoints.action_endpoint.actions_module else []
     nlg = ResponseRenderer(agent.domain)
-    registry = ActionRegistry(agent.domain, nlg, modules=modules, action_endpoint=action_url, http=httpx.AsyncClient())
+    token = endpoints.action_endpoint.token if endpoints.action_endpoint else None
+    registry = ActionRegistry(
+        agent.domain, nlg, modules=modules, action_endpoint=action_url, http=httpx.AsyncClient(), token=token
+    )
     return Engine(agent, store, lock_store_from_url(settings.redis_url), registry, nlg)
