@@ -1,0 +1,333 @@
+"""The durable event log: every conversation's events and every inbound message.
+
+One :class:`EventStore` per process, built by the object graph (never at import
+time) with :meth:`EventStore.from_url`. SQLite is the default; PostgreSQL is chosen
+by URL. Everything a conversation is lives here: the engine, handoff, analytics and
+the console all read the same rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlalchemy import Table, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.errors import ConfigError
+from bot.events import Event, events_from_dicts
+from bot.locks import InMemoryLockStore
+from bot.models import InboundMessage
+from bot.store.database import create_engine, is_sqlite_memory
+from bot.store.tables import INBOUND_STATUSES, conversations, events, inbound_messages
+
+InboundStatus = Literal["received", "processed", "failed"]
+
+# Alembic keeps the running migration in module globals (alembic.context / alembic.op), so
+# two migrations in one process must not interleave at their awaits: one lock per loop.
+_migration_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _migration_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _migration_locks.get(loop)
+    if lock is None:
+        lock = _migration_locks[loop] = asyncio.Lock()
+    return lock
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as stored: its per-conversation ``seq`` (1, 2, 3, ...) and the event itself."""
+
+    seq: int
+    event: Event
+
+
+class ConversationSummary(BaseModel):
+    """One row of the conversation list (console, analytics): who, where, how long."""
+
+    id: str
+    channel: str
+    sender_id: str
+    created_at: datetime
+    updated_at: datetime
+    last_seq: int
+
+
+def split_conversation_id(conversation_id: str) -> tuple[str, str]:
+    """``"widget:abc"`` -> ``("widget", "abc")``; an id without a channel gets channel ``""``."""
+    channel, sep, sender_id = conversation_id.partition(":")
+    return (channel, sender_id) if sep else ("", conversation_id)
+
+
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL's JSONB rejects U+0000 in strings; store U+FFFD instead of failing the turn."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+class EventStore:
+    """Append-only per-conversation event log plus the inbound message journal.
+
+    ``append`` numbers events 1, 2, 3, ... per conversation; the counter lives on the
+    conversation row and is bumped by one atomic upsert, so concurrent appenders (other
+    tasks, other processes) never get the same ``seq``. Inbound messages are written
+    before the provider is acknowledged and deduplicated on (conversation, message id).
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+        sqlite = engine.dialect.name == "sqlite"
+        if not (sqlite or self._postgres):
+            raise ConfigError(f"EventStore supports SQLite and PostgreSQL, not {engine.dialect.name}")
+        # SQLite allows one writer at a time: queueing our own writers here is cheaper than
+        # letting them collide and sleep in SQLite's busy handler.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if sqlite else None
+        # An in-memory database is ONE shared connection, so reads must not interleave
+        # with a write transaction either.
+        self._read_lock = self._write_lock if is_sqlite_memory(engine.url) else None
+        # Writes to one conversation from this process commit in the order they were
+        # called (arrival order), even though pooled connections could finish them in any order.
+        self._call_order = InMemoryLockStore()
+
+    @classmethod
+    def from_url(cls, url: str | URL, *, schema: str | None = None, **engine_kwargs: Any) -> EventStore:
+        """A store for ``sqlite:///path`` or ``postgresql://...`` (plain or async driver names).
+
+        ``schema`` (PostgreSQL only) keeps the tables in that schema via ``search_path``,
+        e.g. one schema per test run.
+        """
+        engine_kwargs.setdefault("pool_pre_ping", True)
+        return cls(create_engine(url, schema=schema, **engine_kwargs))
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"`` (shown on the health page)."""
+        return self.engine.dialect.name
+
+    async def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` with Alembic (safe to call on every start)."""
+        from bot.migrations import upgrade
+
+        async with _migration_lock(), self._write() as conn:
+            await conn.run_sync(upgrade, revision)
+
+    async def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at (None if never migrated)."""
+        from bot.migrations import current_revision
+
+        async with self._read() as conn:
+            return await conn.run_sync(current_revision)
+
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        async with self._read() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+    # ---- events ----------------------------------------------------------------
+    async def append(self, conversation_id: str, new_events: Sequence[Event]) -> list[int]:
+        """Append events atomically; returns their ``seq`` numbers, in order."""
+        if not new_events:
+            return []
+        now = datetime.now(UTC)
+        count = len(new_events)
+        channel, sender_id = split_conversation_id(conversation_id)
+        last_event_at = datetime.fromtimestamp(max(e.timestamp for e in new_events), UTC)
+        upsert = self._insert(conversations).values(
+            id=conversation_id,
+            channel=channel,
+            sender_id=sender_id,
+            created_at=now,
+            updated_at=last_event_at,
+            last_seq=count,
+        )
+        # The conflict update row-locks the conversation until commit: that lock is what
+        # serialises concurrent appenders and makes the seq range below ours alone.
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[conversations.c.id],
+            set_={
+                "last_seq": conversations.c.last_seq + upsert.excluded.last_seq,
+                "updated_at": upsert.excluded.updated_at,
+            },
+        ).returning(conversations.c.last_seq)
+        async with self._write(conversation_id) as conn:
+            last = (await conn.execute(upsert)).scalar_one()
+            first = last - count + 1
+            await conn.execute(
+                events.insert(),
+                [
+                    {
+                        "conversation_id": conversation_id,
+                        "seq": first + i,
+                        "type": event.event,
+                        "timestamp": event.timestamp,
+                        "data": self._json(event.to_dict()),
+                        "created_at": now,
+                    }
+                    for i, event in enumerate(new_events)
+                ],
+            )
+        return list(range(first, last + 1))
+
+    async def load(self, conversation_id: str, after_seq: int | None = None) -> list[StoredEvent]:
+        """The conversation's events in ``seq`` order, only those after ``after_seq`` if given."""
+        stmt = (
+            select(events.c.seq, events.c.data)
+            .where(events.c.conversation_id == conversation_id)
+            .order_by(events.c.seq)
+        )
+        if after_seq is not None:
+            stmt = stmt.where(events.c.seq > after_seq)
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        parsed = events_from_dicts([row.data for row in rows])
+        return [StoredEvent(row.seq, event) for row, event in zip(rows, parsed, strict=True)]
+
+    async def events(self, conversation_id: str) -> list[Event]:
+        """All the conversation's events, oldest first (what the tracker folds over)."""
+        return [stored.event for stored in await self.load(conversation_id)]
+
+    async def latest_seq(self, conversation_id: str) -> int:
+        """The ``seq`` of the conversation's last event; 0 if it has none."""
+        stmt = select(conversations.c.last_seq).where(conversations.c.id == conversation_id)
+        async with self._read() as conn:
+            return (await conn.execute(stmt)).scalar_one_or_none() or 0
+
+    async def conversations(self, limit: int = 50, offset: int = 0) -> list[ConversationSummary]:
+        """Conversations, most recently active first."""
+        stmt = (
+            select(conversations)
+            .order_by(conversations.c.updated_at.desc(), conversations.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        return [ConversationSummary.model_validate(dict(row)) for row in rows]
+
+    # ---- inbound journal -------------------------------------------------------
+    async def record_inbound(self, message: InboundMessage) -> bool:
+        """Store a client message durably; False if this (conversation, message id) was seen.
+
+        Channels acknowledge the provider only after this returns, and process the
+        message only when it returns True: that is how provider retries are deduped.
+        """
+        now = datetime.now(UTC)
+        conversation_id = message.conversation_id
+        conversation = (
+            self._insert(conversations)
+            .values(
+                id=conversation_id,
+                channel=message.channel,
+                sender_id=message.sender_id,
+                created_at=now,
+                updated_at=message.received_at,
+                last_seq=0,
+            )
+            .on_conflict_do_nothing(index_elements=[conversations.c.id])
+        )
+        journal = (
+            self._insert(inbound_messages)
+            .values(
+                conversation_id=conversation_id,
+                message_id=message.message_id,
+                channel=message.channel,
+                received_at=message.received_at,
+                status="received",
+                payload=self._json(message.model_dump(mode="json")),
+            )
+            .on_conflict_do_nothing(
+                index_elements=[inbound_messages.c.conversation_id, inbound_messages.c.message_id]
+            )
+            .returning(inbound_messages.c.id)
+        )
+        async with self._write(conversation_id) as conn:
+            await conn.execute(conversation)
+            inserted = (await conn.execute(journal)).scalar_one_or_none()
+        return inserted is not None
+
+    async def mark_inbound(
+        self, conversation_id: str, message_id: str, status: InboundStatus, error: str | None = None
+    ) -> bool:
+        """Record what became of a message (``processed`` or ``failed`` with ``error``).
+
+        Returns False if no such message was recorded.
+        """
+        if status not in INBOUND_STATUSES:
+            raise ValueError(f"status must be one of {INBOUND_STATUSES}, not {status!r}")
+        stmt = (
+            update(inbound_messages)
+            .where(
+                inbound_messages.c.conversation_id == conversation_id,
+                inbound_messages.c.message_id == message_id,
+            )
+            .values(
+                status=status,
+                error=error,
+                processed_at=None if status == "received" else datetime.now(UTC),
+            )
+        )
+        async with self._write(conversation_id) as conn:
+            result = await conn.execute(stmt)
+        return result.rowcount > 0
+
+    async def pending_inbound(self, limit: int | None = None) -> list[InboundMessage]:
+        """Messages received but never processed (e.g. the process died), oldest first."""
+        stmt = (
+            select(inbound_messages.c.payload)
+            .where(inbound_messages.c.status == "received")
+            .order_by(inbound_messages.c.received_at, inbound_messages.c.id)
+            .limit(limit)
+        )
+        async with self._read() as conn:
+            payloads = (await conn.execute(stmt)).scalars().all()
+        return [InboundMessage.model_validate(payload) for payload in payloads]
+
+    # ---- plumbing --------------------------------------------------------------
+    def _insert(self, table: Table) -> Any:
+        """The dialect's INSERT, which knows ON CONFLICT (same API on SQLite and PostgreSQL)."""
+        return postgresql_insert(table) if self._postgres else sqlite_insert(table)
+
+    def _json(self, value: dict[str, Any]) -> dict[str, Any]:
+        return _without_nul(value) if self._postgres else value
+
+    @asynccontextmanager
+    async def _write(self, conversation_id: str | None = None) -> AsyncIterator[AsyncConnection]:
+        in_order = self._call_order.lock(conversation_id) if conversation_id is not None else nullcontext()
+        async with in_order, self._transaction(self._write_lock, begin=True) as conn:
+            yield conn
+
+    def _read(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self._transaction(self._read_lock, begin=False)
+
+    @asynccontextmanager
+    async def _transaction(self, lock: asyncio.Lock | None, *, begin: bool) -> AsyncIterator[AsyncConnection]:
+        async with lock if lock is not None else nullcontext():
+            if begin:
+                async with self.engine.begin() as conn:
+                    yield conn
+            else:
+                async with self.engine.connect() as conn:
+                    yield conn
