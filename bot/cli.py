@@ -161,7 +161,7 @@ def shell(project: ProjectOpt = Path("."), model: ModelOpt = None) -> None:
                 print(f"bot> {reply.text or ''}")
                 for b in reply.buttons:
                     print(f"     [{b.title}] {b.payload}")
-        await engine.store.close()
+        await engine.close()
 
     asyncio.run(loop())
 

@@ -88,35 +88,48 @@ class Engine:
         return await self.store.record_inbound(message)
 
     async def process(self, message: InboundMessage) -> list[OutboundMessage]:
-        """Run the bot's turn for a stored message, in order within its conversation."""
+        """Run the bot's turn for an already stored message, in order within its conversation."""
+        async with self.locks.lock(message.conversation_id):
+            events, seqs = await self._process_locked(message)
+        return self._deliver(message, events, seqs)
+
+    async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
+        """Store, then process, in arrival order; a duplicate delivery returns no replies.
+
+        The conversation's lock is taken first, so messages of one conversation are
+        stored and answered in the order they reached us.
+        """
+        async with self.locks.lock(message.conversation_id):
+            if not await self.receive(message):
+                log.info("duplicate message %s ignored", message.message_id)
+                return []
+            events, seqs = await self._process_locked(message)
+        return self._deliver(message, events, seqs)
+
+    async def _process_locked(self, message: InboundMessage) -> tuple[list[Event], list[int]]:
         conversation_id = message.conversation_id
-        async with self.locks.lock(conversation_id):
-            events: list[Event] = []
-            try:
-                await self._turn(message, events)
-                status, error = "processed", None
-            except Exception as exc:  # the client gets a safe reply, the log gets the cause
-                log.exception("turn failed for %s", conversation_id)
-                events = _through_last_user_message(events) + [
-                    BotUttered(text=SAFE_REPLY, metadata={"sender": "system"}),
-                    ActionExecuted(name=ACTION_LISTEN, policy="error"),
-                ]
-                status, error = "failed", f"{type(exc).__name__}: {exc}"
-            seqs = await self.store.append(conversation_id, events)
-            await self.store.mark_inbound(conversation_id, message.message_id, status, error)
-        self._publish(conversation_id, seqs, events)
+        events: list[Event] = []
+        try:
+            await self._turn(message, events)
+            status, error = "processed", None
+        except Exception as exc:  # the client gets a safe reply, the log gets the cause
+            log.exception("turn failed for %s", conversation_id)
+            events = _through_last_user_message(events) + [
+                BotUttered(text=SAFE_REPLY, metadata={"sender": "system"}),
+                ActionExecuted(name=ACTION_LISTEN, policy="error"),
+            ]
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+        seqs = await self.store.append(conversation_id, events)
+        await self.store.mark_inbound(conversation_id, message.message_id, status, error)
+        return events, seqs
+
+    def _deliver(self, message: InboundMessage, events: list[Event], seqs: list[int]) -> list[OutboundMessage]:
+        self._publish(message.conversation_id, seqs, events)
         return [
             outbound_from_bot_event(e, message.channel, message.sender_id)
             for e in events
             if isinstance(e, BotUttered)
         ]
-
-    async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
-        """Store, then process; a duplicate delivery returns no replies."""
-        if not await self.receive(message):
-            log.info("duplicate message %s ignored", message.message_id)
-            return []
-        return await self.process(message)
 
     async def recover(self) -> int:
         """Process messages stored but never processed (e.g. after a crash); returns how many."""
@@ -153,6 +166,12 @@ class Engine:
             seqs = await self.store.append(conversation_id, events)
         self._publish(conversation_id, seqs, events)
         return seqs
+
+    async def close(self) -> None:
+        """Release connections: the database, the lock store and the action server client."""
+        await self.actions.aclose()
+        await self.locks.close()
+        await self.store.close()
 
     async def health(self) -> dict[str, ComponentHealth]:
         """Each component's state, for ``GET /health``."""
