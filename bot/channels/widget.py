@@ -1,0 +1,298 @@
+"""The website chat widget's channel: one WebSocket per open widget, at ``/webhooks/widget/ws``.
+
+Protocol (JSON text frames; every client frame is validated):
+
+client -> server
+    ``{"type": "hello", "session_id": "...", "last_seq": 12 | null}`` on every (re)connect.
+    ``{"type": "message", "client_id": "<uuid>", "text": "..."}`` or with ``"payload": "/intent"``
+    (a quick reply; ``"title"`` optional). ``client_id`` becomes the message id, so a message
+    re-sent after a reconnect is stored and answered once.
+
+server -> client
+    ``{"type": "history", "entries": [TranscriptEntry, ...]}``: everything after ``last_seq``.
+    ``{"type": "ack", "client_id": "..."}``: the message is stored (sent before the bot thinks).
+    ``{"type": "typing", "on": true | false}`` around the bot's turn.
+    ``{"type": "message", "entry": TranscriptEntry}``: a new line (the client's own message
+    echoed with its ``seq``, bot replies, agent replies pushed later).
+    ``{"type": "error", "message": "...", "client_id"?: "...", "retry": bool, "detail"?: "..."}``:
+    ``message`` is for the visitor, ``detail`` for developers; the socket stays up.
+
+Lines reach a socket only from the event log, in ``seq`` order and at most once per socket:
+live notifications (the engine's ``subscribe``) and the end of a turn both trigger a
+catch-up from ``history(after_seq=<last seq sent>)``. A socket therefore never skips a line
+published while it was connecting, and a reconnecting client loses nothing.
+
+The browser side is ``console/static/widget.js``; see its header for the embed snippet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from bot.channels.base import ChannelAdapter, MessageHandler, describe_validation_error
+from bot.models import ComponentHealth, InboundMessage, OutboundMessage
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4000
+ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+UNREADABLE = "Sorry, I couldn't read that message. Please try again."
+NOT_DELIVERED = "Sorry, your message didn't reach us. We'll try sending it again."
+TURN_FAILED = "Sorry, something went wrong on our side. Please try again in a moment."
+NO_HISTORY = "Sorry, we couldn't load your conversation just now. We'll keep trying."
+
+
+class HelloFrame(BaseModel):
+    """A (re)connecting widget names its session and the last line it already shows."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["hello"]
+    session_id: str = Field(pattern=ID_PATTERN)
+    last_seq: int | None = Field(default=None, ge=0)
+
+
+class MessageFrame(BaseModel):
+    """A client message: typed ``text``, or a quick reply's ``payload`` (and its ``title``)."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["message"]
+    client_id: str = Field(pattern=ID_PATTERN)
+    text: str | None = Field(default=None, max_length=MAX_TEXT)
+    payload: str | None = Field(default=None, max_length=MAX_TEXT)
+    title: str | None = Field(default=None, max_length=MAX_TEXT)
+
+    @model_validator(mode="after")
+    def _one_body(self) -> MessageFrame:
+        if not (self.text or "").strip() and not (self.payload or "").strip():
+            raise ValueError("a message needs a non-empty text or payload")
+        return self
+
+    def to_inbound(self, channel: str, session_id: str) -> InboundMessage:
+        """The engine's view: a payload is sent as the text, as Rasa's widgets do."""
+        text = self.payload if (self.payload or "").strip() else self.text
+        metadata = {"title": self.title} if self.payload and self.title else {}
+        return InboundMessage(
+            channel=channel, sender_id=session_id, text=text, message_id=self.client_id, metadata=metadata
+        )
+
+
+CLIENT_FRAMES = TypeAdapter(Annotated[HelloFrame | MessageFrame, Field(discriminator="type")])
+
+
+class _Connection:
+    """One open widget socket: reads frames, acks, runs turns in order, delivers lines by seq."""
+
+    def __init__(self, ws: WebSocket, handler: MessageHandler, channel: WidgetChannel) -> None:
+        self.ws = ws
+        self.handler = handler
+        self.channel = channel
+        self.session_id: str | None = None
+        self.sent_seq: int | None = None  # the highest seq this socket has shown
+        self.closed = False
+        self._write_lock = asyncio.Lock()  # frames and catch-ups never interleave
+        self._turns: asyncio.Queue[InboundMessage | None] = asyncio.Queue()
+        self._follower: asyncio.Task[None] | None = None
+
+    @property
+    def conversation_id(self) -> str | None:
+        return f"{self.channel.name}:{self.session_id}" if self.session_id else None
+
+    async def run(self) -> None:
+        """Serve the socket until the client leaves; accepted messages are processed even after."""
+        self.channel.track(asyncio.create_task(self._work()))
+        try:
+            while True:
+                message = await self.ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                await self._on_frame(message.get("text"))
+        except WebSocketDisconnect:
+            return
+        finally:
+            self.closed = True
+            self._turns.put_nowait(None)  # the worker finishes queued turns, then stops
+            if self._follower is not None:
+                self._follower.cancel()
+            self.channel.forget(self)
+
+    async def _on_frame(self, text: str | None) -> None:
+        if text is None:
+            await self._send({"type": "error", "message": UNREADABLE, "retry": False,
+                              "detail": "send JSON text frames"})
+            return
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            await self._send({"type": "error", "message": UNREADABLE, "retry": False, "detail": "not JSON"})
+            return
+        try:
+            frame = CLIENT_FRAMES.validate_python(raw)
+        except ValidationError as exc:
+            client_id = raw.get("client_id") if isinstance(raw, dict) else None
+            await self._send({
+                "type": "error", "message": UNREADABLE, "retry": False,
+                "detail": describe_validation_error(exc),
+                **({"client_id": client_id} if isinstance(client_id, str) else {}),
+            })
+            return
+        if isinstance(frame, HelloFrame):
+            await self._hello(frame)
+        else:
+            await self._message(frame)
+
+    async def _hello(self, frame: HelloFrame) -> None:
+        if frame.session_id != self.session_id:
+            if self._follower is not None:
+                self._follower.cancel()
+            self.channel.forget(self)
+            self.session_id = frame.session_id
+            self.channel.remember(self)
+            self._follower = asyncio.create_task(self._follow(self.conversation_id or ""))
+            await asyncio.sleep(0)  # let the follower subscribe before history is read
+        async with self._write_lock:
+            try:
+                entries = await self.handler.history(self.conversation_id or "", after_seq=frame.last_seq)
+            except Exception:
+                log.exception("widget: reading history failed")
+                await self._write({"type": "error", "message": NO_HISTORY, "retry": True})
+                return
+            self.sent_seq = max([e.seq for e in entries], default=frame.last_seq)
+            await self._write({"type": "history", "entries": [e.model_dump(mode="json") for e in entries]})
+
+    async def _message(self, frame: MessageFrame) -> None:
+        if self.session_id is None:
+            await self._send({"type": "error", "message": NOT_DELIVERED, "client_id": frame.client_id,
+                              "retry": True, "detail": "send hello first"})
+            return
+        inbound = frame.to_inbound(self.channel.name, self.session_id)
+        try:
+            fresh = await self.handler.receive(inbound)
+        except Exception:
+            log.exception("widget: storing a message failed")
+            await self._send({"type": "error", "message": NOT_DELIVERED, "client_id": frame.client_id,
+                              "retry": True})
+            return
+        await self._send({"type": "ack", "client_id": frame.client_id})
+        if fresh:  # a re-sent duplicate is acknowledged again but answered only once
+            self._turns.put_nowait(inbound)
+
+    async def _work(self) -> None:
+        """Run this socket's turns one at a time, in the order they were acknowledged."""
+        while (inbound := await self._turns.get()) is not None:
+            await self._send({"type": "typing", "on": True})
+            try:
+                await self.handler.process(inbound)
+            except Exception:
+                log.exception("widget: a turn failed")
+                await self._send({"type": "error", "message": TURN_FAILED, "retry": False})
+            await self.deliver()
+            await self._send({"type": "typing", "on": False})
+
+    async def _follow(self, conversation_id: str) -> None:
+        """Turn the engine's live notifications into catch-ups from the log."""
+        stream = self.handler.subscribe(conversation_id)
+        try:
+            async for _entry in stream:
+                await self.deliver()
+        except Exception:  # the socket still works; lines then arrive at the end of turns
+            log.exception("widget: live updates for a conversation stopped")
+        finally:
+            aclose = getattr(stream, "aclose", None)  # unsubscribe now, not when collected
+            if aclose is not None:
+                await aclose()
+
+    async def deliver(self) -> None:
+        """Send every stored line this socket has not shown yet, in seq order."""
+        if self.closed or self.session_id is None:
+            return
+        async with self._write_lock:
+            try:
+                entries = await self.handler.history(self.conversation_id or "", after_seq=self.sent_seq)
+            except Exception:
+                log.exception("widget: reading history failed")
+                return
+            for entry in entries:
+                if self.sent_seq is not None and entry.seq <= self.sent_seq:
+                    continue
+                await self._write({"type": "message", "entry": entry.model_dump(mode="json")})
+                self.sent_seq = entry.seq
+
+    async def _send(self, frame: dict[str, object]) -> None:
+        async with self._write_lock:
+            await self._write(frame)
+
+    async def _write(self, frame: dict[str, object]) -> None:
+        if self.closed:
+            return
+        try:
+            await self.ws.send_text(json.dumps(frame, ensure_ascii=False))
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self.closed = True  # the client left; what it missed waits in the log for its next hello
+
+
+class WidgetChannel(ChannelAdapter):
+    """The website widget: live sockets per conversation, resumable by seq."""
+
+    name = "widget"
+
+    def __init__(self) -> None:
+        self._sockets: dict[str, set[_Connection]] = defaultdict(set)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def router(self, handler: MessageHandler) -> APIRouter:
+        """``WS /ws``: the widget's socket."""
+        router = APIRouter()
+
+        @router.websocket("/ws")
+        async def socket(ws: WebSocket) -> None:
+            await ws.accept()
+            await _Connection(ws, handler, self).run()
+
+        return router
+
+    async def send(self, message: OutboundMessage) -> None:
+        """Deliver what the log holds for ``message``'s conversation to its open sockets.
+
+        Store the message first (``Engine.append``): the widget shows lines from the event
+        log only, so a client that is offline now gets it, numbered, on its next hello.
+        """
+        for connection in list(self._sockets.get(f"{self.name}:{message.recipient_id}", ())):
+            await connection.deliver()
+
+    def health(self) -> ComponentHealth:
+        """``ok``, with the number of open widget sockets."""
+        count = sum(len(sockets) for sockets in self._sockets.values())
+        return ComponentHealth(status="ok", detail=f"{count} open connection{'' if count == 1 else 's'}")
+
+    async def close(self) -> None:
+        """Let in-flight turns finish (briefly), then stop."""
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=10)
+            for task in pending:
+                task.cancel()
+
+    def track(self, task: asyncio.Task[None]) -> asyncio.Task[None]:
+        """Keep a background task alive until it ends (asyncio holds only weak references)."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def remember(self, connection: _Connection) -> None:
+        """Register a socket under its conversation, for pushes."""
+        if connection.conversation_id:
+            self._sockets[connection.conversation_id].add(connection)
+
+    def forget(self, connection: _Connection) -> None:
+        """Drop a socket from the push table."""
+        key = connection.conversation_id
+        if key and key in self._sockets:
+            self._sockets[key].discard(connection)
+            if not self._sockets[key]:
+                del self._sockets[key]

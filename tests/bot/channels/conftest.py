@@ -1,0 +1,37 @@
+"""Fixtures for channel tests: the real engine on a small bot, inside the app, on a real port."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+
+from bot.engine import Engine
+from bot.settings import Settings
+from console.app import create_app
+
+from .helpers import real_engine, serving, train_widget_bot
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return train_widget_bot(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture
+async def engine(trained: Settings, tmp_path: Path) -> AsyncIterator[Engine]:
+    async with real_engine(trained, tmp_path) as engine:
+        yield engine
+
+
+@pytest.fixture
+def app(engine: Engine, trained: Settings) -> FastAPI:
+    return create_app(trained, engine=engine)
+
+
+@pytest.fixture
+async def base_url(app: FastAPI) -> AsyncIterator[str]:
+    async with serving(app) as url:
+        yield url

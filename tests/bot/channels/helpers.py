@@ -1,0 +1,88 @@
+"""Test support: a small real bot, the real engine over it, and the app served on a real port."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from bot.agent import Agent
+from bot.engine import Engine, build_engine
+from bot.events import BotUttered, UserUttered
+from bot.settings import Settings
+
+WIDGET_BOT = Path(__file__).resolve().parent / "widget_bot"
+WELCOME = "Welcome to Mariia Hub! How can I help?"
+HOURS = "We are open 8:00-21:00 every day."
+YOU_ARE_WELCOME = "You're welcome!"
+
+
+def train_widget_bot(root: Path) -> Settings:
+    """The test bot copied under ``root`` and trained there once per test session.
+
+    Pass the session's base temp dir: later calls (other test modules) find the model
+    and only check it; engines built from the returned settings load it.
+    """
+    project = root / "widget_bot"
+    if not project.is_dir():
+        shutil.copytree(WIDGET_BOT, project)
+    Agent.load_or_train(project, project / "models")
+    return Settings(project_dir=project, model_dir=project / "models")
+
+
+@asynccontextmanager
+async def real_engine(trained: Settings, state_dir: Path) -> AsyncIterator[Engine]:
+    """The real engine on the trained bot, with its own SQLite database in ``state_dir``."""
+    engine = await build_engine(trained.model_copy(update={"state_dir": state_dir}))
+    try:
+        yield engine
+    finally:
+        await engine.close()
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on loopback (a free port by default) in this event loop; yields the URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # pytest owns signals
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # startup failed: raise its error here
+            raise RuntimeError("the server did not start (see the log for the lifespan error)")
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@asynccontextmanager
+async def table_missing(engine: Engine, table: str) -> AsyncIterator[None]:
+    """Make the real database fail (a table disappears) for a while, then heal it."""
+    async with engine.store.engine.begin() as conn:
+        await conn.execute(text(f"ALTER TABLE {table} RENAME TO {table}_away"))
+    try:
+        yield
+    finally:
+        async with engine.store.engine.begin() as conn:
+            await conn.execute(text(f"ALTER TABLE {table}_away RENAME TO {table}"))
+
+
+async def user_messages(engine: Engine, conversation_id: str) -> list[UserUttered]:
+    """The client messages stored for a conversation."""
+    return [e for e in await engine.store.events(conversation_id) if isinstance(e, UserUttered)]
+
+
+async def agent_says(engine: Engine, conversation_id: str, text: str) -> None:
+    """What the handoff console will do when an agent answers: store a line from a person."""
+    await engine.append(conversation_id, [BotUttered(text=text, metadata={"sender": "agent"})])

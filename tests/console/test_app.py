@@ -1,0 +1,60 @@
+"""``create_app`` serving for real: it builds its engine from settings, recovers, and shuts down."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+from bot.errors import ConciergeError
+from bot.models import InboundMessage
+from bot.settings import Settings
+from console.app import create_app
+from tests.bot.channels.helpers import WELCOME, real_engine, serving, train_widget_bot
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return train_widget_bot(tmp_path_factory.getbasetemp())
+
+
+async def test_serving_builds_the_engine_from_settings_and_closes_it(
+    trained: Settings, tmp_path: Path
+) -> None:
+    app = create_app(trained.model_copy(update={"state_dir": tmp_path}))
+    async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
+        body = {"sender": "ana", "message": "hello"}
+        replies = (await client.post("/webhooks/rest/webhook", json=body)).json()
+        health = (await client.get("/health")).json()
+    assert [r["text"] for r in replies] == [WELCOME]
+    assert health["status"] == "ok"
+    components = {"database", "nlu", "policies", "locks", "channel:rest", "channel:widget"}
+    assert components <= set(health["components"])
+    assert app.state.handler.engine is None  # closed at shutdown
+    # the conversation is in the database the settings name
+    async with real_engine(trained, tmp_path) as engine:
+        assert [e.text for e in await engine.history("rest:ana")] == ["hello", WELCOME]
+
+
+async def test_a_message_stored_before_a_crash_is_answered_at_startup(
+    trained: Settings, tmp_path: Path
+) -> None:
+    async with real_engine(trained, tmp_path) as engine:  # stored, then the process died
+        message = InboundMessage(channel="widget", sender_id="visitor-0001", text="hello", message_id="m-1")
+        assert await engine.receive(message)
+    app = create_app(trained.model_copy(update={"state_dir": tmp_path}))
+    async with serving(app) as url:
+        async with websockets.connect(url.replace("http", "ws", 1) + "/webhooks/widget/ws") as ws:
+            await ws.send(json.dumps({"type": "hello", "session_id": "visitor-0001", "last_seq": None}))
+            history = json.loads(await ws.recv())
+    assert [(e["sender"], e["text"]) for e in history["entries"]] == [("client", "hello"), ("bot", WELCOME)]
+
+
+async def test_a_project_that_cannot_load_stops_startup_with_its_reason(tmp_path: Path) -> None:
+    app = create_app(Settings(project_dir=tmp_path / "missing", state_dir=tmp_path))
+    with pytest.raises(ConciergeError, match="missing"):
+        async with app.router.lifespan_context(app):  # what uvicorn runs before serving
+            pass
