@@ -223,6 +223,7 @@ class RedisLockStore:
         # Waiters in this process nap on these; a release here wakes them at once, while
         # releases in other processes are noticed by polling.
         self._released: dict[str, asyncio.Event] = {}
+        self._issuing: dict[str, list] = {}  # key -> [FIFO lock, tasks using it]
         self._issue = redis.register_script(_ISSUE)
         self._poll = redis.register_script(_POLL)
         self._release = redis.register_script(_RELEASE)
@@ -267,9 +268,20 @@ class RedisLockStore:
         return 2 * self._lifetime_ms + 1000
 
     async def _take_ticket(self, key: str) -> tuple[bytes, int]:
-        epoch, ticket = await self._issue(
-            keys=[key], args=[uuid.uuid4().hex, self._lifetime_ms, self._idle_ms]
-        )
+        # Tickets of one process are issued one at a time in call order (asyncio.Lock is
+        # FIFO): concurrent scripts on pooled connections could otherwise reach Redis in
+        # any order, and two messages of one conversation would swap places.
+        entry = self._issuing.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                epoch, ticket = await self._issue(
+                    keys=[key], args=[uuid.uuid4().hex, self._lifetime_ms, self._idle_ms]
+                )
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._issuing[key]
         return epoch, int(ticket)
 
     async def _acquire(self, key: str, conversation_id: str) -> tuple[bytes, int]:
