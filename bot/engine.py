@@ -219,13 +219,17 @@ class Engine:
         await self._run(ACTION_EXTRACT_SLOTS, tracker, message.channel, apply, policy=None, confidence=1.0,
                         log_action=False)
         for _ in range(MAX_PREDICTIONS):
+            hide = False
             if tracker.followup_action and tracker.followup_action != ACTION_LISTEN:
                 name, policy, confidence = tracker.followup_action, "followup", 1.0
             else:
                 prediction = self.agent.policies.predict(tracker, self.domain)
                 name, policy, confidence = prediction.action, prediction.policy, prediction.confidence
+                hide = prediction.hide_rule_turn
                 apply(list(prediction.events))
-            ran = await self._run(name, tracker, message.channel, apply, policy=policy, confidence=confidence)
+            ran = await self._run(
+                name, tracker, message.channel, apply, policy=policy, confidence=confidence, hide_rule_turn=hide
+            )
             if ran and name in NO_PREDICT_AFTER:
                 break
         else:
@@ -242,6 +246,7 @@ class Engine:
         policy: str | None,
         confidence: float | None,
         log_action: bool = True,
+        hide_rule_turn: bool = False,
     ) -> bool:
         """Run one action; False when it rejected execution (the policies then choose again)."""
         action = self.actions.get(name)
@@ -254,7 +259,8 @@ class Engine:
             apply(list(events))
             return False
         if log_action:
-            apply([ActionExecuted(name=name, policy=policy, confidence=confidence)])
+            meta = {"hide_rule_turn": True} if hide_rule_turn else {}
+            apply([ActionExecuted(name=name, policy=policy, confidence=confidence, metadata=meta)])
         apply(list(events))
         return True
 
