@@ -1,0 +1,1 @@
+"""Offline evaluation of a trained bot (``concierge test``): NLU and story reports."""

@@ -1,0 +1,104 @@
+"""The calibrated linear classifier: right answers, honest confidences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.nlu.classifier import CalibratedLinearClassifier, Vocabulary, words
+from bot.nlu.featurizers import Featurizer, VectorizerOptions
+
+TRAIN = {
+    "greet": ["hi", "hello", "hey there", "good morning", "hello friend", "hi hi", "good evening", "hey"],
+    "book": [
+        "book a manicure",
+        "I want an appointment",
+        "schedule a massage",
+        "book me in",
+        "reserve a slot",
+        "make a booking",
+        "appointment for a haircut",
+        "book a pedicure",
+    ],
+    "price": [
+        "how much is it",
+        "what does it cost",
+        "price of a manicure",
+        "how much for a massage",
+        "prices please",
+        "is it expensive",
+        "cost of a haircut",
+        "price list",
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[Featurizer, CalibratedLinearClassifier]:
+    texts = [t for examples in TRAIN.values() for t in examples]
+    labels = [intent for intent, examples in TRAIN.items() for _ in examples]
+    featurizer = Featurizer([VectorizerOptions(), VectorizerOptions(analyzer="char_wb", max_ngram=4)], [])
+    featurizer.fit(texts)
+    model = CalibratedLinearClassifier("svm", 1.0).fit(featurizer.transform(texts), labels, texts)
+    return featurizer, model
+
+
+@pytest.mark.parametrize("model", ["svm", "logreg"])
+def test_both_linear_models_classify(model: str) -> None:
+    texts = [t for examples in TRAIN.values() for t in examples]
+    labels = [intent for intent, examples in TRAIN.items() for _ in examples]
+    featurizer = Featurizer([VectorizerOptions(analyzer="char_wb", max_ngram=4)], [])
+    featurizer.fit(texts)
+    clf = CalibratedLinearClassifier(model, 1.0 if model == "svm" else 10.0).fit(
+        featurizer.transform(texts), labels, texts
+    )
+    probe = ["hello there", "how much is a pedicure"]
+    assert [r[0][0] for r in clf.rank(featurizer.transform(probe), probe)] == ["greet", "price"]
+
+
+def test_probabilities_rank_and_sum_to_one(fitted: tuple[Featurizer, CalibratedLinearClassifier]) -> None:
+    featurizer, model = fitted
+    probe = ["can I book a facial", "hello!", "how much does a facial cost"]
+    proba = model.predict_proba(featurizer.transform(probe), probe)
+    assert proba.shape == (3, 3)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert [row[0][0] for row in model.rank(featurizer.transform(probe), probe)] == ["book", "greet", "price"]
+    assert model.temperature > 0 and 0.0 <= model.alpha <= 3.0
+
+
+def test_unknown_words_are_unsure(fitted: tuple[Featurizer, CalibratedLinearClassifier]) -> None:
+    featurizer, model = fitted
+    probe = ["book a manicure please", "zorblax quimble"]
+    ranked = model.rank(featurizer.transform(probe), probe)
+    assert ranked[0][0][1] > 0.6
+    assert ranked[1][0][1] < ranked[0][0][1]
+    assert ranked[1][0][1] < 0.6
+
+
+def test_rank_limit(fitted: tuple[Featurizer, CalibratedLinearClassifier]) -> None:
+    featurizer, model = fitted
+    assert len(model.rank(featurizer.transform(["hi"]), ["hi"], limit=2)[0]) == 2
+
+
+def test_single_class_is_certain() -> None:
+    featurizer = Featurizer([VectorizerOptions()], [])
+    featurizer.fit(["a b", "c d"])
+    model = CalibratedLinearClassifier().fit(featurizer.transform(["a b", "c d"]), ["x", "x"], ["a b", "c d"])
+    assert model.rank(featurizer.transform(["zzz"]), ["zzz"]) == [[("x", 1.0)]]
+
+
+def test_two_classes_with_one_example_each() -> None:
+    texts = ["hello there", "book a manicure"]
+    featurizer = Featurizer([VectorizerOptions()], [])
+    featurizer.fit(texts)
+    model = CalibratedLinearClassifier().fit(featurizer.transform(texts), ["greet", "book"], texts)
+    assert model.rank(featurizer.transform(["book it"]), ["book it"])[0][0][0] == "book"
+
+
+def test_vocabulary_forgives_one_typo() -> None:
+    vocabulary = Vocabulary({"hello", "manicure", "hi"})
+    assert vocabulary.knows("helo") and vocabulary.knows("helllo") and vocabulary.knows("manicur")
+    assert not vocabulary.knows("qwerty")
+    assert vocabulary.knows("2026")
+    assert vocabulary.coverage(words("helo qwerty")) == 0.5
+    assert vocabulary.coverage(set()) == 1.0
