@@ -143,7 +143,9 @@ class Tracker:
         self.latest_action_name = None
         self.active_loop = LoopState()
         self.followup_action = ACTION_LISTEN
-        self.paused = False
+        # A new session or a restart does not hand the conversation back to the bot:
+        # while a human owns it (queued or assigned) the bot stays silent.
+        self.paused = self.handoff_status != "bot"
 
     def _replay_applied(self) -> None:
         applied = self.applied_events()

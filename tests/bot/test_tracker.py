@@ -10,11 +10,12 @@ from bot.events import (
     ActiveLoop,
     ConversationPaused,
     ConversationResumed,
+    HandoffStatusChanged,
     Restarted,
     SessionStarted,
     SlotSet,
-    UserUttered,
     UserUtteranceReverted,
+    UserUttered,
 )
 from bot.tracker import Tracker
 
@@ -105,3 +106,15 @@ def test_current_state_matches_rasa_sdk_shape() -> None:
     assert state["active_loop"]["name"] == "booking_form"
     assert state["events"][0]["event"] == "user"
     assert set(state) >= {"slots", "latest_event_time", "followup_action", "paused", "latest_action_name"}
+
+
+def test_a_new_session_does_not_unpause_a_conversation_a_human_owns() -> None:
+    t = Tracker.for_domain("c1", domain())
+    t.update(HandoffStatusChanged(from_status="bot", to_status="queued", actor="bot", reason="client_request"))
+    t.update(ConversationPaused())
+    t.update(SessionStarted())
+    assert t.paused
+    t.update(HandoffStatusChanged(from_status="queued", to_status="bot", actor="agent:anna", reason="returned"))
+    t.update(ConversationResumed())
+    t.update(SessionStarted())
+    assert not t.paused
