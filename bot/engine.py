@@ -119,8 +119,7 @@ class Engine:
                 ActionExecuted(name=ACTION_LISTEN, policy="error"),
             ]
             status, error = "failed", f"{type(exc).__name__}: {exc}"
-        seqs = await self.store.append(conversation_id, events)
-        await self.store.mark_inbound(conversation_id, message.message_id, status, error)
+        seqs = await self.store.append(conversation_id, events, outcome=(message.message_id, status, error))
         return events, seqs
 
     def _deliver(self, message: InboundMessage, events: list[Event], seqs: list[int]) -> list[OutboundMessage]:

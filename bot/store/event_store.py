@@ -31,6 +31,8 @@ from bot.store.database import create_engine, is_sqlite_memory
 from bot.store.tables import INBOUND_STATUSES, conversations, events, inbound_messages
 
 InboundStatus = Literal["received", "processed", "failed"]
+# (message_id, status, error): what became of an inbound message, written with the turn's events
+InboundOutcome = tuple[str, InboundStatus, str | None]
 
 # Alembic keeps the running migration in module globals (alembic.context / alembic.op), so
 # two migrations in one process must not interleave at their awaits: one lock per loop.
@@ -147,9 +149,21 @@ class EventStore:
         await self.engine.dispose()
 
     # ---- events ----------------------------------------------------------------
-    async def append(self, conversation_id: str, new_events: Sequence[Event]) -> list[int]:
-        """Append events atomically; returns their ``seq`` numbers, in order."""
+    async def append(
+        self,
+        conversation_id: str,
+        new_events: Sequence[Event],
+        *,
+        outcome: InboundOutcome | None = None,
+    ) -> list[int]:
+        """Append events atomically; returns their ``seq`` numbers, in order.
+
+        ``outcome`` marks the inbound message the events answer (processed or failed)
+        in the same transaction, so a turn costs one commit after its message was stored.
+        """
         if not new_events:
+            if outcome is not None:
+                await self.mark_inbound(conversation_id, *outcome)
             return []
         now = datetime.now(UTC)
         count = len(new_events)
@@ -189,6 +203,8 @@ class EventStore:
                     for i, event in enumerate(new_events)
                 ],
             )
+            if outcome is not None:
+                await conn.execute(self._mark_statement(conversation_id, *outcome))
         return list(range(first, last + 1))
 
     async def load(self, conversation_id: str, after_seq: int | None = None) -> list[StoredEvent]:
@@ -275,9 +291,15 @@ class EventStore:
 
         Returns False if no such message was recorded.
         """
+        async with self._write(conversation_id) as conn:
+            result = await conn.execute(self._mark_statement(conversation_id, message_id, status, error))
+        return result.rowcount > 0
+
+    @staticmethod
+    def _mark_statement(conversation_id: str, message_id: str, status: InboundStatus, error: str | None) -> Any:
         if status not in INBOUND_STATUSES:
             raise ValueError(f"status must be one of {INBOUND_STATUSES}, not {status!r}")
-        stmt = (
+        return (
             update(inbound_messages)
             .where(
                 inbound_messages.c.conversation_id == conversation_id,
@@ -289,9 +311,6 @@ class EventStore:
                 processed_at=None if status == "received" else datetime.now(UTC),
             )
         )
-        async with self._write(conversation_id) as conn:
-            result = await conn.execute(stmt)
-        return result.rowcount > 0
 
     async def pending_inbound(self, limit: int | None = None) -> list[InboundMessage]:
         """Messages received but never processed (e.g. the process died), oldest first."""

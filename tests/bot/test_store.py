@@ -267,6 +267,21 @@ async def test_same_message_id_is_recorded_once(store: EventStore) -> None:
     ]
 
 
+async def test_a_turns_events_and_its_message_outcome_commit_together(store: EventStore) -> None:
+    msg = InboundMessage(channel="widget", sender_id="ana", text="hello", message_id="m1")
+    assert await store.record_inbound(msg)
+    seqs = await store.append(
+        "widget:ana", [UserUttered(text="hello"), BotUttered(text="Welcome!")], outcome=("m1", "processed", None)
+    )
+    assert seqs == [1, 2]
+    assert await store.pending_inbound() == []
+    # an outcome with no events still marks the message
+    other = InboundMessage(channel="widget", sender_id="ana", text="?", message_id="m2")
+    assert await store.record_inbound(other)
+    assert await store.append("widget:ana", [], outcome=("m2", "failed", "boom")) == []
+    assert await store.pending_inbound() == []
+
+
 async def test_pending_messages_survive_a_restart(database: Database, store: EventStore) -> None:
     t0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
     first = InboundMessage(
