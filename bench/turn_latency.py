@@ -59,14 +59,21 @@ async def measure_turns(
     texts = [e.text for e in load_project(project).nlu.examples]
     with tempfile.TemporaryDirectory() as state:
         settings = Settings(
-            project_dir=project, model_dir=Path(state) / "models", state_dir=Path(state), database_url=database_url
+            project_dir=project,
+            model_dir=Path(state) / "models",
+            state_dir=Path(state),
+            database_url=database_url,
         )
         engine = await build_engine(settings)
         for i in range(20):  # warm-up: first calls pay for lazy imports and caches
-            await engine.handle(InboundMessage(channel="bench", sender_id=f"warm{i % 3}", text=texts[i % len(texts)]))
+            await engine.handle(
+                InboundMessage(channel="bench", sender_id=f"warm{i % 3}", text=texts[i % len(texts)])
+            )
         samples = []
         for i in range(turns):
-            message = InboundMessage(channel="bench", sender_id=f"c{i % conversations}", text=texts[(i * 7) % len(texts)])
+            message = InboundMessage(
+                channel="bench", sender_id=f"c{i % conversations}", text=texts[(i * 7) % len(texts)]
+            )
             started = time.perf_counter()
             await engine.handle(message)
             samples.append((time.perf_counter() - started) * 1000)
@@ -88,7 +95,9 @@ def main() -> None:
 
     project = args.project.resolve()
     figures: dict[str, object] = {"turns": args.turns}
-    on_disk, texts = asyncio.run(measure_turns(project, args.turns, args.conversations, None, "turn_sqlite_file"))
+    on_disk, texts = asyncio.run(
+        measure_turns(project, args.turns, args.conversations, None, "turn_sqlite_file")
+    )
     in_memory, _ = asyncio.run(
         measure_turns(project, args.turns, args.conversations, "sqlite+aiosqlite://", "turn_sqlite_memory")
     )

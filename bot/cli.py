@@ -51,8 +51,12 @@ def default_model_dir(project: Path) -> Path:
 def _progress():
     """A progress bar fed by the ``(stage, fraction)`` callbacks of training and testing."""
     with Progress(
-        TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(), console=console, transient=False,
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     ) as bar:
         tasks: dict[str, int] = {}
 
@@ -157,7 +161,9 @@ def shell(project: ProjectOpt = Path("."), model: ModelOpt = None) -> None:
                 text = await asyncio.to_thread(input, "you> ")
             except EOFError:
                 break
-            for reply in await engine.handle(InboundMessage(channel="shell", sender_id="terminal", text=text)):
+            for reply in await engine.handle(
+                InboundMessage(channel="shell", sender_id="terminal", text=text)
+            ):
                 print(f"bot> {reply.text or ''}")
                 for b in reply.buttons:
                     print(f"     [{b.title}] {b.payload}")
@@ -183,8 +189,14 @@ def test(
     try:
         with _progress() as progress:
             summary = run_tests(
-                project.resolve(), model or default_model_dir(project), out,
-                stories_file=stories, nlu_file=nlu, split=split, seed=seed, progress=progress,
+                project.resolve(),
+                model or default_model_dir(project),
+                out,
+                stories_file=stories,
+                nlu_file=nlu,
+                split=split,
+                seed=seed,
+                progress=progress,
             )
     except ConciergeError as exc:
         _fail(exc)

@@ -155,7 +155,7 @@ class Domain(BaseModel):
     @property
     def retrieval_intents(self) -> list[str]:
         """Intents answered by a response selector (``utter_<intent>/<key>`` responses)."""
-        found = {name.split("/", 1)[0][len("utter_"):] for name in self.responses if "/" in name}
+        found = {name.split("/", 1)[0][len("utter_") :] for name in self.responses if "/" in name}
         return sorted(found)
 
     @property

@@ -114,7 +114,8 @@ class Engine:
             status, error = "processed", None
         except Exception as exc:  # the client gets a safe reply, the log gets the cause
             log.exception("turn failed for %s", conversation_id)
-            events = _through_last_user_message(events) + [
+            events = [
+                *_through_last_user_message(events),
                 BotUttered(text=SAFE_REPLY, metadata={"sender": "system"}),
                 ActionExecuted(name=ACTION_LISTEN, policy="error"),
             ]
@@ -122,7 +123,9 @@ class Engine:
         seqs = await self.store.append(conversation_id, events, outcome=(message.message_id, status, error))
         return events, seqs
 
-    def _deliver(self, message: InboundMessage, events: list[Event], seqs: list[int]) -> list[OutboundMessage]:
+    def _deliver(
+        self, message: InboundMessage, events: list[Event], seqs: list[int]
+    ) -> list[OutboundMessage]:
         self._publish(message.conversation_id, seqs, events)
         return [
             outbound_from_bot_event(e, message.channel, message.sender_id)
@@ -197,26 +200,37 @@ class Engine:
                 new.append(event)
 
         if self._session_expired(tracker):
-            await self._run(ACTION_SESSION_START, tracker, message.channel, apply, policy=None, confidence=1.0)
+            await self._run(
+                ACTION_SESSION_START, tracker, message.channel, apply, policy=None, confidence=1.0
+            )
 
         text = message.text or ""
         parse = await asyncio.to_thread(self.agent.nlu.parse, text)
         metadata = {"sender": "client", **message.metadata}
-        apply([
-            UserUttered(
-                text=text,
-                parse_data=parse,
-                input_channel=message.channel,
-                message_id=message.message_id,
-                metadata=metadata,
-                timestamp=self.clock(),
-            )
-        ])
+        apply(
+            [
+                UserUttered(
+                    text=text,
+                    parse_data=parse,
+                    input_channel=message.channel,
+                    message_id=message.message_id,
+                    metadata=metadata,
+                    timestamp=self.clock(),
+                )
+            ]
+        )
         if tracker.paused:  # a human owns the conversation: store, never answer
             return
 
-        await self._run(ACTION_EXTRACT_SLOTS, tracker, message.channel, apply, policy=None, confidence=1.0,
-                        log_action=False)
+        await self._run(
+            ACTION_EXTRACT_SLOTS,
+            tracker,
+            message.channel,
+            apply,
+            policy=None,
+            confidence=1.0,
+            log_action=False,
+        )
         for _ in range(MAX_PREDICTIONS):
             hide = False
             if tracker.followup_action and tracker.followup_action != ACTION_LISTEN:
@@ -227,7 +241,13 @@ class Engine:
                 hide = prediction.hide_rule_turn
                 apply(list(prediction.events))
             ran = await self._run(
-                name, tracker, message.channel, apply, policy=policy, confidence=confidence, hide_rule_turn=hide
+                name,
+                tracker,
+                message.channel,
+                apply,
+                policy=policy,
+                confidence=confidence,
+                hide_rule_turn=hide,
             )
             if ran and name in NO_PREDICT_AFTER:
                 break
@@ -308,8 +328,14 @@ async def build_engine(settings: Settings) -> Engine:
     store = EventStore.from_url(settings.resolved_database_url())
     await store.migrate()
     endpoints = load_endpoints(project_dir / "endpoints.yml")
-    action_url = settings.action_endpoint or (endpoints.action_endpoint.url if endpoints.action_endpoint else None)
-    modules = [endpoints.action_endpoint.actions_module] if endpoints.action_endpoint and endpoints.action_endpoint.actions_module else []
+    action_url = settings.action_endpoint or (
+        endpoints.action_endpoint.url if endpoints.action_endpoint else None
+    )
+    modules = (
+        [endpoints.action_endpoint.actions_module]
+        if endpoints.action_endpoint and endpoints.action_endpoint.actions_module
+        else []
+    )
     nlg = ResponseRenderer(agent.domain)
     token = endpoints.action_endpoint.token if endpoints.action_endpoint else None
     registry = ActionRegistry(

@@ -9,7 +9,7 @@ back without translation. A conversation's state is a fold over its events
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -195,26 +195,26 @@ class HandoffStatusChanged(_Event):
 
 
 Event = Annotated[
-    Union[
-        UserUttered,
-        BotUttered,
-        ActionExecuted,
-        SlotSet,
-        ActiveLoop,
-        LoopInterrupted,
-        ActionExecutionRejected,
-        SessionStarted,
-        Restarted,
-        AllSlotsReset,
-        FollowupAction,
-        UserUtteranceReverted,
-        ActionReverted,
-        ConversationPaused,
-        ConversationResumed,
-        EntitiesAdded,
-        HandoffRequested,
-        HandoffStatusChanged,
-    ],
+    (
+        UserUttered
+        | BotUttered
+        | ActionExecuted
+        | SlotSet
+        | ActiveLoop
+        | LoopInterrupted
+        | ActionExecutionRejected
+        | SessionStarted
+        | Restarted
+        | AllSlotsReset
+        | FollowupAction
+        | UserUtteranceReverted
+        | ActionReverted
+        | ConversationPaused
+        | ConversationResumed
+        | EntitiesAdded
+        | HandoffRequested
+        | HandoffStatusChanged
+    ),
     Field(discriminator="event"),
 ]
 

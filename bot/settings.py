@@ -18,10 +18,14 @@ class Settings(BaseSettings):
 
     project_dir: Path = Path(".")
     model_dir: Path | None = Field(default=None, description="trained model; default <project>/models")
-    state_dir: Path | None = Field(default=None, description="SQLite files etc.; default <project>/.concierge")
+    state_dir: Path | None = Field(
+        default=None, description="SQLite files etc.; default <project>/.concierge"
+    )
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in state_dir")
     redis_url: str | None = None
-    action_endpoint: str | None = Field(default=None, description="overrides endpoints.yml action_endpoint.url")
+    action_endpoint: str | None = Field(
+        default=None, description="overrides endpoints.yml action_endpoint.url"
+    )
     host: str = "127.0.0.1"
     port: int = 5005
 

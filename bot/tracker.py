@@ -28,8 +28,8 @@ from bot.events import (
     Restarted,
     SessionStarted,
     SlotSet,
-    UserUttered,
     UserUtteranceReverted,
+    UserUttered,
 )
 
 

@@ -10,7 +10,11 @@ def _buttons(data: dict[str, object]) -> list[Button]:
     raw = data.get("buttons") or data.get("quick_replies") or []
     if not isinstance(raw, list):
         return []
-    return [Button(title=str(b.get("title", "")), payload=str(b.get("payload", ""))) for b in raw if isinstance(b, dict)]
+    return [
+        Button(title=str(b.get("title", "")), payload=str(b.get("payload", "")))
+        for b in raw
+        if isinstance(b, dict)
+    ]
 
 
 def transcript_entry(seq: int, event: Event) -> TranscriptEntry | None:

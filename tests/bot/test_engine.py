@@ -143,7 +143,7 @@ policies:
 - name: RulePolicy
 - name: MemoizationPolicy
 """
-ACTIONS = '''
+ACTIONS = """
 from actions.sdk import Action
 
 
@@ -153,7 +153,7 @@ class ActionExplode(Action):
 
     async def run(self, dispatcher, tracker, domain):
         raise RuntimeError("database password is hunter2")
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +212,9 @@ async def test_same_message_id_is_processed_once(engine: Engine) -> None:
 
 async def test_concurrent_messages_of_one_conversation_keep_their_order(engine: Engine) -> None:
     texts = ["hello", "when are you open", "thanks", "hello", "thanks"]
-    await asyncio.gather(*(engine.handle(msg(t, sender="cy", message_id=f"m{i}")) for i, t in enumerate(texts)))
+    await asyncio.gather(
+        *(engine.handle(msg(t, sender="cy", message_id=f"m{i}")) for i, t in enumerate(texts))
+    )
     users = [e.text for e in await engine.store.events("test:cy") if isinstance(e, UserUttered)]
     assert users == texts
     history = await engine.history("test:cy")
@@ -265,17 +267,20 @@ async def test_recover_processes_messages_stored_before_a_crash(engine: Engine) 
     assert await engine.recover() == 0
 
 
-async def test_postgres_and_redis_backends(project: Path, postgres_url: str, redis_url: str,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_postgres_and_redis_backends(
+    project: Path, postgres_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.syspath_prepend(str(project))
-    settings = Settings(project_dir=project, model_dir=project / "models", database_url=postgres_url,
-                        redis_url=redis_url)
+    settings = Settings(
+        project_dir=project, model_dir=project / "models", database_url=postgres_url, redis_url=redis_url
+    )
     engine = await build_engine(settings)
     sender = f"pg-{__import__('uuid').uuid4().hex[:8]}"
     try:
         texts = ["hello", "when are you open", "thanks"]
-        await asyncio.gather(*(engine.handle(msg(t, sender=sender, message_id=f"{sender}-{i}"))
-                               for i, t in enumerate(texts)))
+        await asyncio.gather(
+            *(engine.handle(msg(t, sender=sender, message_id=f"{sender}-{i}")) for i, t in enumerate(texts))
+        )
         users = [e.text for e in await engine.store.events(f"test:{sender}") if isinstance(e, UserUttered)]
         assert users == texts
         assert engine.store.dialect == "postgresql"

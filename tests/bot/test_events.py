@@ -35,9 +35,20 @@ RASA_EVENTS = [
     },
     {"event": "slot", "timestamp": 3.0, "name": "service", "value": "manicure_gel"},
     {"event": "form", "timestamp": 4.0, "name": "booking_form"},
-    {"event": "bot", "timestamp": 5.0, "text": "Which studio?", "data": {"buttons": [{"title": "Mokotów", "payload": "/inform"}]}},
+    {
+        "event": "bot",
+        "timestamp": 5.0,
+        "text": "Which studio?",
+        "data": {"buttons": [{"title": "Mokotów", "payload": "/inform"}]},
+    },
     {"event": "active_loop", "timestamp": 6.0, "name": None},
-    {"event": "handoff_status", "timestamp": 7.0, "from_status": "bot", "to_status": "queued", "actor": "bot"},
+    {
+        "event": "handoff_status",
+        "timestamp": 7.0,
+        "from_status": "bot",
+        "to_status": "queued",
+        "actor": "bot",
+    },
 ]
 
 

@@ -25,11 +25,19 @@ def user(intent: str, text: str = "") -> UserUttered:
 
 
 def domain() -> Domain:
-    return Domain(slots={"service": SlotDef(name="service", type="text"), "tier": SlotDef(name="tier", initial_value="standard")})
+    return Domain(
+        slots={
+            "service": SlotDef(name="service", type="text"),
+            "tier": SlotDef(name="tier", initial_value="standard"),
+        }
+    )
 
 
 def names(tracker: Tracker) -> list[str]:
-    return [getattr(e, "name", None) or getattr(e, "intent_name", None) or e.event for e in tracker.applied_events()]
+    return [
+        getattr(e, "name", None) or getattr(e, "intent_name", None) or e.event
+        for e in tracker.applied_events()
+    ]
 
 
 def test_slots_start_at_initial_values_and_follow_events() -> None:
@@ -43,8 +51,14 @@ def test_slots_start_at_initial_values_and_follow_events() -> None:
 
 def test_rewind_removes_the_last_user_turn_and_restores_state() -> None:
     t = Tracker.for_domain("c1", domain())
-    for e in [ActionExecuted(name="action_listen"), user("greet"), ActionExecuted(name="utter_greet"),
-              ActionExecuted(name="action_listen"), user("nonsense"), SlotSet(name="service", value="x")]:
+    for e in [
+        ActionExecuted(name="action_listen"),
+        user("greet"),
+        ActionExecuted(name="utter_greet"),
+        ActionExecuted(name="action_listen"),
+        user("nonsense"),
+        SlotSet(name="service", value="x"),
+    ]:
         t.update(e)
     t.update(UserUtteranceReverted())
     # everything from the last user message on is undone, slots included
@@ -57,9 +71,16 @@ def test_rewind_removes_the_last_user_turn_and_restores_state() -> None:
 
 def test_repeated_form_runs_collapse_into_the_story_shape() -> None:
     t = Tracker.for_domain("c1", domain())
-    for e in [ActionExecuted(name="action_listen"), user("book"), ActionExecuted(name="booking_form"),
-              ActiveLoop(name="booking_form"), ActionExecuted(name="action_listen"), user("inform"),
-              ActionExecuted(name="booking_form"), ActiveLoop(name=None)]:
+    for e in [
+        ActionExecuted(name="action_listen"),
+        user("book"),
+        ActionExecuted(name="booking_form"),
+        ActiveLoop(name="booking_form"),
+        ActionExecuted(name="action_listen"),
+        user("inform"),
+        ActionExecuted(name="booking_form"),
+        ActiveLoop(name=None),
+    ]:
         t.update(e)
     assert names(t) == ["action_listen", "book", "booking_form", "booking_form", "active_loop"]
     assert t.active_loop_name is None
@@ -67,9 +88,15 @@ def test_repeated_form_runs_collapse_into_the_story_shape() -> None:
 
 def test_rejected_form_is_an_unhappy_path_and_is_not_collapsed() -> None:
     t = Tracker.for_domain("c1", domain())
-    for e in [ActionExecuted(name="action_listen"), user("book"), ActionExecuted(name="booking_form"),
-              ActiveLoop(name="booking_form"), ActionExecuted(name="action_listen"), user("ask_prices"),
-              ActionExecutionRejected(name="booking_form")]:
+    for e in [
+        ActionExecuted(name="action_listen"),
+        user("book"),
+        ActionExecuted(name="booking_form"),
+        ActiveLoop(name="booking_form"),
+        ActionExecuted(name="action_listen"),
+        user("ask_prices"),
+        ActionExecutionRejected(name="booking_form"),
+    ]:
         t.update(e)
     assert t.active_loop.rejected is True
     t.update(ActionExecuted(name="utter_prices"))
@@ -110,11 +137,15 @@ def test_current_state_matches_rasa_sdk_shape() -> None:
 
 def test_a_new_session_does_not_unpause_a_conversation_a_human_owns() -> None:
     t = Tracker.for_domain("c1", domain())
-    t.update(HandoffStatusChanged(from_status="bot", to_status="queued", actor="bot", reason="client_request"))
+    t.update(
+        HandoffStatusChanged(from_status="bot", to_status="queued", actor="bot", reason="client_request")
+    )
     t.update(ConversationPaused())
     t.update(SessionStarted())
     assert t.paused
-    t.update(HandoffStatusChanged(from_status="queued", to_status="bot", actor="agent:anna", reason="returned"))
+    t.update(
+        HandoffStatusChanged(from_status="queued", to_status="bot", actor="agent:anna", reason="returned")
+    )
     t.update(ConversationResumed())
     t.update(SessionStarted())
     assert not t.paused
