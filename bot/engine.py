@@ -326,7 +326,11 @@ async def build_engine(settings: Settings) -> Engine:
     agent = await asyncio.to_thread(Agent.load_or_train, project_dir, settings.resolved_model_dir())
     settings.resolved_state_dir().mkdir(parents=True, exist_ok=True)
     store = EventStore.from_url(settings.resolved_database_url())
-    await store.migrate()
+    try:
+        await store.migrate()
+    except BaseException:
+        await store.close()  # a failed start must not leave connections behind
+        raise
     endpoints = load_endpoints(project_dir / "endpoints.yml")
     action_url = settings.action_endpoint or (
         endpoints.action_endpoint.url if endpoints.action_endpoint else None

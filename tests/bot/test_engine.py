@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.engine import SAFE_REPLY, Engine, build_engine
 from bot.events import ConversationPaused, SessionStarted, UserUttered
 from bot.models import InboundMessage
 from bot.settings import Settings
+from bot.store import async_url
 
 DOMAIN = """
 version: "3.1"
@@ -267,15 +272,33 @@ async def test_recover_processes_messages_stored_before_a_crash(engine: Engine) 
     assert await engine.recover() == 0
 
 
+@pytest.fixture
+async def postgres_schema_url(postgres_url: str) -> AsyncIterator[str]:
+    """A PostgreSQL URL whose tables live in a schema of their own, dropped afterwards."""
+    schema = f"engine_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(postgres_url)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield async_url(postgres_url, schema=schema).render_as_string(hide_password=False)
+    finally:
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
 async def test_postgres_and_redis_backends(
-    project: Path, postgres_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+    project: Path, postgres_schema_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.syspath_prepend(str(project))
     settings = Settings(
-        project_dir=project, model_dir=project / "models", database_url=postgres_url, redis_url=redis_url
+        project_dir=project,
+        model_dir=project / "models",
+        database_url=postgres_schema_url,
+        redis_url=redis_url,
     )
     engine = await build_engine(settings)
-    sender = f"pg-{__import__('uuid').uuid4().hex[:8]}"
+    sender = f"pg-{uuid.uuid4().hex[:8]}"
     try:
         texts = ["hello", "when are you open", "thanks"]
         await asyncio.gather(
