@@ -1,0 +1,99 @@
+"""``action_answer_from_knowledge``: answers a client's question from the knowledge base.
+
+The policies choose this action (for ``faq/...`` retrieval intents without a matching
+response, out-of-scope questions, or low-confidence NLU) so rules, forms and handoff
+keep precedence. It answers with the source named, or says honestly that it does not
+know and offers a human (a ``/request_human`` button, the demo domain's handoff intent).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from bot.domain import Domain
+from bot.events import BotUttered, Event, SlotSet
+from bot.nlg import ResponseRenderer
+from bot.tracker import Tracker
+from knowledge.models import Answer
+from knowledge.service import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+ACTION_NAME = "action_answer_from_knowledge"
+NO_ANSWER_RESPONSE = "utter_kb_no_answer"
+HANDOFF_PAYLOAD = "/request_human"
+SOURCE_SLOT = "kb_sources"
+
+SOURCE_LABEL = {"en": "Source", "pl": "Źródło", "uk": "Джерело"}
+NO_ANSWER_TEXT = {
+    "en": "I'm sorry, I don't know the answer to that and I'd rather not guess. "
+    "Would you like me to connect you with someone from our team?",
+    "pl": "Przepraszam, nie znam odpowiedzi na to pytanie i nie chcę zgadywać. "
+    "Czy połączyć Cię z kimś z naszego zespołu?",
+    "uk": "Вибачте, я не знаю відповіді на це питання і не хочу вгадувати. "
+    "З'єднати вас із кимось із нашої команди?",
+}
+HUMAN_BUTTON = {"en": "Talk to a person", "pl": "Rozmowa z konsultantem", "uk": "Зв'язатися з людиною"}
+
+
+def answer_text(answer: Answer) -> str:
+    """The client's message: the answer, then its source(s) by title."""
+    label = SOURCE_LABEL.get(answer.language, SOURCE_LABEL["en"])
+    if answer.mode == "llm":
+        cites = "; ".join(f"[{s.ref}] {s.title}" for s in answer.sources)
+    else:
+        cites = "; ".join(s.title for s in answer.sources)
+    return f"{answer.text}\n\n{label}: {cites}" if cites else str(answer.text)
+
+
+class ActionAnswerFromKnowledge:
+    """Asks the knowledge base the latest client message; see the module docstring."""
+
+    name = ACTION_NAME
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+
+    async def run(self, tracker: Tracker, domain: Domain, nlg: ResponseRenderer, channel: str) -> list[Event]:
+        """One ``BotUttered`` with the answer and its sources, or the no-answer offer of a human."""
+        message = tracker.latest_message
+        question = (message.text or "").strip() if message else ""
+        if not question or question.startswith("/"):
+            return []
+        language = (message.parse_data.language if message else None) or tracker.get_slot("language")
+        answer = await self.kb.ask(question, language or None, conversation_id=tracker.sender_id)
+        knowledge = {
+            "answered": answer.answered,
+            "mode": answer.mode,
+            "confidence": answer.confidence,
+            "sources": [s.model_dump() for s in answer.sources],
+            "fallback_reason": answer.fallback_reason,
+        }
+        events: list[Event] = []
+        if answer.answered:
+            events.append(BotUttered(text=answer_text(answer), metadata={"knowledge": knowledge}))
+        else:
+            events.append(self._no_answer(answer.language, tracker, domain, nlg, channel, knowledge))
+        if SOURCE_SLOT in domain.slots:
+            events.append(SlotSet(name=SOURCE_SLOT, value=[s.article_id for s in answer.sources] or None))
+        return events
+
+    @staticmethod
+    def _no_answer(
+        language: str,
+        tracker: Tracker,
+        domain: Domain,
+        nlg: ResponseRenderer,
+        channel: str,
+        knowledge: Mapping[str, Any],
+    ) -> BotUttered:
+        """The domain's ``utter_kb_no_answer`` when it has one, else our text with a human button."""
+        if NO_ANSWER_RESPONSE in domain.responses:
+            rendered = nlg.render(NO_ANSWER_RESPONSE, tracker, channel)
+            if rendered is not None:
+                return rendered.model_copy(update={"metadata": {**rendered.metadata, "knowledge": knowledge}})
+        text = NO_ANSWER_TEXT.get(language, NO_ANSWER_TEXT["en"])
+        button = {"title": HUMAN_BUTTON.get(language, HUMAN_BUTTON["en"]), "payload": HANDOFF_PAYLOAD}
+        return BotUttered(text=text, data={"buttons": [button]}, metadata={"knowledge": knowledge})

@@ -1,0 +1,234 @@
+"""The knowledge editor API (``/api/knowledge``): articles with versions, publish /
+unpublish / rollback behind the golden questions, "try a question", golden report, gaps.
+
+Mount with ``app.include_router(knowledge.router(get_editor, current_user))``:
+
+- ``get_editor`` is a FastAPI dependency returning the process's
+  :class:`~knowledge.editor.EditorService` (e.g. ``lambda request: request.app.state.kb_editor``);
+- ``current_user`` is the console's authentication dependency returning an object with
+  ``name`` and ``role``; it should raise 401 itself when nobody is logged in. Reading and
+  trying questions need one of ``read_roles``; changing articles one of ``write_roles``.
+  Until the console has logins, pass a dependency that returns a fixed editor.
+
+A refused publish answers 409 with ``detail.failing``: the golden questions that would fail;
+an unknown article 404; malformed content 422.
+"""
+
+# no ``from __future__ import annotations``: the routes' dependencies are local to router(),
+# and FastAPI must see the real Annotated[...] objects, not strings it cannot resolve.
+import datetime as dt
+from collections.abc import Callable, Collection, Coroutine
+from typing import Annotated, Any, Protocol
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field, ValidationError
+
+from bot.errors import FormatError
+from knowledge.editor import EditorService, TryResult
+from knowledge.errors import ArticleConflict, ArticleNotFound, GoldenRegression
+from knowledge.gaps import GapGroup
+from knowledge.golden import GoldenReport, GoldenResult
+from knowledge.models import ARTICLE_ID, Article
+from knowledge.repository import ArticleRecord, ArticleVersion
+
+READ_ROLES = frozenset({"agent", "editor", "manager", "admin"})
+WRITE_ROLES = frozenset({"editor", "manager", "admin"})
+
+
+class ConsoleUser(Protocol):
+    """What the router needs to know about the logged-in user."""
+
+    name: str
+    role: str
+
+
+class ArticleContent(BaseModel):
+    """An article's editable content (everything but the id)."""
+
+    title: str = Field(min_length=1, max_length=200)
+    category: str = "general"
+    language: str = Field(default="en", pattern=r"^[a-z]{2}$")
+    tags: list[str] = Field(default_factory=list)
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    answer: str | None = None
+    translation_of: str | None = None
+    body: str = ""
+
+    def to_article(self, article_id: str) -> Article:
+        return Article(id=article_id, **self.model_dump(include=set(ArticleContent.model_fields)))
+
+
+class ArticleCreate(ArticleContent):
+    id: str = Field(pattern=ARTICLE_ID)
+
+
+class ArticleUpdate(ArticleContent):
+    note: str | None = Field(default=None, max_length=500, description="what changed, for the history")
+
+
+class ArticleDetail(BaseModel):
+    """An article's state with its latest and its live content."""
+
+    record: ArticleRecord
+    latest: Article
+    published: Article | None
+
+
+class VersionPublic(BaseModel):
+    version: int
+    author: str
+    note: str | None
+    created_at: dt.datetime
+    content_hash: str
+    article: Article
+
+
+class PublishRequest(BaseModel):
+    version: int | None = Field(default=None, ge=1, description="default: the latest version")
+
+
+class RollbackRequest(BaseModel):
+    version: int = Field(ge=1)
+
+
+class TryRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=1000)
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
+    date: dt.date | None = None
+
+
+class RefusedChange(BaseModel):
+    """The body of a 409 for a change the golden questions refused."""
+
+    message: str
+    failing: list[GoldenResult]
+
+
+class KnowledgeRoute(APIRoute):
+    """Translates the knowledge base's errors at the edge: 404 unknown article, 409 a
+    conflicting change or one the golden questions refused (with the failing ones),
+    422 malformed content. Mounting the router is enough; no app-wide handlers needed."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def translated(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ArticleNotFound as exc:
+                return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
+            except GoldenRegression as exc:
+                body = RefusedChange(message=str(exc), failing=exc.failures)
+                return JSONResponse(
+                    {"detail": body.model_dump(mode="json")}, status_code=status.HTTP_409_CONFLICT
+                )
+            except ArticleConflict as exc:
+                return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
+            except (FormatError, ValidationError) as exc:
+                return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+        return translated
+
+
+def _version(v: ArticleVersion) -> VersionPublic:
+    return VersionPublic(**v.model_dump(exclude={"article_id"}))
+
+
+def router(
+    get_editor: Callable[..., EditorService],
+    current_user: Callable[..., ConsoleUser],
+    *,
+    read_roles: Collection[str] = READ_ROLES,
+    write_roles: Collection[str] = WRITE_ROLES,
+) -> APIRouter:
+    """The knowledge routes; see the module docstring for the two dependencies."""
+    routes = APIRouter(prefix="/api/knowledge", tags=["knowledge"], route_class=KnowledgeRoute)
+    Editor = Annotated[EditorService, Depends(get_editor)]
+
+    def role_check(allowed: Collection[str]) -> Callable[..., Any]:
+        async def check(user: Annotated[Any, Depends(current_user)]) -> ConsoleUser:
+            if getattr(user, "role", None) not in allowed:
+                raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not do this")
+            return user  # type: ignore[no-any-return]
+
+        return check
+
+    Reader = Annotated[ConsoleUser, Depends(role_check(read_roles))]
+    Writer = Annotated[ConsoleUser, Depends(role_check(write_roles))]
+
+    async def detail(editor: EditorService, article_id: str) -> ArticleDetail:
+        record = await editor.repository.get(article_id)
+        latest = await editor.repository.version(article_id, record.latest_version)
+        live = (
+            await editor.repository.version(article_id, record.published_version)
+            if record.published_version
+            else None
+        )
+        return ArticleDetail(record=record, latest=latest.article, published=live.article if live else None)
+
+    @routes.get("/articles", response_model=list[ArticleRecord])
+    async def list_articles(editor: Editor, _: Reader) -> list[ArticleRecord]:
+        return await editor.repository.list_all()
+
+    @routes.post("/articles", response_model=ArticleDetail, status_code=status.HTTP_201_CREATED)
+    async def create_article(body: ArticleCreate, editor: Editor, user: Writer) -> ArticleDetail:
+        await editor.create(body.to_article(body.id), user.name)
+        return await detail(editor, body.id)
+
+    @routes.get("/articles/{article_id}", response_model=ArticleDetail)
+    async def get_article(article_id: str, editor: Editor, _: Reader) -> ArticleDetail:
+        return await detail(editor, article_id)
+
+    @routes.put("/articles/{article_id}", response_model=ArticleDetail)
+    async def edit_article(
+        article_id: str, body: ArticleUpdate, editor: Editor, user: Writer
+    ) -> ArticleDetail:
+        content = ArticleContent(**body.model_dump(exclude={"note"}))
+        await editor.update(article_id, content.to_article(article_id), user.name, body.note)
+        return await detail(editor, article_id)
+
+    @routes.get("/articles/{article_id}/versions", response_model=list[VersionPublic])
+    async def versions(article_id: str, editor: Editor, _: Reader) -> list[VersionPublic]:
+        return [_version(v) for v in await editor.repository.versions(article_id)]
+
+    @routes.post("/articles/{article_id}/publish", response_model=ArticleDetail)
+    async def publish(
+        article_id: str, editor: Editor, user: Writer, body: PublishRequest | None = None
+    ) -> ArticleDetail:
+        await editor.publish(article_id, user.name, body.version if body else None)
+        return await detail(editor, article_id)
+
+    @routes.post("/articles/{article_id}/unpublish", response_model=ArticleDetail)
+    async def unpublish(article_id: str, editor: Editor, user: Writer) -> ArticleDetail:
+        await editor.unpublish(article_id, user.name)
+        return await detail(editor, article_id)
+
+    @routes.post("/articles/{article_id}/rollback", response_model=ArticleDetail)
+    async def rollback(article_id: str, body: RollbackRequest, editor: Editor, user: Writer) -> ArticleDetail:
+        await editor.rollback(article_id, body.version, user.name)
+        return await detail(editor, article_id)
+
+    @routes.post("/try", response_model=TryResult)
+    async def try_question(body: TryRequest, editor: Editor, _: Reader) -> TryResult:
+        return await editor.try_question(body.question, body.language, body.date)
+
+    @routes.get("/golden", response_model=GoldenReport)
+    async def golden(editor: Editor, _: Reader) -> GoldenReport:
+        return await editor.run_golden()
+
+    @routes.get("/gaps", response_model=list[GapGroup])
+    async def gaps(
+        editor: Editor,
+        _: Reader,
+        days: Annotated[int, Query(ge=1, le=365)] = 30,
+        limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    ) -> list[GapGroup]:
+        log = editor.kb.gaps
+        if log is None or not hasattr(log, "report"):
+            return []
+        return await log.report(days=days, limit=limit)  # type: ignore[no-any-return]
+
+    return routes

@@ -1,0 +1,32 @@
+"""Errors of the knowledge base, in the project's hierarchy (:mod:`bot.errors`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.errors import ConciergeError
+
+if TYPE_CHECKING:
+    from knowledge.golden import GoldenResult
+
+
+class ArticleNotFound(ConciergeError):
+    """No article (or no such version of it) with this id."""
+
+
+class ArticleConflict(ConciergeError):
+    """The change contradicts the article's state (e.g. creating an id that exists)."""
+
+
+class GoldenRegression(ConciergeError):
+    """A change was refused because golden questions that passed would fail after it."""
+
+    def __init__(self, article_id: str, failures: list[GoldenResult]) -> None:
+        self.article_id = article_id
+        self.failures = failures
+        listed = "; ".join(
+            f"{f.question!r} expected {f.expect or 'no answer'}, got {f.got or 'no answer'}" for f in failures
+        )
+        super().__init__(
+            f"change to {article_id!r} refused: {len(failures)} golden question(s) would fail: {listed}"
+        )

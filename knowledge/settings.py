@@ -1,0 +1,124 @@
+"""Knowledge base settings (environment variables ``CONCIERGE_KB_*``) and the factory that wires it.
+
+Built in ``main()``/``create_app()``, like :class:`bot.settings.Settings`; the factory
+takes the process's encoder and database engine so nothing loads twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from knowledge.chroma_store import DEFAULT_COLLECTION, ChromaKnowledgeStore
+from knowledge.composer import AnswerComposer
+from knowledge.editor import EditorService
+from knowledge.encoder import TextEncoder
+from knowledge.gaps import GapLog
+from knowledge.golden import load_golden
+from knowledge.guard import ConfidenceGuard
+from knowledge.llm import LLMAnswerer, make_openai_client
+from knowledge.repository import ArticleRepository
+from knowledge.service import KnowledgeBase, LanguageGuesser
+
+
+class KnowledgeSettings(BaseSettings):
+    """Where the articles and the index are, and the optional LLM."""
+
+    model_config = SettingsConfigDict(env_prefix="CONCIERGE_KB_", extra="ignore")
+
+    articles_dir: Path = Field(default=Path("data/knowledge"), description="relative to the project")
+    golden_file: Path = Field(default=Path("data/knowledge_tests.yml"), description="relative to the project")
+    chroma_url: str | None = Field(default=None, description="a Chroma server; default: embedded")
+    chroma_path: Path | None = Field(default=None, description="embedded Chroma; default <state>/chroma")
+    collection: str = Field(default=DEFAULT_COLLECTION, min_length=3)
+    default_language: str = "en"
+    languages: list[str] = Field(default_factory=lambda: ["en", "pl", "uk"])
+    min_score: float = 0.44
+    confident_score: float = 0.55
+    min_dense: float = 0.25
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible API, e.g. http://127.0.0.1:8080/v1"
+    )
+    llm_model: str = "default"
+    llm_api_key: str | None = None
+    llm_timeout: float = 8.0
+    llm_structured: bool = Field(default=False, description="ask for JSON with citations (llama.cpp servers)")
+
+    def guard(self) -> ConfidenceGuard:
+        return ConfidenceGuard(
+            min_score=self.min_score, confident_score=self.confident_score, min_dense=self.min_dense
+        )
+
+
+@dataclass
+class KnowledgeServices:
+    """The wired knowledge base: what the engine, the CLI and the console routes use."""
+
+    kb: KnowledgeBase
+    store: ChromaKnowledgeStore
+    editor: EditorService | None = None
+    gaps: GapLog | None = None
+    llm_client: object | None = None
+
+    async def aclose(self) -> None:
+        """Close the LLM client (the engine and the Chroma client belong to the caller / process)."""
+        close = getattr(self.llm_client, "close", None)
+        if close is not None:
+            await close()
+
+
+async def build_knowledge(
+    kb_settings: KnowledgeSettings,
+    encoder: TextEncoder,
+    *,
+    project_dir: Path,
+    state_dir: Path,
+    engine: AsyncEngine | None = None,
+    detector: LanguageGuesser | None = None,
+) -> KnowledgeServices:
+    """Wire store, composer (with the LLM when configured), gap log and editor service.
+
+    Without ``engine`` there is no editor workflow and no gap log (e.g. ``kb ask``
+    on a machine without the database); the database must be migrated already.
+    """
+    if kb_settings.chroma_url:
+        store = await asyncio.to_thread(
+            ChromaKnowledgeStore.remote, kb_settings.chroma_url, encoder, collection=kb_settings.collection
+        )
+    else:
+        path = kb_settings.chroma_path or state_dir / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        store = await asyncio.to_thread(
+            ChromaKnowledgeStore.embedded, str(path), encoder, collection=kb_settings.collection
+        )
+    llm_client = None
+    llm = None
+    if kb_settings.llm_base_url:
+        llm_client = make_openai_client(
+            kb_settings.llm_base_url, kb_settings.llm_api_key, kb_settings.llm_timeout
+        )
+        llm = LLMAnswerer(
+            llm_client,
+            kb_settings.llm_model,
+            timeout=kb_settings.llm_timeout,
+            structured=kb_settings.llm_structured,
+        )
+    gaps = GapLog(engine, encoder) if engine is not None else None
+    kb = KnowledgeBase(
+        store,
+        AnswerComposer(kb_settings.guard(), llm),
+        gaps=gaps,
+        detector=detector,
+        default_language=kb_settings.default_language,
+    )  # type: ignore[arg-type]
+    editor = None
+    if engine is not None:
+        golden_path = project_dir / kb_settings.golden_file
+        golden = load_golden(golden_path) if golden_path.is_file() else []
+        editor = EditorService(ArticleRepository(engine), kb, golden)
+    return KnowledgeServices(kb=kb, store=store, editor=editor, gaps=gaps, llm_client=llm_client)

@@ -1,0 +1,176 @@
+"""The knowledge editor API over HTTP: roles, versions, publishing refused by golden questions,
+"try a question", golden report and gaps."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI, Header, HTTPException
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from console.routes.knowledge import router
+from knowledge.chroma_store import ChromaKnowledgeStore
+from knowledge.editor import EditorService
+from knowledge.gaps import GapLog
+from knowledge.golden import load_golden
+from knowledge.markdown import load_articles
+from knowledge.repository import ArticleRepository
+from knowledge.service import KnowledgeBase
+
+ARTICLES = ("lateness-policy", "gift-cards", "cancellation-policy", "deposits", "refer-a-friend")
+
+
+class User(BaseModel):
+    name: str
+    role: str
+
+
+async def current_user(x_user: str | None = Header(default=None)) -> User:
+    """Stands in for the console's login: ``X-User: name:role``."""
+    if not x_user:
+        raise HTTPException(401, "log in")
+    name, role = x_user.split(":")
+    return User(name=name, role=role)
+
+
+@pytest.fixture(scope="module")
+def encoder() -> object:
+    from knowledge.encoder import default_encoder
+
+    return default_encoder()
+
+
+@pytest.fixture(scope="module")
+def base_store(encoder: object, repo_dir: Path) -> Iterator[ChromaKnowledgeStore]:
+    store = ChromaKnowledgeStore.in_memory(encoder)  # type: ignore[arg-type]
+    store.upsert_many_sync([a for a in load_articles(repo_dir / "data" / "knowledge") if a.id in ARTICLES])
+    yield store
+    store.drop()
+
+
+@pytest_asyncio.fixture
+async def client(
+    tmp_path: Path, base_store: ChromaKnowledgeStore, encoder: object, repo_dir: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    from bot.migrations import upgrade
+    from bot.store.database import create_engine
+
+    engine: AsyncEngine = create_engine(f"sqlite:///{tmp_path / 'kb.db'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(upgrade)
+    store = base_store.snapshot_sync()
+    golden = [
+        q
+        for q in load_golden(repo_dir / "data" / "knowledge_tests.yml")
+        if q.language == "en" and (not q.expect or set(q.expect) & set(ARTICLES))
+    ]
+    kb = KnowledgeBase(store, gaps=GapLog(engine, encoder))  # type: ignore[arg-type]
+    editor = EditorService(ArticleRepository(engine), kb, golden)
+    await editor.import_articles(
+        [a for a in load_articles(repo_dir / "data" / "knowledge") if a.id in ARTICLES], "ingest"
+    )
+    app = FastAPI()
+    app.include_router(router(lambda: editor, current_user))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        yield http
+    store.drop()
+    await engine.dispose()
+
+
+EDITOR = {"X-User": "anna:editor"}
+AGENT = {"X-User": "olek:agent"}
+NEW = {
+    "id": "sauna-etiquette",
+    "title": "Sauna etiquette",
+    "category": "fitness",
+    "tags": ["sauna"],
+    "answer": "Please sit on a towel in the sauna.",
+    "body": "Sit on a towel; sessions under 15 minutes.",
+}
+
+
+async def test_roles_are_enforced(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/knowledge/articles")).status_code == 401
+    assert (
+        await client.get("/api/knowledge/articles", headers={"X-User": "guest:client"})
+    ).status_code == 403
+    assert (await client.get("/api/knowledge/articles", headers=AGENT)).status_code == 200
+    assert (await client.post("/api/knowledge/articles", json=NEW, headers=AGENT)).status_code == 403
+    tried = await client.post(
+        "/api/knowledge/try", json={"question": "can I cancel for free?"}, headers=AGENT
+    )
+    assert tried.status_code == 200
+
+
+async def test_create_edit_publish_and_history(client: httpx.AsyncClient) -> None:
+    created = await client.post("/api/knowledge/articles", json=NEW, headers=EDITOR)
+    assert created.status_code == 201
+    body = created.json()
+    assert body["record"]["status"] == "draft" and body["published"] is None
+    assert (await client.post("/api/knowledge/articles", json=NEW, headers=EDITOR)).status_code == 409
+    edit = {
+        **{k: v for k, v in NEW.items() if k != "id"},
+        "answer": "Sit on a towel, and shower first.",
+        "note": "shower first",
+    }
+    edited = await client.put("/api/knowledge/articles/sauna-etiquette", json=edit, headers=EDITOR)
+    assert edited.json()["record"]["latest_version"] == 2
+    published = await client.post("/api/knowledge/articles/sauna-etiquette/publish", headers=EDITOR)
+    assert published.status_code == 200
+    assert published.json()["published"]["answer"] == "Sit on a towel, and shower first."
+    versions = (await client.get("/api/knowledge/articles/sauna-etiquette/versions", headers=AGENT)).json()
+    assert [(v["version"], v["author"], v["note"]) for v in versions] == [
+        (1, "anna", "created"),
+        (2, "anna", "shower first"),
+    ]
+    tried = (
+        await client.post(
+            "/api/knowledge/try", json={"question": "what are the sauna rules?"}, headers=EDITOR
+        )
+    ).json()
+    assert tried["answer"]["answered"] and tried["passages"][0]["article_id"] == "sauna-etiquette"
+    assert {"score", "dense", "lexical"} <= set(tried["passages"][0])
+    rolled = await client.post(
+        "/api/knowledge/articles/sauna-etiquette/rollback", json={"version": 1}, headers=EDITOR
+    )
+    assert rolled.json()["published"]["answer"] == NEW["answer"]
+
+
+async def test_a_breaking_publish_is_refused_with_the_failing_questions(client: httpx.AsyncClient) -> None:
+    current = (await client.get("/api/knowledge/articles/lateness-policy", headers=EDITOR)).json()["latest"]
+    broken = {
+        **{k: v for k, v in current.items() if k != "id"},
+        "title": "Bicycle racks",
+        "tags": ["bicycle"],
+        "answer": "Bicycle racks are outside.",
+        "body": "Bicycle racks are outside.",
+    }
+    assert (
+        await client.put("/api/knowledge/articles/lateness-policy", json=broken, headers=EDITOR)
+    ).status_code == 200
+    refused = await client.post("/api/knowledge/articles/lateness-policy/publish", headers=EDITOR)
+    assert refused.status_code == 409
+    failing = refused.json()["detail"]["failing"]
+    assert "what happens if I'm 15 minutes late?" in [f["question"] for f in failing]
+    live = (await client.get("/api/knowledge/articles/lateness-policy", headers=EDITOR)).json()
+    assert live["record"]["published_version"] == 1 and "grace" in live["published"]["answer"]
+    golden = (await client.get("/api/knowledge/golden", headers=AGENT)).json()
+    assert all(r["passed"] for r in golden["results"])
+
+
+async def test_unknown_articles_and_bad_content(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/knowledge/articles/nope-nope", headers=AGENT)).status_code == 404
+    assert (await client.post("/api/knowledge/articles/nope-nope/publish", headers=EDITOR)).status_code == 404
+    bad = await client.post("/api/knowledge/articles", json={**NEW, "id": "bad id!"}, headers=EDITOR)
+    assert bad.status_code == 422
+
+
+async def test_gaps_show_what_clients_asked_without_an_answer(client: httpx.AsyncClient) -> None:
+    # a client conversation records gaps; the try endpoint does not
+    await client.post("/api/knowledge/try", json={"question": "do you sell wigs?"}, headers=EDITOR)
+    assert (await client.get("/api/knowledge/gaps", headers=AGENT)).json() == []

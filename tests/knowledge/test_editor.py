@@ -1,0 +1,181 @@
+"""The editor workflow on a real database: versions with authors, publish/unpublish/rollback,
+and changes refused by the golden questions (SQLite, and PostgreSQL in its own schema)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from knowledge.chroma_store import ChromaKnowledgeStore
+from knowledge.editor import EditorService
+from knowledge.errors import ArticleConflict, ArticleNotFound, GoldenRegression
+from knowledge.golden import GoldenQuestion
+from knowledge.models import Article
+from knowledge.repository import ArticleRepository
+from knowledge.service import KnowledgeBase
+
+DAY = date(2026, 12, 10)
+
+
+@pytest_asyncio.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def engine(
+    request: pytest.FixtureRequest, sqlite_engine: AsyncEngine, postgres_url: str
+) -> AsyncIterator[AsyncEngine]:
+    if request.param == "sqlite":
+        yield sqlite_engine
+        return
+    from bot.migrations import upgrade
+    from bot.store.database import create_engine
+
+    schema = f"kb_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres_url)
+    async with admin.begin() as conn:
+        await conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine = create_engine(postgres_url, schema=schema)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade)
+        yield engine
+    finally:
+        await engine.dispose()
+        async with admin.begin() as conn:
+            await conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        await admin.dispose()
+
+
+@pytest_asyncio.fixture
+async def editor(
+    engine: AsyncEngine,
+    store_copy: ChromaKnowledgeStore,
+    demo_articles: list[Article],
+    golden: list[GoldenQuestion],
+) -> EditorService:
+    service = EditorService(ArticleRepository(engine), KnowledgeBase(store_copy), golden)
+    await service.import_articles(demo_articles, "ingest")
+    return service
+
+
+async def test_import_records_a_published_version_per_article(
+    editor: EditorService, demo_articles: list[Article]
+) -> None:
+    records = await editor.repository.list_all()
+    assert len(records) == len(demo_articles)
+    assert all(r.status == "published" and r.published_version == 1 for r in records)
+    assert await editor.import_articles(demo_articles, "ingest") == [], "unchanged files are not re-imported"
+
+
+async def test_draft_is_invisible_until_published_then_answers(editor: EditorService) -> None:
+    article = Article(
+        id="sauna-etiquette",
+        title="Sauna etiquette",
+        category="fitness",
+        tags=["sauna"],
+        answer="In our sauna, please sit on a towel and keep sessions under 15 minutes.",
+        body="Sit on a towel, shower before, keep sessions under 15 minutes.",
+    )
+    created = await editor.create(article, "anna")
+    assert (created.version, created.author) == (1, "anna")
+    tried = await editor.try_question("how should I behave in the sauna?", "en", DAY)
+    assert all(p.article_id != "sauna-etiquette" for p in tried.passages)
+    record = await editor.publish("sauna-etiquette", "anna")
+    assert (record.status, record.published_version) == ("published", 1)
+    tried = await editor.try_question("how should I behave in the sauna?", "en", DAY)
+    assert tried.passages[0].article_id == "sauna-etiquette"
+    assert tried.answer.answered and "towel" in (tried.answer.text or "")
+    assert tried.passages[0].score == tried.verdict.confidence
+    with pytest.raises(ArticleConflict):
+        await editor.create(article, "anna")
+
+
+async def test_edit_makes_a_version_and_goes_live_only_when_published(editor: EditorService) -> None:
+    old = (await editor.repository.version("lateness-policy", 1)).article
+    edited = old.model_copy(
+        update={
+            "answer": old.answer.replace(
+                "15-minute grace period", "15-minute grace period (20 minutes for Black members)"
+            )
+        }
+    )
+    saved = await editor.update("lateness-policy", edited, "marta", "Black members get 20 minutes")
+    assert (saved.version, saved.author, saved.note) == (2, "marta", "Black members get 20 minutes")
+    live = await editor.try_question("what happens if I'm 15 minutes late?", "en", DAY)
+    assert "Black members" not in (live.answer.text or "")
+    await editor.publish("lateness-policy", "marta")
+    live = await editor.try_question("what happens if I'm 15 minutes late?", "en", DAY)
+    assert "20 minutes for Black members" in (live.answer.text or "")
+    versions = await editor.repository.versions("lateness-policy")
+    assert [(v.version, v.author) for v in versions] == [(1, "ingest"), (2, "marta")]
+
+
+async def test_a_broken_edit_is_refused_with_the_failing_golden_questions(editor: EditorService) -> None:
+    old = (await editor.repository.version("lateness-policy", 1)).article
+    broken = old.model_copy(
+        update={
+            "title": "Parking for bicycles",
+            "tags": ["bicycle"],
+            "answer": "Bicycle racks are in front of every studio.",
+            "body": "Bicycle racks are in front of every studio.",
+        }
+    )
+    await editor.update("lateness-policy", broken, "intern")
+    with pytest.raises(GoldenRegression) as refused:
+        await editor.publish("lateness-policy", "intern")
+    failing = {f.question for f in refused.value.failures}
+    assert "what happens if I'm 15 minutes late?" in failing
+    assert "what happens if I'm 15 minutes late?" in str(refused.value)
+    record = await editor.repository.get("lateness-policy")
+    assert (record.published_version, record.latest_version) == (1, 2), "the live version did not change"
+    live = await editor.try_question("what happens if I'm 15 minutes late?", "en", DAY)
+    assert live.answer.sources[0].article_id == "lateness-policy" and "grace" in (live.answer.text or "")
+
+
+async def test_unpublishing_a_needed_article_is_refused_but_an_unneeded_one_is_not(
+    editor: EditorService,
+) -> None:
+    with pytest.raises(GoldenRegression):
+        await editor.unpublish("gift-cards", "anna")
+    record = await editor.unpublish("refer-a-friend", "anna")
+    assert (record.status, record.published_version) == ("unpublished", None)
+    tried = await editor.try_question("do I get something for recommending you to a friend?", "en", DAY)
+    assert all(p.article_id != "refer-a-friend" for p in tried.passages)
+
+
+async def test_rollback_restores_an_old_version_as_a_new_one_and_publishes_it(editor: EditorService) -> None:
+    old = (await editor.repository.version("deposits", 1)).article
+    changed = old.model_copy(update={"answer": old.answer.replace("30%", "40%")})
+    await editor.update("deposits", changed, "marta")
+    await editor.publish("deposits", "marta")
+    assert "40%" in ((await editor.try_question("do I have to pay a deposit?", "en", DAY)).answer.text or "")
+    restored = await editor.rollback("deposits", 1, "anna")
+    assert (restored.version, restored.author, restored.note) == (3, "anna", "rollback to version 1")
+    record = await editor.repository.get("deposits")
+    assert (record.published_version, record.latest_version) == (3, 3)
+    assert "30%" in ((await editor.try_question("do I have to pay a deposit?", "en", DAY)).answer.text or "")
+
+
+async def test_unknown_article_and_version(editor: EditorService) -> None:
+    with pytest.raises(ArticleNotFound):
+        await editor.publish("nope-nope", "anna")
+    with pytest.raises(ArticleNotFound):
+        await editor.rollback("deposits", 9, "anna")
+
+
+async def test_an_unchanged_file_does_not_overwrite_a_console_edit(
+    editor: EditorService, demo_articles: list[Article]
+) -> None:
+    old = (await editor.repository.version("deposits", 1)).article
+    await editor.update("deposits", old.model_copy(update={"answer": old.answer + " Ask us!"}), "marta")
+    await editor.publish("deposits", "marta")
+    assert await editor.import_articles(demo_articles, "ingest") == []
+    assert (await editor.repository.get("deposits")).published_version == 2
+    changed_file = [
+        a.model_copy(update={"answer": "New deposit rules."}) if a.id == "deposits" else a
+        for a in demo_articles
+    ]
+    assert await editor.import_articles(changed_file, "ingest") == ["deposits"]
