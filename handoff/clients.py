@@ -1,0 +1,332 @@
+"""Client profiles: who is writing, across every channel, and what tier they are.
+
+A client has any number of identities (phone in E.164, e-mail, Telegram, Instagram,
+Messenger, widget ids); each identity belongs to one client. When a message arrives
+with identities that point at two different clients (a Telegram user shares the phone
+number of a client we knew from the widget), the two are merged: the older profile
+survives and receives the other's identities, visits and notes, so neither history is
+lost. Tier and milestones are computed on read from visits and config
+(:mod:`handoff.tiers`), never stored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.errors import ConciergeError
+from bot.store.database import create_engine
+from handoff.config import TierConfig
+from handoff.identity import Identity
+from handoff.profiles import ClientProfile, ClientUpsert, Note, Visit, load_profile
+from handoff.tables import client_identities, client_notes, client_visits, clients
+
+__all__ = ["ClientNotFound", "ClientProfile", "ClientStore", "ClientUpsert", "Note", "Visit"]
+
+
+class ClientNotFound(ConciergeError):
+    """No client with that id."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ClientStore:
+    """Client profiles in SQL (the event store's database: SQLite by default, PostgreSQL by URL)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        tiers: TierConfig | None = None,
+        *,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        self.engine = engine
+        self.tiers = tiers or TierConfig()
+        self.today = today
+
+    @classmethod
+    def from_url(cls, url: str, tiers: TierConfig | None = None, *, schema: str | None = None) -> ClientStore:
+        """A store with its own engine; usually share the event store's: ``ClientStore(store.engine)``.
+
+        The tables come from the Alembic revisions (``EventStore.migrate()``).
+        """
+        return cls(create_engine(url, schema=schema, pool_pre_ping=True), tiers)
+
+    async def close(self) -> None:
+        """Dispose of the engine's connections."""
+        await self.engine.dispose()
+
+    # ---- reads ---------------------------------------------------------------------
+    async def get(self, client_id: str, as_of: date | None = None) -> ClientProfile:
+        """The client's profile (a merged-away id resolves to the survivor)."""
+        async with self.engine.connect() as conn:
+            return await load_profile(
+                conn, await self._resolve(conn, client_id), as_of or self.today(), self.tiers
+            )
+
+    async def find(self, identity: Identity, as_of: date | None = None) -> ClientProfile | None:
+        """The client with this identity, if any."""
+        async with self.engine.connect() as conn:
+            client_id = await self._owner(conn, identity)
+            return (
+                await load_profile(conn, client_id, as_of or self.today(), self.tiers) if client_id else None
+            )
+
+    async def list_ids(self) -> list[str]:
+        """Ids of all live (not merged-away) clients, oldest first."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(clients.c.id)
+                .where(clients.c.merged_into.is_(None))
+                .order_by(clients.c.created_at, clients.c.id)
+            )
+            return [r.id for r in rows]
+
+    # ---- writes ----------------------------------------------------------------------
+    async def identify(self, identities: Sequence[Identity], **fields: object) -> ClientProfile:
+        """The one client behind ``identities``: created if none is known, merged if several are.
+
+        This is what a channel calls on every new conversation; ``fields`` (e.g.
+        ``first_name`` from a Telegram profile) fill gaps but never overwrite.
+        """
+        if not identities:
+            raise ConciergeError("identify needs at least one identity")
+        data = ClientUpsert(identities=list(identities))
+        async with self.engine.begin() as conn:
+            client_id = await self._upsert(conn, data, fill_only=fields)
+        return await self.get(client_id)
+
+    async def upsert(self, data: ClientUpsert) -> ClientProfile:
+        """Create or update a client from ``data`` (see :class:`ClientUpsert`)."""
+        async with self.engine.begin() as conn:
+            client_id = await self._upsert(conn, data, fill_only={})
+        return await self.get(client_id)
+
+    async def link(self, client_id: str, identity: Identity) -> ClientProfile:
+        """Attach an identity to a client; if another client owns it, the two are merged."""
+        async with self.engine.begin() as conn:
+            survivor = await self._attach(conn, await self._resolve(conn, client_id), identity)
+        return await self.get(survivor)
+
+    async def merge(self, first_id: str, second_id: str) -> ClientProfile:
+        """Merge two clients into the older one; returns the survivor's profile."""
+        async with self.engine.begin() as conn:
+            survivor = await self._merge(
+                conn, await self._resolve(conn, first_id), await self._resolve(conn, second_id)
+            )
+        return await self.get(survivor)
+
+    async def add_visit(self, client_id: str, visit: Visit) -> None:
+        """Record a visit (idempotent for an identical visit on the same day)."""
+        async with self.engine.begin() as conn:
+            await self._add_visits(conn, await self._resolve(conn, client_id), [visit])
+
+    async def add_note(self, client_id: str, author: str, text: str) -> None:
+        """Add an internal note."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                client_notes.insert().values(
+                    client_id=await self._resolve(conn, client_id),
+                    author=author,
+                    text=text,
+                    created_at=_now(),
+                )
+            )
+
+    # ---- internals -------------------------------------------------------------------
+    async def _resolve(self, conn: AsyncConnection, client_id: str) -> str:
+        seen: set[str] = set()
+        current = client_id
+        while True:
+            row = (await conn.execute(select(clients.c.merged_into).where(clients.c.id == current))).first()
+            if row is None:
+                raise ClientNotFound(f"no client {client_id!r}")
+            if row.merged_into is None or current in seen:
+                return current
+            seen.add(current)
+            current = row.merged_into
+
+    async def _owner(self, conn: AsyncConnection, identity: Identity) -> str | None:
+        row = (
+            await conn.execute(
+                select(client_identities.c.client_id).where(
+                    client_identities.c.kind == identity.kind, client_identities.c.value == identity.value
+                )
+            )
+        ).first()
+        return await self._resolve(conn, row.client_id) if row else None
+
+    async def _upsert(self, conn: AsyncConnection, data: ClientUpsert, fill_only: dict[str, object]) -> str:
+        owners: list[str] = []
+        if data.external_id:
+            row = (
+                await conn.execute(select(clients.c.id).where(clients.c.external_id == data.external_id))
+            ).first()
+            if row:
+                owners.append(await self._resolve(conn, row.id))
+        for identity in data.identities:
+            owner = await self._owner(conn, identity)
+            if owner and owner not in owners:
+                owners.append(owner)
+        if owners:
+            client_id = owners[0]
+            for other in owners[1:]:
+                client_id = await self._merge(conn, client_id, other)
+        else:
+            client_id = uuid.uuid4().hex
+            now = _now()
+            await conn.execute(
+                clients.insert().values(
+                    id=client_id,
+                    external_id=data.external_id,
+                    first_name="",
+                    last_name="",
+                    preferences={},
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        await self._apply_fields(conn, client_id, data, fill_only)
+        for identity in data.identities:
+            client_id = await self._attach(conn, client_id, identity)
+        await self._add_visits(conn, client_id, data.visits)
+        for text in data.notes:
+            await conn.execute(
+                client_notes.insert().values(
+                    client_id=client_id, author="import", text=text, created_at=_now()
+                )
+            )
+        return client_id
+
+    async def _apply_fields(
+        self, conn: AsyncConnection, client_id: str, data: ClientUpsert, fill_only: dict[str, object]
+    ) -> None:
+        row = (await conn.execute(select(clients).where(clients.c.id == client_id))).one()
+        names = (
+            "external_id",
+            "first_name",
+            "last_name",
+            "language",
+            "birthday",
+            "membership",
+            "tier_override",
+            "concierge_agent_id",
+            "home_location",
+        )
+        given = {n: getattr(data, n) for n in names if getattr(data, n) is not None}
+        # Another system's record of a person we know (matched by identity, different
+        # external id) fills gaps only: it must not rename or re-key the profile.
+        same_record = data.external_id is None or row.external_id in (None, data.external_id)
+        if same_record:
+            values: dict[str, object] = dict(given)
+        else:
+            values = {n: v for n, v in given.items() if n != "external_id" and not getattr(row, n)}
+        for name, value in fill_only.items():
+            if name in names and value and not getattr(row, name):
+                values[name] = value
+        if data.preferences is not None:
+            stored = row.preferences or {}
+            values["preferences"] = (
+                {**stored, **data.preferences} if same_record else {**data.preferences, **stored}
+            )
+        if values:
+            values["updated_at"] = _now()
+            await conn.execute(update(clients).where(clients.c.id == client_id).values(**values))
+
+    async def _attach(self, conn: AsyncConnection, client_id: str, identity: Identity) -> str:
+        owner = await self._owner(conn, identity)
+        if owner == client_id:
+            return client_id
+        if owner is not None:
+            return await self._merge(conn, client_id, owner)
+        await conn.execute(
+            client_identities.insert().values(
+                client_id=client_id, kind=identity.kind, value=identity.value, created_at=_now()
+            )
+        )
+        return client_id
+
+    async def _merge(self, conn: AsyncConnection, first: str, second: str) -> str:
+        if first == second:
+            return first
+        rows = {r.id: r for r in await conn.execute(select(clients).where(clients.c.id.in_([first, second])))}
+        survivor, absorbed = sorted((rows[first], rows[second]), key=lambda r: (r.created_at, r.id))
+        for table in (client_identities, client_visits, client_notes):
+            await conn.execute(
+                update(table).where(table.c.client_id == absorbed.id).values(client_id=survivor.id)
+            )
+        await conn.execute(
+            update(clients).where(clients.c.merged_into == absorbed.id).values(merged_into=survivor.id)
+        )
+        filled = {
+            name: getattr(absorbed, name)
+            for name in (
+                "first_name",
+                "last_name",
+                "language",
+                "birthday",
+                "membership",
+                "tier_override",
+                "concierge_agent_id",
+                "home_location",
+            )
+            if not getattr(survivor, name) and getattr(absorbed, name)
+        }
+        await conn.execute(
+            update(clients)
+            .where(clients.c.id == survivor.id)
+            .values(
+                **filled,
+                preferences={**(absorbed.preferences or {}), **(survivor.preferences or {})},
+                updated_at=_now(),
+            )
+        )
+        await conn.execute(
+            update(clients)
+            .where(clients.c.id == absorbed.id)
+            .values(merged_into=survivor.id, updated_at=_now())
+        )
+        name = f"{absorbed.first_name} {absorbed.last_name}".strip() or absorbed.id
+        await conn.execute(
+            client_notes.insert().values(
+                client_id=survivor.id,
+                author="system",
+                text=f"merged with client {absorbed.id} ({name})",
+                created_at=_now(),
+            )
+        )
+        return str(survivor.id)
+
+    async def _add_visits(self, conn: AsyncConnection, client_id: str, visits: Sequence[Visit]) -> None:
+        for visit in visits:
+            minor = round(visit.amount * 100)
+            exists = (
+                await conn.execute(
+                    select(client_visits.c.id).where(
+                        client_visits.c.client_id == client_id,
+                        client_visits.c.visited_on == visit.visited_on,
+                        client_visits.c.category == visit.category,
+                        client_visits.c.service == visit.service,
+                        client_visits.c.amount_minor == minor,
+                    )
+                )
+            ).first()
+            if exists is None:
+                await conn.execute(
+                    client_visits.insert().values(
+                        client_id=client_id,
+                        visited_on=visit.visited_on,
+                        category=visit.category,
+                        service=visit.service,
+                        location=visit.location,
+                        amount_minor=minor,
+                        currency=visit.currency,
+                        staff=visit.staff,
+                    )
+                )

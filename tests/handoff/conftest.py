@@ -1,0 +1,58 @@
+"""Real databases for the handoff tests: SQLite in a temp dir and PostgreSQL in a per-test schema,
+both built by the project's Alembic revisions (the same path production takes)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.pool import NullPool
+
+from bot.store import EventStore, create_engine
+from handoff.clients import ClientStore
+from handoff.config import HandoffConfig
+
+TODAY = date(2026, 11, 24)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def event_store(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
+) -> AsyncIterator[EventStore]:
+    """A migrated event store; its engine also holds the client tables."""
+    if request.param == "sqlite":
+        store = EventStore.from_url(f"sqlite:///{tmp_path / 'handoff.db'}")
+        await store.migrate()
+        try:
+            yield store
+        finally:
+            await store.close()
+        return
+    schema = f"test_handoff_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url, poolclass=NullPool)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    store = EventStore.from_url(postgres_url, schema=schema)
+    try:
+        await store.migrate()
+        yield store
+    finally:
+        await store.close()
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.fixture
+def handoff_config() -> HandoffConfig:
+    return HandoffConfig()
+
+
+@pytest.fixture
+async def client_store(event_store: EventStore, handoff_config: HandoffConfig) -> ClientStore:
+    """Client profiles on the event store's engine, with "today" fixed for tier rules."""
+    return ClientStore(event_store.engine, handoff_config.tiers, today=lambda: TODAY)

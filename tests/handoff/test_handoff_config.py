@@ -1,0 +1,94 @@
+"""The handoff config: defaults, YAML overrides, and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.errors import FormatError
+from handoff.agents import load_agents
+from handoff.config import HandoffConfig, load_handoff_config
+
+
+def test_no_file_means_the_documented_defaults() -> None:
+    config = load_handoff_config(None)
+    assert config == HandoffConfig()
+    assert config.sla.first_response_seconds == {"VIP": 60, "Premium": 120, "Standard": 300}
+    assert [r.name for r in config.triggers.rules] == ["safety", "refund", "vip_complaint"]
+    assert set(config.locations) == {"mokotow", "wilanow", "praga"}
+    assert set(config.out_of_hours_message) == {"en", "pl", "uk"}
+
+
+def test_yaml_overrides_what_it_names_and_keeps_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "handoff.yml"
+    path.write_text(
+        """
+sla:
+  first_response_seconds: {VIP: 30, Premium: 90, Standard: 600}
+tiers:
+  rules:
+    - {tier: VIP, min_spend_12m: 20000}
+triggers:
+  fallback_count: 3
+  rules:
+    - name: pregnancy
+      description: a pregnant client asking about treatments
+      keywords: {en: ["pregnan"], pl: ["w ciąży"], uk: ["вагітн"]}
+locations:
+  centrum:
+    name: Mariia Hub Centrum
+    timezone: Europe/Warsaw
+    hours: {mon: ["10:00-14:00", "15:00-20:00"]}
+default_location: centrum
+""",
+        encoding="utf-8",
+    )
+    config = load_handoff_config(path)
+    assert config.sla_seconds("VIP") == 30
+    assert config.tiers.rules[0].min_spend_12m == 20000 and len(config.tiers.rules) == 1
+    assert config.triggers.fallback_count == 3 and config.triggers.fallback_window == 4
+    assert [r.name for r in config.triggers.rules] == ["pregnancy"]
+    assert config.locations["centrum"].hours["mon"] == ["10:00-14:00", "15:00-20:00"]
+    assert config.priority.tier["VIP"] == 3.0  # untouched default
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "problem"),
+    [
+        ("sla:\n  first_response_seconds: {VIP: 60}\n", "missing for Premium, Standard"),
+        ("locations:\n  x: {name: X, timezone: Mars/Olympus}\ndefault_location: x\n", "unknown time zone"),
+        ("locations:\n  x: {name: X, hours: {mon: ['21:00-09:00']}}\ndefault_location: x\n", "bad span"),
+        (
+            "locations:\n  x: {name: X, hours: {monday: ['09:00-10:00']}}\ndefault_location: x\n",
+            "unknown weekday",
+        ),
+        ("default_location: atlantis\n", "not in locations"),
+        (
+            "triggers:\n  rules:\n    - {name: empty, description: nothing}\n",
+            "no intent, keyword or sentiment",
+        ),
+        (
+            "triggers:\n  rules:\n    - {name: bad, description: x, keywords: {en: ['(unclosed']}}\n",
+            "bad pattern",
+        ),
+        ("sla: [1, 2\n", "invalid YAML"),
+        ("- just\n- a list\n", "must be a mapping"),
+    ],
+)
+def test_mistakes_are_reported_with_the_file(tmp_path: Path, yaml_text: str, problem: str) -> None:
+    path = tmp_path / "handoff.yml"
+    path.write_text(yaml_text, encoding="utf-8")
+    with pytest.raises(FormatError, match=problem) as caught:
+        load_handoff_config(path)
+    assert str(path) in str(caught.value)
+
+
+def test_agents_file_errors(tmp_path: Path) -> None:
+    path = tmp_path / "agents.yml"
+    path.write_text("agents:\n  - {id: a, name: A}\n  - {id: a, name: B}\n", encoding="utf-8")
+    with pytest.raises(FormatError, match="duplicate agent id"):
+        load_agents(path)
+    path.write_text("agents:\n  - {id: a, name: A, max_chats: 0}\n", encoding="utf-8")
+    with pytest.raises(FormatError, match="max_chats"):
+        load_agents(path)

@@ -1,0 +1,200 @@
+"""Handoff transitions applied to real event logs: the store on SQLite/PostgreSQL, and the real engine."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.engine import Engine, build_engine
+from bot.events import (
+    ConversationPaused,
+    ConversationResumed,
+    HandoffRequested,
+    HandoffStatusChanged,
+    UserUttered,
+)
+from bot.models import InboundMessage
+from bot.settings import Settings
+from bot.store import EventStore
+from handoff.service import EngineLog, HandoffService
+from handoff.state import HandoffStatus, IllegalTransition
+from handoff.triggers import TriggerHit
+
+CID = "widget:ola"
+
+
+async def test_a_full_handoff_is_written_to_the_log(event_store: EventStore) -> None:
+    service = HandoffService(event_store, clock=iter(range(1000, 2000, 10)).__next__)  # type: ignore[arg-type]
+    await service.request(CID, "rule:vip_complaint", "VIP complaining about colour")
+    await service.claim(CID, "anna.kowalska")
+    await service.transfer(CID, "anna.kowalska", "needs a skin specialist")
+    await service.claim(CID, "olena.shevchenko", by="katarzyna.zielinska")
+    await service.resolve(CID, "olena.shevchenko")
+    await service.return_to_bot(CID, "olena.shevchenko")
+
+    stored = await event_store.events(CID)
+    changes = [
+        (e.from_status, e.to_status, e.actor, e.reason) for e in stored if isinstance(e, HandoffStatusChanged)
+    ]
+    assert changes == [
+        ("bot", "queued", "bot", "rule:vip_complaint"),
+        ("queued", "assigned", "anna.kowalska", "claimed"),
+        ("assigned", "queued", "anna.kowalska", "needs a skin specialist"),
+        ("queued", "assigned", "katarzyna.zielinska", "assigned by katarzyna.zielinska"),
+        ("assigned", "resolved", "olena.shevchenko", "resolved"),
+        ("resolved", "bot", "olena.shevchenko", "returned to bot"),
+    ]
+    assert [type(e) for e in stored[:3]] == [HandoffRequested, HandoffStatusChanged, ConversationPaused]
+    assert isinstance(stored[-1], ConversationResumed)
+    assert await service.status(CID) == HandoffStatus.BOT
+    t = await service.ticket(CID)
+    assert (t.reason, t.detail, t.queued_at, t.resolved_at) == (
+        "rule:vip_complaint",
+        "VIP complaining about colour",
+        1000.0,
+        1040.0,
+    )
+
+
+async def test_an_illegal_move_writes_nothing(event_store: EventStore) -> None:
+    service = HandoffService(event_store)
+    with pytest.raises(IllegalTransition, match="from bot to assigned"):
+        await service.claim(CID, "anna.kowalska")
+    with pytest.raises(IllegalTransition):
+        await service.resolve(CID, "anna.kowalska")
+    assert await event_store.events(CID) == []
+    await service.request(CID, "client_request")
+    before = await event_store.events(CID)
+    with pytest.raises(IllegalTransition, match="from queued to queued"):
+        await service.request(CID, "client_request")
+    assert await event_store.events(CID) == before
+
+
+async def test_two_agents_claiming_at_once_only_one_wins(event_store: EventStore) -> None:
+    service = HandoffService(event_store)
+    await service.request(CID, "client_request")
+    results = await asyncio.gather(
+        service.claim(CID, "anna.kowalska"), service.claim(CID, "olena.shevchenko"), return_exceptions=True
+    )
+    assert sorted(type(r).__name__ for r in results) == ["IllegalTransition", "list"]
+    claims = [
+        e
+        for e in await event_store.events(CID)
+        if isinstance(e, HandoffStatusChanged) and e.to_status == "assigned"
+    ]
+    assert len(claims) == 1
+
+
+async def test_escalate_uses_the_first_hit_and_only_while_the_bot_owns_it(event_store: EventStore) -> None:
+    service = HandoffService(event_store)
+    assert await service.escalate(CID, []) == []
+    hits = [
+        TriggerHit(reason="rule:safety", explanation="an allergic reaction: swelling"),
+        TriggerHit(reason="sentiment", explanation="falling"),
+    ]
+    written = await service.escalate(CID, hits)
+    requested = written[0]
+    assert isinstance(requested, HandoffRequested)
+    assert (requested.reason, requested.detail) == ("rule:safety", "an allergic reaction: swelling")
+    assert written[1].metadata == {"also": ["sentiment"]}
+    assert await service.escalate(CID, hits) == []  # already queued: nothing more is written
+    assert len(await event_store.events(CID)) == len(written)
+
+
+# ---- the real engine: the bot is silent while a human owns the conversation -----------------------
+DOMAIN = """
+version: "3.1"
+intents: [greet, ask_hours]
+responses:
+  utter_greet:
+  - text: "Welcome to Mariia Hub!"
+  utter_hours:
+  - text: "We are open 9:00-21:00."
+  utter_default:
+  - text: "Sorry, I didn't get that."
+"""
+NLU = """
+version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - hi
+    - hello
+    - good morning
+    - hey there
+- intent: ask_hours
+  examples: |
+    - when are you open
+    - what are your opening hours
+    - are you open on sunday
+    - what time do you close
+"""
+RULES = """
+version: "3.1"
+rules:
+- rule: greet
+  steps:
+  - intent: greet
+  - action: utter_greet
+- rule: hours
+  steps:
+  - intent: ask_hours
+  - action: utter_hours
+"""
+CONFIG = """
+language: en
+pipeline:
+- name: WhitespaceTokenizer
+- name: CountVectorsFeaturizer
+- name: DIETClassifier
+policies:
+- name: RulePolicy
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("handoff_bot")
+    (root / "data").mkdir()
+    (root / "domain.yml").write_text(DOMAIN)
+    (root / "config.yml").write_text(CONFIG)
+    (root / "data" / "nlu.yml").write_text(NLU)
+    (root / "data" / "rules.yml").write_text(RULES)
+    (root / "endpoints.yml").write_text("")
+    return root
+
+
+@pytest.fixture
+async def engine(project: Path, tmp_path: Path) -> AsyncIterator[Engine]:
+    settings = Settings(project_dir=project, model_dir=project / "models", state_dir=tmp_path)
+    engine = await build_engine(settings)
+    yield engine
+    await engine.close()
+
+
+def says(text: str) -> InboundMessage:
+    return InboundMessage(channel="widget", sender_id="ola", text=text)
+
+
+async def test_the_engine_stays_silent_while_a_human_owns_the_conversation(engine: Engine) -> None:
+    service = HandoffService(EngineLog(engine))
+    assert [r.text for r in await engine.handle(says("hello"))] == ["Welcome to Mariia Hub!"]
+
+    await service.request(CID, "client_request", "asked for a person")
+    assert await engine.handle(says("when are you open")) == []
+    await service.claim(CID, "anna.kowalska")
+    assert await engine.handle(says("hello?")) == []
+    assert (await engine.tracker(CID)).handoff_status == "assigned"
+
+    await service.return_to_bot(CID, "anna.kowalska")
+    assert [r.text for r in await engine.handle(says("when are you open"))] == ["We are open 9:00-21:00."]
+    texts = [e.text for e in await engine.store.events(CID) if isinstance(e, UserUttered)]
+    assert texts == [
+        "hello",
+        "when are you open",
+        "hello?",
+        "when are you open",
+    ]  # nothing the client said is lost
