@@ -203,6 +203,16 @@ def test(
     print(json.dumps(summary, indent=2))
 
 
+def _mount_subcommands() -> None:
+    """``concierge kb ...``: the knowledge base's commands live with the knowledge package."""
+    from knowledge.cli import kb_app
+
+    app.add_typer(kb_app, name="kb")
+
+
+_mount_subcommands()
+
+
 def main() -> None:
     """Entry point of the ``concierge`` console script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
