@@ -23,7 +23,7 @@ import importlib
 import inspect
 import logging
 import pkgutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -143,8 +143,11 @@ class ActionRegistry:
         *,
         token: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        native: Mapping[str, Action] | None = None,
     ) -> None:
         self.domain = domain
+        # actions the app builds with injected services (e.g. the knowledge base's answer action)
+        self._native: dict[str, Action] = dict(native or {})
         self.nlg = nlg
         self.action_endpoint = action_endpoint
         self._token = token
@@ -165,7 +168,11 @@ class ActionRegistry:
     def has_custom(self, name: str) -> bool:
         """True when a custom action can run ``name``: in-process, or on the configured
         action server when the domain declares it."""
-        return name in self._custom or (self.action_endpoint is not None and name in self.domain.actions)
+        return (
+            name in self._native
+            or name in self._custom
+            or (self.action_endpoint is not None and name in self.domain.actions)
+        )
 
     def _user_overrides(self, name: str) -> bool:
         return name in self.domain.actions and self.has_custom(name)
@@ -195,6 +202,8 @@ class ActionRegistry:
             return RetrievalAction(name)
         if name.startswith("utter_") and name in self.domain.responses:
             return UtterAction(name)
+        if name in self._native:
+            return self._native[name]
         if name in self._custom:
             return SdkActionAdapter(self._custom[name], self.domain_dict)
         if self.action_endpoint is not None and self._http is not None:

@@ -37,12 +37,15 @@ from bot.tracker import Tracker
 from bot.transcript import outbound_from_bot_event, transcript_entry
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from actions.registry import ActionRegistry
     from bot.agent import Agent
     from bot.locks import LockStore
     from bot.nlg import ResponseRenderer
     from bot.settings import Settings
     from bot.store import EventStore
+    from knowledge.settings import KnowledgeServices
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ SAFE_REPLY = (
     "Please try again in a moment, or ask for a person and one of our team will help."
 )
 MAX_PREDICTIONS = 10
+KNOWLEDGE_ACTION = "action_answer_from_knowledge"
 NO_PREDICT_AFTER = {ACTION_LISTEN, ACTION_SESSION_START}
 
 
@@ -74,6 +78,7 @@ class Engine:
         self.nlg = nlg
         self.clock = clock
         self._subscribers: dict[str, set[asyncio.Queue[TranscriptEntry]]] = defaultdict(set)
+        self.knowledge: KnowledgeServices | None = None
 
     @property
     def domain(self) -> Domain:
@@ -170,7 +175,10 @@ class Engine:
         return seqs
 
     async def close(self) -> None:
-        """Release connections: the database, the lock store and the action server client."""
+        """Release connections: the knowledge base's LLM client, the action server client,
+        the lock store and the database."""
+        if self.knowledge is not None:
+            await self.knowledge.aclose()
         await self.actions.aclose()
         await self.locks.close()
         await self.store.close()
@@ -312,9 +320,8 @@ def _through_last_user_message(events: list[Event]) -> list[Event]:
 
 
 async def build_engine(settings: Settings) -> Engine:
-    """Wire the object graph for a project: model, store, locks, actions, responses."""
-    import httpx
-
+    """Wire the object graph for a project: model, store, locks, actions, responses and,
+    when the project has articles, the knowledge base."""
     from actions.registry import ActionRegistry
     from bot.agent import Agent
     from bot.loaders import load_endpoints
@@ -342,7 +349,50 @@ async def build_engine(settings: Settings) -> Engine:
     )
     nlg = ResponseRenderer(agent.domain)
     token = endpoints.action_endpoint.token if endpoints.action_endpoint else None
+    knowledge = await _build_knowledge(project_dir, settings, store, agent.domain)
+    native = {}
+    if knowledge is not None:
+        from actions.knowledge import ActionAnswerFromKnowledge
+
+        answer = ActionAnswerFromKnowledge(knowledge.kb)
+        native[answer.name] = answer
+    # the registry makes (and closes) its own HTTP client when an action server is configured
     registry = ActionRegistry(
-        agent.domain, nlg, modules=modules, action_endpoint=action_url, http=httpx.AsyncClient(), token=token
+        agent.domain, nlg, modules=modules, action_endpoint=action_url, token=token, native=native
     )
-    return Engine(agent, store, lock_store_from_url(settings.redis_url), registry, nlg)
+    engine = Engine(agent, store, lock_store_from_url(settings.redis_url), registry, nlg)
+    engine.knowledge = knowledge
+    return engine
+
+
+async def _build_knowledge(
+    project_dir: Path, settings: Settings, store: EventStore, domain: Domain
+) -> KnowledgeServices | None:
+    """The knowledge base, when the project has articles and its domain uses the answer action.
+
+    Shipped articles are imported at start-up (only new or changed ones are embedded),
+    so an editor's published change in the database is never overwritten.
+    """
+    from knowledge.settings import KnowledgeSettings
+
+    kb_settings = KnowledgeSettings()
+    articles_dir = project_dir / kb_settings.articles_dir
+    if not articles_dir.is_dir() or KNOWLEDGE_ACTION not in domain.actions:
+        return None
+    from bot.nlu.embeddings import SentenceEncoder
+    from bot.nlu.language import LanguageDetector
+    from knowledge.markdown import load_articles
+    from knowledge.settings import build_knowledge
+
+    encoder = await asyncio.to_thread(SentenceEncoder)
+    services = await build_knowledge(
+        kb_settings,
+        encoder,
+        project_dir=project_dir,
+        state_dir=settings.resolved_state_dir(),
+        engine=store.engine,
+        detector=LanguageDetector(kb_settings.default_language, kb_settings.languages),
+    )
+    if services.editor is not None:
+        await services.editor.bootstrap(load_articles(articles_dir))
+    return services

@@ -197,6 +197,20 @@ async def test_with_an_action_server_unknown_names_go_to_it(domain) -> None:
         assert registry.has("action_greet_back") and not registry.has("action_elsewhere")
 
 
+async def test_native_actions_built_by_the_app_are_resolved_first(domain) -> None:
+    class AnswerFromKnowledge:
+        name = "action_answer_from_knowledge"
+
+        async def run(self, tracker, domain, nlg, channel):
+            return [BotUttered(text="From our knowledge base.")]
+
+    native = AnswerFromKnowledge()
+    registry = ActionRegistry(domain, ResponseRenderer(domain), native={native.name: native})
+    assert registry.has("action_answer_from_knowledge")
+    assert registry.get("action_answer_from_knowledge") is native
+    assert not registry.has("action_not_anywhere")
+
+
 async def test_registry_closes_only_the_client_it_made(domain) -> None:
     own = ActionRegistry(domain, ResponseRenderer(domain), action_endpoint="http://127.0.0.1:9/webhook")
     await own.aclose()

@@ -94,7 +94,10 @@ def test_domain_has_the_forms_slots_and_responses_the_flows_need(domain: Domain)
 
 
 def test_custom_actions_in_the_domain_are_exactly_those_of_the_actions_file(domain: Domain) -> None:
-    assert sorted(discover_actions(["actions.mariia"])) == sorted(domain.actions)
+    # action_answer_from_knowledge is built by the engine itself (knowledge/), not by actions.mariia
+    assert sorted([*discover_actions(["actions.mariia"]), "action_answer_from_knowledge"]) == sorted(
+        domain.actions
+    )
 
 
 def test_every_response_the_actions_use_exists_in_three_languages(domain: Domain) -> None:
@@ -229,4 +232,24 @@ async def test_demo_faq_out_of_scope_and_fallback(demo_engine: Any, domain: Doma
     weather = await chat(demo_engine, "jan", "what is the weather tomorrow")
     assert weather[0] in {v.text for v in domain.responses["utter_out_of_scope"] if not v.condition}
     nonsense = await chat(demo_engine, "jan", "asdkjh qwe")
-    assert nonsense[0].startswith("I'm not sure I understood that, sorry.")
+    # a fallback asks the knowledge base first; with no answer there, the client hears so honestly
+    assert nonsense[0].startswith("I'm not sure I understood that, sorry, and I couldn't find it")
+
+
+async def test_demo_answers_what_the_dialogue_does_not_cover_from_the_knowledge_base(
+    demo_engine: Any,
+) -> None:
+    from bot.events import BotUttered
+    from bot.models import InboundMessage
+
+    reply = await chat(demo_engine, "kim", "do you have reformer pilates classes?")
+    assert len(reply) == 1
+    # the answer comes from the article, and says where it comes from
+    assert "95 PLN" in reply[0]
+    assert reply[0].endswith("Source: Reformer pilates classes")
+    said = [e for e in await demo_engine.store.events("test:kim") if isinstance(e, BotUttered)]
+    assert said[-1].metadata["knowledge"]["sources"][0]["article_id"] == "pilates-reformer-classes"
+    # what the guides do not cover gets an honest "not sure" and a way to a person
+    unknown = await demo_engine.handle(InboundMessage(channel="test", sender_id="kim", text="asdkjh qwe"))
+    assert unknown[0].text is not None and unknown[0].text.startswith("I'm not sure I understood that, sorry")
+    assert [b.payload for b in unknown[0].buttons] == ["/request_human"]
