@@ -233,7 +233,7 @@ async def test_demo_faq_out_of_scope_and_fallback(demo_engine: Any, domain: Doma
     assert weather[0] in {v.text for v in domain.responses["utter_out_of_scope"] if not v.condition}
     nonsense = await chat(demo_engine, "jan", "asdkjh qwe")
     # a fallback asks the knowledge base first; with no answer there, the client hears so honestly
-    assert nonsense[0].startswith("I'm not sure I understood that, sorry, and I couldn't find it")
+    assert nonsense[0].startswith("I'm sorry, I don't know the answer to that")
 
 
 async def test_demo_answers_what_the_dialogue_does_not_cover_from_the_knowledge_base(
@@ -251,5 +251,5 @@ async def test_demo_answers_what_the_dialogue_does_not_cover_from_the_knowledge_
     assert said[-1].metadata["knowledge"]["sources"][0]["article_id"] == "pilates-reformer-classes"
     # what the guides do not cover gets an honest "not sure" and a way to a person
     unknown = await demo_engine.handle(InboundMessage(channel="test", sender_id="kim", text="asdkjh qwe"))
-    assert unknown[0].text is not None and unknown[0].text.startswith("I'm not sure I understood that, sorry")
+    assert unknown[0].text is not None and unknown[0].text.startswith("I'm sorry, I don't know")
     assert [b.payload for b in unknown[0].buttons] == ["/request_human"]
