@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+import httpx
+import pytest
 
 from actions.registry import ActionRegistry
 from bot.domain import ACTION_EXTRACT_SLOTS, ACTION_LISTEN
@@ -89,3 +100,51 @@ class Conversation:
 def texts(events: list[Event]) -> list[str | None]:
     """What the client reads: the text of each bot message."""
     return [e.text for e in events if isinstance(e, BotUttered)]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def rasa_sdk_server(python: Path, actions_module: str, cwd: Path, log_path: Path) -> Iterator[str]:
+    """The REAL rasa-sdk action server (``python -m rasa_sdk``) serving ``actions_module``
+    from ``cwd``; yields its webhook URL. Fails the test, never skips, if it cannot start."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(python), "-m", "rasa_sdk", "--actions", actions_module, "--port", str(port)],
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # the server forks workers: stop the whole group at the end
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"rasa-sdk action server exited ({process.returncode}):\n{log_path.read_text()}")
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"rasa-sdk action server not healthy after 120s:\n{log_path.read_text()}")
+            time.sleep(0.3)
+        yield f"{base}/webhook"
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=15)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)

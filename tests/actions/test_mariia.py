@@ -4,12 +4,7 @@ action server. The project files and the trained bot are tested in test_mariia_d
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import time as clock
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -17,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from action_testkit import Conversation, texts, user_message
+from action_testkit import Conversation, rasa_sdk_server, texts, user_message
 
 from actions import sdk
 from actions.base import message_event
@@ -603,51 +598,12 @@ async def test_handoff_acknowledges_and_requests_a_person(domain: Domain) -> Non
 # ---- the same file on the real rasa-sdk action server -------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def mariia_action_server(rasa_sdk_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python -m rasa_sdk --actions actions.mariia`` from the repository; yields the webhook URL."""
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("rasa_sdk") / "server.log"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [str(rasa_sdk_python), "-m", "rasa_sdk", "--actions", "actions.mariia", "--port", str(port)],
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = clock.monotonic() + 120
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"rasa-sdk action server exited ({process.returncode}):\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if clock.monotonic() > deadline:
-                pytest.fail(f"rasa-sdk action server not healthy after 120s:\n{log_path.read_text()}")
-            clock.sleep(0.3)
-        yield f"{base}/webhook"
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=15)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+    with rasa_sdk_server(rasa_sdk_python, "actions.mariia", REPO, log_path) as url:
+        yield url
 
 
 async def test_real_rasa_sdk_server_runs_the_same_actions(domain: Domain, mariia_action_server: str) -> None:

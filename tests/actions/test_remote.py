@@ -6,19 +6,14 @@ also runs in-process through ``actions.sdk`` with the same results.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from action_testkit import texts
+from action_testkit import free_port, rasa_sdk_server, texts
 
 from actions.registry import ActionRegistry
 from actions.remote import ActionServerError, RemoteAction, domain_as_rasa_dict
@@ -143,12 +138,6 @@ responses:
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("served")
@@ -159,42 +148,9 @@ def served_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def action_server(rasa_sdk_python: Path, served_folder: Path) -> Iterator[str]:
     """The real rasa-sdk action server running ``served_actions``; yields its webhook URL."""
-    port = free_port()
     log_path = served_folder / "server.log"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [str(rasa_sdk_python), "-m", "rasa_sdk", "--actions", "served_actions", "--port", str(port)],
-            cwd=served_folder,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,  # the server forks workers: stop the whole group at the end
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"rasa-sdk action server exited ({process.returncode}):\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"rasa-sdk action server not healthy after 120s:\n{log_path.read_text()}")
-            time.sleep(0.3)
-        yield f"{base}/webhook"
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=15)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+    with rasa_sdk_server(rasa_sdk_python, "served_actions", served_folder, log_path) as url:
+        yield url
 
 
 @pytest.fixture
