@@ -27,7 +27,16 @@ class ConfigError(ConciergeError):
 
 
 class ChannelError(ConciergeError):
-    """A channel provider could not be reached or answered with an error."""
+    """A channel provider could not be reached or answered with an error.
+
+    ``retryable`` says whether sending the same message again may succeed (a timeout or
+    a 5xx: yes; a rejected recipient or a malformed request: no). The outbox retries
+    only retryable failures.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class RateLimited(ChannelError):
@@ -36,6 +45,14 @@ class RateLimited(ChannelError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class OutsideWindow(ChannelError):
+    """The provider's customer-service window is closed (WhatsApp/Meta 24 hours) and no
+    approved template fits: the message was not sent and the agent must be told."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
 
 
 class Unauthorized(ConciergeError):
