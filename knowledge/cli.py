@@ -108,6 +108,17 @@ def ingest(
     print(json.dumps(asyncio.run(run()), ensure_ascii=False))
 
 
+EMPTY_INDEX = "the knowledge index is empty: run `concierge kb ingest` first"
+
+
+def _require_index(services) -> None:  # type: ignore[no-untyped-def]
+    """Stop with exit code 2 and a hint when nothing has been ingested yet; an empty
+    index would otherwise answer every question with "no answer", which misleads."""
+    if services.store.chunk_count == 0:
+        err.print(f"[red]error:[/red] {EMPTY_INDEX}")
+        raise typer.Exit(code=2)
+
+
 @kb_app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="the client's question")],
@@ -120,6 +131,7 @@ def ask(
     async def run() -> dict[str, object]:
         _, _, services = await _services(project, with_db=False)
         try:
+            _require_index(services)
             day = dt.date.fromisoformat(on) if on else None
             answer = await services.kb.ask(question, language, on=day, record_gaps=False)
         finally:
@@ -152,6 +164,7 @@ def test_golden(
     async def run() -> dict[str, object]:
         kb_settings, _, services = await _services(project, with_db=False)
         try:
+            _require_index(services)
             questions = load_golden(golden or project / kb_settings.golden_file)
             with _progress() as bar:
                 task = bar.add_task("golden questions", total=len(questions))

@@ -40,6 +40,15 @@ def last_json(output: str) -> object:
     return json.loads(output[start:])
 
 
+def test_ask_and_test_on_an_empty_index_say_to_ingest_first(tmp_path: Path) -> None:
+    (tmp_path / "data" / "knowledge").mkdir(parents=True)
+    for command in (["ask", "do you do gel removal?"], ["test"]):
+        result = CliRunner().invoke(kb_app, [*command, "--project", str(tmp_path)])
+        assert result.exit_code == 2
+        assert "concierge kb ingest" in result.stderr
+        assert result.stdout == ""
+
+
 def test_ingest_is_incremental_and_records_versions(project: Path) -> None:
     code, out = run("ingest", "--project", str(project))
     assert code == 0
