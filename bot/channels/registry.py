@@ -6,18 +6,31 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from bot.channels.base import ChannelAdapter, MessageHandler
+from bot.channels.email import EmailChannel
+from bot.channels.instagram import InstagramChannel
+from bot.channels.messenger import MessengerChannel
 from bot.channels.rest import RestChannel
+from bot.channels.telegram import TelegramChannel
+from bot.channels.whatsapp_cloud import CloudWhatsAppChannel
+from bot.channels.whatsapp_twilio import TwilioWhatsAppChannel
 from bot.channels.widget import WidgetChannel
 from bot.errors import ConfigError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from bot.channels.credentials import Credentials
     from bot.settings import Settings
 
 CHANNELS: dict[str, type[ChannelAdapter]] = {
     RestChannel.name: RestChannel,
     WidgetChannel.name: WidgetChannel,
+    EmailChannel.name: EmailChannel,
+    TwilioWhatsAppChannel.name: TwilioWhatsAppChannel,
+    CloudWhatsAppChannel.name: CloudWhatsAppChannel,
+    TelegramChannel.name: TelegramChannel,
+    MessengerChannel.name: MessengerChannel,
+    InstagramChannel.name: InstagramChannel,
 }
 
 
@@ -35,16 +48,23 @@ def mount_channels(
     handler: MessageHandler,
     names: Iterable[str],
     settings: Settings | None = None,
+    credentials: Credentials | None = None,
 ) -> dict[str, ChannelAdapter]:
     """Build each named adapter and mount its routes at ``/webhooks/<name>``.
 
+    An adapter listed in ``credentials`` (``credentials.yml``) is built from its section.
     Returns the adapters by name, so the app can ask their health and close them.
     """
     adapters: dict[str, ChannelAdapter] = {}
     for name in names:
         if name in adapters:
             continue
-        adapter = adapter_class(name).from_settings(settings)
+        cls = adapter_class(name)
+        section = credentials.section(name) if credentials is not None else None
+        if section is not None:
+            adapter = cls.from_credentials(section, settings)
+        else:
+            adapter = cls.from_settings(settings)
         app.include_router(adapter.router(handler), prefix=f"/webhooks/{name}")
         adapters[name] = adapter
     return adapters

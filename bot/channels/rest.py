@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.channels.base import ChannelAdapter, MessageHandler, describe_validation_error
+from bot.channels.webhook import json_body
 from bot.errors import BadPayload, ChannelError
 from bot.models import InboundMessage, OutboundMessage
 
@@ -51,10 +52,7 @@ class RestRequest(BaseModel):
 
 def parse_rest_body(body: bytes) -> RestRequest:
     """Validate a raw request body; :class:`BadPayload` says what is wrong."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise BadPayload("the request body is not valid JSON") from None
+    data = json_body(body)
     if not isinstance(data, dict):
         raise BadPayload('expected a JSON object like {"sender": "user-1", "message": "hello"}')
     try:

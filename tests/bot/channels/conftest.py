@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.pool import NullPool
 
 from bot.engine import Engine
 from bot.settings import Settings
+from bot.store import EventStore
+from bot.store import create_engine as create_db_engine
 from console.app import create_app
 
 from .helpers import real_engine, serving, train_widget_bot
@@ -35,3 +40,31 @@ def app(engine: Engine, trained: Settings) -> FastAPI:
 async def base_url(app: FastAPI) -> AsyncIterator[str]:
     async with serving(app) as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def migrated_store(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
+) -> AsyncIterator[EventStore]:
+    """A migrated event store on SQLite or on PostgreSQL in a throwaway schema (outbox tests)."""
+    if request.param == "sqlite":
+        store = EventStore.from_url(f"sqlite:///{tmp_path / 'outbox.db'}")
+        try:
+            await store.migrate()
+            yield store
+        finally:
+            await store.close()
+        return
+    schema = f"test_outbox_{uuid.uuid4().hex[:12]}"
+    admin = create_db_engine(postgres_url, poolclass=NullPool)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    store = EventStore.from_url(postgres_url, schema=schema)
+    try:
+        await store.migrate()
+        yield store
+    finally:
+        await store.close()
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,8 +14,10 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from bot.agent import Agent
+from bot.channels.media import Media
 from bot.engine import Engine, build_engine
 from bot.events import BotUttered, UserUttered
+from bot.models import Attachment
 from bot.settings import Settings
 
 WIDGET_BOT = Path(__file__).resolve().parent / "widget_bot"
@@ -86,3 +89,15 @@ async def user_messages(engine: Engine, conversation_id: str) -> list[UserUttere
 async def agent_says(engine: Engine, conversation_id: str, text: str) -> None:
     """What the handoff console will do when an agent answers: store a line from a person."""
     await engine.append(conversation_id, [BotUttered(text=text, metadata={"sender": "agent"})])
+
+
+def attachment_of(message: UserUttered, index: int = 0) -> Attachment:
+    """Attachment ``index`` as the webhook flow recorded it with the client's message."""
+    return Attachment.model_validate(json.loads(message.metadata["attachments"])[index])
+
+
+async def content_of(media: Media) -> bytes:
+    """All the bytes of a fetched file (reading a stream to the end closes the download)."""
+    if isinstance(media.body, bytes):
+        return media.body
+    return b"".join([chunk async for chunk in media.body])

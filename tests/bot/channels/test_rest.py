@@ -24,11 +24,13 @@ async def post(base_url: str, body: object = None, *, content: bytes | None = No
 async def test_replies_come_back_in_rasa_format(base_url: str) -> None:
     response = await post(base_url, {"sender": "ana", "message": "hello"})
     assert response.status_code == 200
-    assert response.json() == [{
-        "recipient_id": "ana",
-        "text": WELCOME,
-        "buttons": [{"title": "Opening hours", "payload": "/ask_hours"}],
-    }]
+    assert response.json() == [
+        {
+            "recipient_id": "ana",
+            "text": WELCOME,
+            "buttons": [{"title": "Opening hours", "payload": "/ask_hours"}],
+        }
+    ]
     # keys Rasa leaves out when empty are left out
     plain = (await post(base_url, {"sender": "ana", "message": "/ask_hours"})).json()
     assert plain == [{"recipient_id": "ana", "text": HOURS}]
@@ -44,12 +46,21 @@ async def test_each_sender_has_its_own_stored_conversation(base_url: str, engine
 
 
 async def test_metadata_is_stored_with_the_message(base_url: str, engine: Engine) -> None:
-    await post(base_url, {"sender": "dee", "message": "hello", "metadata": {"tier": "gold", "visits": 3},
-                          "input_channel": "kiosk"})
+    await post(
+        base_url,
+        {
+            "sender": "dee",
+            "message": "hello",
+            "metadata": {"tier": "gold", "visits": 3},
+            "input_channel": "kiosk",
+        },
+    )
     (stored,) = await user_messages(engine, "rest:dee")
     assert stored.input_channel == "rest"
     assert {k: stored.metadata[k] for k in ("tier", "visits", "input_channel")} == {
-        "tier": "gold", "visits": "3", "input_channel": "kiosk",
+        "tier": "gold",
+        "visits": "3",
+        "input_channel": "kiosk",
     }
 
 

@@ -1,0 +1,199 @@
+"""Telegram updates as our messages: what python-telegram-bot's ``Update`` models mean for the bot.
+
+- ``message``: text (or a media caption); photos (the largest size), voice notes, audio,
+  documents, videos, video notes and animations become attachments whose ``url`` is
+  ``telegram-file:<file_id>``; locations and venues; contacts (the sender's own number
+  becomes ``contact_phone``, E.164). The sender's name and username are identity hints.
+- ``callback_query`` (an inline keyboard press): its ``data`` is the text, the pressed
+  button's label ``metadata["title"]``, the query id ``metadata["telegram_callback_query_id"]``.
+- ``edited_message``: the new text, with ``metadata["edit_of"]`` and ``record_only`` (stored,
+  not answered: the original was).
+- stickers, polls, dice, games, stories: :class:`~bot.channels.webhook.Unsupported`.
+- anything else (service messages, channel posts, membership changes): nothing.
+
+The message id is ``update:<update_id>``: Telegram redelivers an update with the same id.
+"""
+
+from __future__ import annotations
+
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+
+from bot.channels.webhook import Unsupported, WebhookBatch
+from bot.errors import BadPayload
+from bot.models import Attachment, InboundMessage
+
+FILE_SCHEME = "telegram-file:"
+SERVICE_FIELDS = (
+    "new_chat_members",
+    "left_chat_member",
+    "new_chat_title",
+    "new_chat_photo",
+    "pinned_message",
+    "group_chat_created",
+    "migrate_to_chat_id",
+    "migrate_from_chat_id",
+)
+UNSUPPORTED_KINDS = ("sticker", "poll", "dice", "game", "story", "invoice", "paid_media", "checklist")
+
+
+def parse_update(data: object, channel: str = "telegram") -> WebhookBatch:
+    """One Bot API update (the decoded JSON) as a :class:`WebhookBatch`.
+
+    :class:`BadPayload` when ``data`` is not an update.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        raise BadPayload("expected a Telegram update: a JSON object with an integer update_id")
+    try:
+        update = Update.de_json(data, None)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BadPayload(f"not a readable Telegram update ({type(exc).__name__})") from None
+    return batch_from_update(update, channel)
+
+
+def batch_from_update(update: Update, channel: str = "telegram") -> WebhookBatch:
+    """What an update means for us: a client message, an unsupported kind, or nothing."""
+    message_id = f"update:{update.update_id}"
+    if update.message is not None:
+        return _from_message(update.message, message_id, channel)
+    if update.edited_message is not None:
+        edited = update.edited_message
+        batch = _from_message(edited, message_id, channel)
+        for inbound in batch.messages:
+            inbound.metadata["edit_of"] = _message_ref(edited)
+            inbound.metadata["kind"] = "edit"
+            inbound.metadata["record_only"] = "true"  # the original was answered already
+        # an edit of a sticker or poll needs no second apology
+        return WebhookBatch(messages=batch.messages)
+    if update.callback_query is not None:
+        return _from_callback(update.callback_query, message_id, channel)
+    return WebhookBatch()
+
+
+def _message_ref(message: Message) -> str:
+    return f"{message.chat.id}:{message.message_id}"
+
+
+def _sender_metadata(message: Message) -> dict[str, str]:
+    metadata = {"telegram_message_id": _message_ref(message)}
+    user = message.from_user
+    if user is not None:
+        metadata["contact_name"] = user.full_name
+        if user.username:
+            metadata["telegram_username"] = user.username
+        if user.language_code:
+            metadata["language_code"] = user.language_code
+    return metadata
+
+
+def _e164(phone: str) -> str:
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return f"+{digits}" if digits else ""
+
+
+def _from_message(message: Message, message_id: str, channel: str) -> WebhookBatch:
+    sender_id = str(message.chat.id)
+    for kind in UNSUPPORTED_KINDS:
+        if getattr(message, kind, None) is not None:
+            return WebhookBatch(
+                unsupported=[Unsupported(sender_id=sender_id, provider_message_id=message_id, kind=kind)]
+            )
+    attachments = _attachments(message)
+    metadata = _sender_metadata(message)
+    contact = message.contact
+    if contact is not None and message.from_user is not None and contact.user_id == message.from_user.id:
+        phone = _e164(contact.phone_number)
+        if phone:
+            metadata["contact_phone"] = phone  # the client shared their own number
+    text = message.text if message.text is not None else message.caption
+    if text is None and not attachments:
+        # a service message (someone joined, a pinned message...) or a kind we do not know
+        if any(getattr(message, name, None) for name in SERVICE_FIELDS):
+            return WebhookBatch()
+        return WebhookBatch(
+            unsupported=[Unsupported(sender_id=sender_id, provider_message_id=message_id, kind="other")]
+        )
+    inbound = InboundMessage(
+        channel=channel,
+        sender_id=sender_id,
+        text=text,
+        message_id=message_id,
+        attachments=attachments,
+        metadata=metadata,
+    )
+    return WebhookBatch(messages=[inbound])
+
+
+def _file(kind: str, file_id: str, mime_type: str | None = None, name: str | None = None) -> Attachment:
+    return Attachment(kind=kind, url=f"{FILE_SCHEME}{file_id}", mime_type=mime_type, name=name)  # type: ignore[arg-type]
+
+
+def _attachments(message: Message) -> list[Attachment]:
+    found: list[Attachment] = []
+    if message.photo:
+        largest = message.photo[-1]  # Telegram lists the sizes smallest first
+        found.append(_file("image", largest.file_id, "image/jpeg"))
+    if message.voice is not None:
+        found.append(_file("audio", message.voice.file_id, message.voice.mime_type or "audio/ogg"))
+    if message.audio is not None:
+        found.append(_file("audio", message.audio.file_id, message.audio.mime_type, message.audio.file_name))
+    if message.video is not None:
+        found.append(_file("video", message.video.file_id, message.video.mime_type, message.video.file_name))
+    if message.video_note is not None:
+        found.append(_file("video", message.video_note.file_id, "video/mp4"))
+    if message.animation is not None:
+        animation = message.animation
+        found.append(_file("video", animation.file_id, animation.mime_type, animation.file_name))
+    elif message.document is not None:  # an animation also carries its document twin
+        document = message.document
+        kind = "image" if (document.mime_type or "").startswith("image/") else "document"
+        found.append(_file(kind, document.file_id, document.mime_type, document.file_name))
+    venue = message.venue
+    location = venue.location if venue is not None else message.location
+    if location is not None:
+        found.append(
+            Attachment(
+                kind="location",
+                latitude=location.latitude,
+                longitude=location.longitude,
+                name=venue.title if venue is not None else None,
+            )
+        )
+    if message.contact is not None:
+        contact = message.contact
+        name = " ".join(part for part in (contact.first_name, contact.last_name) if part)
+        phone = _e164(contact.phone_number)
+        found.append(Attachment(kind="contact", name=name or None, url=f"tel:{phone}" if phone else None))
+    return found
+
+
+def _pressed_title(query: CallbackQuery) -> str | None:
+    message = query.message
+    markup = getattr(message, "reply_markup", None) if message is not None else None
+    if not isinstance(markup, InlineKeyboardMarkup):
+        return None
+    for row in markup.inline_keyboard:
+        for button in row:
+            if button.callback_data == query.data:
+                return button.text
+    return None
+
+
+def _from_callback(query: CallbackQuery, message_id: str, channel: str) -> WebhookBatch:
+    chat = query.message.chat if query.message is not None else None
+    sender_id = str(chat.id if chat is not None else query.from_user.id)
+    metadata = {"telegram_callback_query_id": query.id, "contact_name": query.from_user.full_name}
+    if query.from_user.username:
+        metadata["telegram_username"] = query.from_user.username
+    title = _pressed_title(query)
+    if title:
+        metadata["title"] = title
+    if not query.data:  # a game button: nothing for the bot to read
+        return WebhookBatch(
+            unsupported=[
+                Unsupported(sender_id=sender_id, provider_message_id=message_id, kind="callback_game")
+            ]
+        )
+    inbound = InboundMessage(
+        channel=channel, sender_id=sender_id, text=query.data, message_id=message_id, metadata=metadata
+    )
+    return WebhookBatch(messages=[inbound])

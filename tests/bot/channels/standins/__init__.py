@@ -1,0 +1,1 @@
+"""Local stand-ins for the providers' clouds, speaking their documented wire formats."""
