@@ -2,10 +2,14 @@
 
 Order of a turn: the message is stored durably (and deduplicated by its provider id)
 before anything else; then, holding the conversation's lock, the engine rebuilds the
-tracker from the event log, starts a session if needed, parses the text, extracts
-slots and runs predicted actions until ``action_listen``. The turn's events are
-appended to the log in one transaction, and subscribers (the widget, the console)
-are pushed the new transcript lines.
+tracker from the event log, starts a session if needed, parses the text (intent,
+entities, language, sentiment), extracts slots and runs predicted actions until
+``action_listen``. With handoff (``engine.handoff``, see :mod:`handoff.runtime`) the
+turn also recognises the client (tier slots), may hand off before the bot answers
+(immediate triggers, a VIP asking for their concierge) or after it (the handoff
+action, repeated fallbacks), and stays silent while a person owns the conversation.
+The turn's events are appended to the log in one transaction, and subscribers (the
+widget, the console) are pushed the new transcript lines.
 """
 
 from __future__ import annotations
@@ -44,7 +48,9 @@ if TYPE_CHECKING:
     from bot.locks import LockStore
     from bot.nlg import ResponseRenderer
     from bot.settings import Settings
-    from bot.store import EventStore
+    from bot.store import EventStore, InboundStatus
+    from handoff.packet import Summariser
+    from handoff.runtime import HandoffRuntime
     from knowledge.settings import KnowledgeServices
 
 log = logging.getLogger(__name__)
@@ -79,6 +85,7 @@ class Engine:
         self.clock = clock
         self._subscribers: dict[str, set[asyncio.Queue[TranscriptEntry]]] = defaultdict(set)
         self.knowledge: KnowledgeServices | None = None
+        self.handoff: HandoffRuntime | None = None
 
     @property
     def domain(self) -> Domain:
@@ -114,6 +121,8 @@ class Engine:
     async def _process_locked(self, message: InboundMessage) -> tuple[list[Event], list[int]]:
         conversation_id = message.conversation_id
         events: list[Event] = []
+        status: InboundStatus
+        error: str | None
         try:
             await self._turn(message, events)
             status, error = "processed", None
@@ -195,6 +204,8 @@ class Engine:
         result["nlu"] = ComponentHealth(status="ok", detail=f"{intents} intents")
         result["policies"] = ComponentHealth(status="ok", detail=", ".join(self.agent.policies.policy_names))
         result["locks"] = ComponentHealth(status="ok", detail=type(self.locks).__name__)
+        if self.handoff is not None:
+            result["handoff"] = self.handoff.health()
         return result
 
     # ---- one turn ------------------------------------------------------------
@@ -213,7 +224,15 @@ class Engine:
             )
 
         text = message.text or ""
-        parse = await asyncio.to_thread(self.agent.nlu.parse, text)
+        handoff = self.handoff.turn(message, tracker, apply) if self.handoff is not None else None
+        # NLU + sentiment is CPU work in a thread; recognising the client (its slots go just
+        # before the message, so slot validation does not repeat them) is I/O meanwhile
+        parsing = asyncio.ensure_future(asyncio.to_thread(self.agent.parse, text))
+        try:
+            if handoff is not None:
+                await handoff.recognise()
+        finally:
+            parse = await parsing
         metadata = {"sender": "client", **message.metadata}
         apply(
             [
@@ -228,6 +247,10 @@ class Engine:
             ]
         )
         if tracker.paused:  # a human owns the conversation: store, never answer
+            if handoff is not None:
+                await handoff.while_paused()
+            return
+        if message.metadata.get("record_only") == "true":  # a reaction or an edit: kept, not answered
             return
 
         await self._run(
@@ -239,6 +262,9 @@ class Engine:
             confidence=1.0,
             log_action=False,
         )
+        if handoff is not None and await handoff.before_bot():  # straight to a person
+            apply([ActionExecuted(name=ACTION_LISTEN, policy="handoff", timestamp=self.clock())])
+            return
         for _ in range(MAX_PREDICTIONS):
             hide = False
             if tracker.followup_action and tracker.followup_action != ACTION_LISTEN:
@@ -262,6 +288,8 @@ class Engine:
         else:
             log.warning("%s: stopped after %d predictions", message.conversation_id, MAX_PREDICTIONS)
             apply([ActionExecuted(name=ACTION_LISTEN, policy="limit")])
+        if handoff is not None:
+            await handoff.after_bot()
 
     async def _run(
         self,
@@ -356,13 +384,41 @@ async def build_engine(settings: Settings) -> Engine:
 
         answer = ActionAnswerFromKnowledge(knowledge.kb)
         native[answer.name] = answer
+    if "action_record_csat" in agent.domain.actions:  # CSAT after a person helped (actions/csat.py)
+        from actions.csat import ActionRecordCsat
+
+        native[ActionRecordCsat.name] = ActionRecordCsat()  # type: ignore[assignment]
     # the registry makes (and closes) its own HTTP client when an action server is configured
     registry = ActionRegistry(
         agent.domain, nlg, modules=modules, action_endpoint=action_url, token=token, native=native
     )
     engine = Engine(agent, store, lock_store_from_url(settings.redis_url), registry, nlg)
     engine.knowledge = knowledge
+    try:
+        engine.handoff = await _build_handoff(engine, project_dir, knowledge)
+    except BaseException:
+        await engine.close()  # a bad handoff.yml must not leave connections behind
+        raise
     return engine
+
+
+async def _build_handoff(
+    engine: Engine, project_dir: Path, knowledge: KnowledgeServices | None
+) -> HandoffRuntime | None:
+    """Handoff for a project with handoff data; its packets are summarised by the knowledge
+    base's LLM when one is configured."""
+    from handoff.runtime import build_handoff
+
+    def summariser() -> Summariser | None:
+        if knowledge is None or knowledge.llm_client is None:
+            return None
+        from handoff.summary import LLMSummariser
+        from knowledge.settings import KnowledgeSettings
+
+        kb_settings = KnowledgeSettings()
+        return LLMSummariser(knowledge.llm_client, kb_settings.llm_model, timeout=kb_settings.llm_timeout)
+
+    return await build_handoff(engine, project_dir, summariser_factory=summariser)
 
 
 async def _build_knowledge(

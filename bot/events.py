@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 
 def _now() -> float:
@@ -50,6 +50,28 @@ class EntityValue(BaseModel):
     confidence_entity: float | None = None
 
 
+#: A bare score at or beyond these counts as negative / positive (older logs stored only the score).
+NEGATIVE_BELOW = -0.25
+POSITIVE_ABOVE = 0.25
+
+
+class SentimentScore(BaseModel):
+    """How a client message feels: ``score`` in [-1, 1] (P(positive) - P(negative)) and the
+    most probable ``label``. Stored as ``parse_data["sentiment"] = {"score": ..., "label": ...}``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    score: float = Field(ge=-1.0, le=1.0)
+    label: str
+
+    @classmethod
+    def of(cls, score: float) -> SentimentScore:
+        """A score without a model's label (older logs, hand-written tests): labelled by thresholds."""
+        label = (
+            "negative" if score <= NEGATIVE_BELOW else "positive" if score >= POSITIVE_ABOVE else "neutral"
+        )
+        return cls(score=max(-1.0, min(1.0, float(score))), label=label)
+
+
 class ParseData(BaseModel):
     """The NLU result attached to a user message (Rasa's ``parse_data``)."""
 
@@ -59,8 +81,15 @@ class ParseData(BaseModel):
     entities: list[EntityValue] = Field(default_factory=list)
     intent_ranking: list[IntentPrediction] = Field(default_factory=list)
     language: str | None = None
-    sentiment: float | None = None
+    sentiment: SentimentScore | None = None
     response_selector: dict[str, Any] | None = None
+
+    @field_validator("sentiment", mode="before")
+    @classmethod
+    def _bare_score(cls, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return SentimentScore.of(float(value))
+        return value
 
     @property
     def intent_name(self) -> str | None:
@@ -194,6 +223,31 @@ class HandoffStatusChanged(_Event):
     reason: str | None = None
 
 
+class AgentNoteAdded(_Event):
+    """An agent's internal note on a conversation (console only: never shown to the client)."""
+
+    event: Literal["agent_note"] = "agent_note"
+    text: str
+    author: str
+
+
+class CsatRequested(_Event):
+    """The client was asked to rate the help they got (after resolution or return to the bot);
+    ``agent_id`` is the agent who handled the conversation, if one did."""
+
+    event: Literal["csat_requested"] = "csat_requested"
+    agent_id: str | None = None
+
+
+class CsatRecorded(_Event):
+    """The client's satisfaction score (1-5) and optional comment; ``agent_id`` as in the request."""
+
+    event: Literal["csat_recorded"] = "csat_recorded"
+    score: int = Field(ge=1, le=5)
+    comment: str | None = None
+    agent_id: str | None = None
+
+
 Event = Annotated[
     (
         UserUttered
@@ -214,6 +268,9 @@ Event = Annotated[
         | EntitiesAdded
         | HandoffRequested
         | HandoffStatusChanged
+        | AgentNoteAdded
+        | CsatRequested
+        | CsatRecorded
     ),
     Field(discriminator="event"),
 ]

@@ -3,7 +3,10 @@
 A response has variations; the renderer keeps the ones that fit the conversation
 (Rasa 3's ``ResponseVariationFilter``): a variation whose slot ``condition`` matches
 beats one without a condition, and one written for the current ``channel`` beats a
-generic one. One of the remaining variations is picked at random and its
+generic one. Among matching conditional variations the most specific (most
+conditions) win: ``language: pl`` + ``tier: VIP`` beats ``language: pl`` alone for a
+Polish VIP, where Rasa would pick either at random; with equally specific
+variations the choice is Rasa's. One of the remaining variations is picked at random and its
 ``{slot_name}`` placeholders are filled from slots and keyword arguments. A
 placeholder nothing can fill is left as written: a client may see ``{name}`` but
 never an error.
@@ -84,6 +87,7 @@ def eligible_variations(
     channel, then unconditional for any channel. Variations written for another
     channel are never used."""
     conditional = [v for v in variations if v.condition and _matches(v, slots)]
+    conditional = _most_specific(conditional)
     default = [v for v in variations if not v.condition]
     for group in (
         [v for v in conditional if channel and v.channel == channel],
@@ -93,6 +97,14 @@ def eligible_variations(
         if group:
             return group
     return [v for v in default if v.channel is None]
+
+
+def _most_specific(variations: list[ResponseVariation]) -> list[ResponseVariation]:
+    """The variations with the most conditions, per channel (a channel's own stay eligible)."""
+    most: dict[str | None, int] = {}
+    for v in variations:
+        most[v.channel] = max(most.get(v.channel, 0), len(v.condition))
+    return [v for v in variations if len(v.condition) == most[v.channel]]
 
 
 def variation_as_message(variation: ResponseVariation) -> dict[str, Any]:

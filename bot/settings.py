@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     action_endpoint: str | None = Field(
         default=None, description="overrides endpoints.yml action_endpoint.url"
+    )
+    demo: bool = Field(default=False, description="demo mode: demo console accounts with a shared password")
+    widget_secret: SecretStr | None = Field(
+        default=None,
+        description="shared secret the website signs its logged-in customer's e-mail or phone with "
+        "(the widget's data-client-token; bot/channels/widget_identity.py); unset = anonymous widget",
     )
     host: str = "127.0.0.1"
     port: int = 5005

@@ -78,6 +78,11 @@ class ClientStore:
                 await load_profile(conn, client_id, as_of or self.today(), self.tiers) if client_id else None
             )
 
+    async def has_any(self) -> bool:
+        """Whether the store holds any client at all (e.g. to import the shipped CSV once)."""
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(clients.c.id).limit(1))).first() is not None
+
     async def list_ids(self) -> list[str]:
         """Ids of all live (not merged-away) clients, oldest first."""
         async with self.engine.connect() as conn:

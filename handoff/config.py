@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from bot.errors import FormatError
 from bot.sentiment.trajectory import TrajectoryConfig
+from handoff.messages import HandoffMessages
 
 Tier = Literal["VIP", "Premium", "Standard"]
 TIERS: tuple[Tier, ...] = ("VIP", "Premium", "Standard")
@@ -236,7 +237,13 @@ class TriggerConfig(BaseModel):
     )
     fallback_intents: list[str] = Field(default_factory=lambda: ["nlu_fallback"])
     fallback_actions: list[str] = Field(
-        default_factory=lambda: ["action_default_fallback", "action_two_stage_fallback", "utter_default"]
+        default_factory=lambda: [
+            "action_default_fallback",
+            "action_two_stage_fallback",
+            "utter_default",
+            "utter_kb_no_answer",
+        ],
+        description="actions, or responses uttered by any action, that mean the bot did not understand",
     )
     fallback_count: int = Field(default=2, ge=1, description="this many fallback turns ...")
     fallback_window: int = Field(default=4, ge=1, description="... within this many latest client turns")
@@ -307,6 +314,20 @@ class HandoffConfig(BaseModel):
     default_location: str = "mokotow"
     out_of_hours_message: dict[str, str] = Field(default_factory=_default_out_of_hours)
     default_language: str = "en"
+    messages: HandoffMessages = Field(default_factory=HandoffMessages)
+    concierge_intents: list[str] = Field(
+        default_factory=lambda: ["connect_concierge"],
+        description="intents asking for the client's own concierge",
+    )
+    concierge_tiers: list[Tier] = Field(
+        default_factory=lambda: list[Tier](["VIP"]),
+        description="tiers whose named concierge takes their conversations directly when online, and "
+        "whose request for their concierge skips the bot",
+    )
+    agents_file: str = Field(default="data/agents.yml", description="agent profiles, relative to the project")
+    clients_file: str = Field(
+        default="data/clients.csv", description="clients imported when the client table is empty"
+    )
 
     @model_validator(mode="after")
     def _location_known(self) -> HandoffConfig:

@@ -22,14 +22,17 @@ DEFAULT_REGION = "PL"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HANDLE = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
 
-# channel name -> identity kind of its sender ids (WhatsApp senders are phone numbers)
+# channel name -> identity kind of its sender ids (WhatsApp senders are phone numbers:
+# "whatsapp:+48601234567" from Twilio, the bare wa_id "48601234567" from Meta's Cloud API)
 CHANNEL_KINDS: dict[str, IdentityKind] = {
     "telegram": "telegram",
     "instagram": "instagram",
     "messenger": "messenger",
     "facebook": "messenger",
     "whatsapp": "phone",
+    "whatsapp_cloud": "phone",
     "sms": "phone",
+    "email": "email",
     "widget": "widget",
     "rest": "widget",
 }
@@ -59,7 +62,16 @@ class Identity(BaseModel):
         kind = CHANNEL_KINDS.get(channel)
         if kind is None:
             raise InvalidIdentity(f"channel {channel!r} has no identity kind")
+        if kind == "phone":
+            sender_id = sender_id.strip().removeprefix("whatsapp:")
+            if sender_id.isdigit() and len(sender_id) > 9:  # a wa_id: country code without "+"
+                sender_id = "+" + sender_id
         return cls.of(kind, sender_id)
+
+    @classmethod
+    def for_channel(cls, channel: str, sender_id: str) -> Identity:
+        """Alias of :meth:`from_channel` (the name the channel seam uses)."""
+        return cls.from_channel(channel, sender_id)
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.value}"

@@ -18,7 +18,16 @@ from functools import lru_cache
 
 from pydantic import BaseModel
 
-from bot.events import ActionExecuted, Event, HandoffStatusChanged, Restarted, SessionStarted, UserUttered
+from bot.events import (
+    ActionExecuted,
+    BotUttered,
+    Event,
+    HandoffStatusChanged,
+    Restarted,
+    SentimentScore,
+    SessionStarted,
+    UserUttered,
+)
 from bot.sentiment.trajectory import trajectory
 from handoff.config import Tier, TriggerConfig, TriggerRule
 
@@ -106,7 +115,8 @@ def sentiment_scores(events: Sequence[Event], scorer: Scorer | None = None) -> l
     for event in events:
         if not isinstance(event, UserUttered):
             continue
-        value = event.parse_data.sentiment
+        scored = event.parse_data.sentiment
+        value = scored.score if scored is not None else None
         if value is None and scorer is not None and event.text:
             value = scorer(event.text)
         if value is not None:
@@ -154,7 +164,13 @@ def _is_fallback_turn(turn: list[Event], config: TriggerConfig) -> bool:
     first = turn[0]
     if isinstance(first, UserUttered) and first.intent_name in config.fallback_intents:
         return True
-    return any(isinstance(e, ActionExecuted) and e.name in config.fallback_actions for e in turn)
+    # a fallback may be an action of its own or a response another action uttered
+    # (e.g. the knowledge base's ``utter_kb_no_answer``)
+    return any(
+        (isinstance(e, ActionExecuted) and e.name in config.fallback_actions)
+        or (isinstance(e, BotUttered) and e.metadata.get("utter_action") in config.fallback_actions)
+        for e in turn
+    )
 
 
 def repeated_fallbacks(events: Sequence[Event], config: TriggerConfig) -> TriggerHit | None:
@@ -181,7 +197,8 @@ def _rule_hit(rule: TriggerRule, latest: UserUttered, tier: Tier) -> TriggerHit 
         matched = keyword_match(rule.keywords, latest.text or "")
         if matched:
             what = f'"{matched}"'
-    score = latest.parse_data.sentiment
+    scored = latest.parse_data.sentiment
+    score = scored.score if scored is not None else None
     if what is None and rule.max_sentiment is not None and score is not None and score <= rule.max_sentiment:
         what = f"sentiment {score:+.2f} ≤ {rule.max_sentiment:+.2f}"
     if what is None:
@@ -202,7 +219,7 @@ def rule_hits(
     if latest is None:
         return []
     if latest.parse_data.sentiment is None and scorer is not None and latest.text:
-        data = latest.parse_data.model_copy(update={"sentiment": scorer(latest.text)})
+        data = latest.parse_data.model_copy(update={"sentiment": SentimentScore.of(scorer(latest.text))})
         latest = latest.model_copy(update={"parse_data": data})
     hits = (_rule_hit(rule, latest, tier) for rule in config.rules)
     return [h for h in hits if h is not None]

@@ -3,7 +3,10 @@
 Protocol (JSON text frames; every client frame is validated):
 
 client -> server
-    ``{"type": "hello", "session_id": "...", "last_seq": 12 | null}`` on every (re)connect.
+    ``{"type": "hello", "session_id": "...", "last_seq": 12 | null, "client_token"?: "..."}`` on
+    every (re)connect; ``client_token`` is the site's signed identity of its logged-in customer
+    (``bot/channels/widget_identity.py``): when valid, the socket's messages carry
+    ``contact_email``/``contact_phone`` in their metadata; when not, the chat stays anonymous.
     ``{"type": "message", "client_id": "<uuid>", "text": "..."}`` or with ``"payload": "/intent"``
     (a quick reply; ``"title"`` optional). ``client_id`` becomes the message id, so a message
     re-sent after a reconnect is stored and answered once.
@@ -31,13 +34,18 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Literal, Self
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from bot.channels.base import ChannelAdapter, MessageHandler, describe_validation_error
+from bot.channels.widget_identity import InvalidToken, identity_metadata
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +64,7 @@ class HelloFrame(BaseModel):
     type: Literal["hello"]
     session_id: str = Field(pattern=ID_PATTERN)
     last_seq: int | None = Field(default=None, ge=0)
+    client_token: str | None = Field(default=None, max_length=2048)
 
 
 class MessageFrame(BaseModel):
@@ -74,10 +83,15 @@ class MessageFrame(BaseModel):
             raise ValueError("a message needs a non-empty text or payload")
         return self
 
-    def to_inbound(self, channel: str, session_id: str) -> InboundMessage:
-        """The engine's view: a payload is sent as the text, as Rasa's widgets do."""
+    def to_inbound(
+        self, channel: str, session_id: str, identity: Mapping[str, str] | None = None
+    ) -> InboundMessage:
+        """The engine's view: a payload is sent as the text, as Rasa's widgets do; a verified
+        identity (``contact_email``/``contact_phone``) rides in the metadata."""
         text = self.payload if (self.payload or "").strip() else self.text
-        metadata = {"title": self.title} if self.payload and self.title else {}
+        metadata = dict(identity or {})
+        if self.payload and self.title:
+            metadata["title"] = self.title
         return InboundMessage(
             channel=channel, sender_id=session_id, text=text, message_id=self.client_id, metadata=metadata
         )
@@ -94,6 +108,7 @@ class _Connection:
         self.handler = handler
         self.channel = channel
         self.session_id: str | None = None
+        self.identity: dict[str, str] = {}  # from a verified client token, else empty
         self.sent_seq: int | None = None  # the highest seq this socket has shown
         self.closed = False
         self._write_lock = asyncio.Lock()  # frames and catch-ups never interleave
@@ -124,8 +139,9 @@ class _Connection:
 
     async def _on_frame(self, text: str | None) -> None:
         if text is None:
-            await self._send({"type": "error", "message": UNREADABLE, "retry": False,
-                              "detail": "send JSON text frames"})
+            await self._send(
+                {"type": "error", "message": UNREADABLE, "retry": False, "detail": "send JSON text frames"}
+            )
             return
         try:
             raw = json.loads(text)
@@ -136,11 +152,15 @@ class _Connection:
             frame = CLIENT_FRAMES.validate_python(raw)
         except ValidationError as exc:
             client_id = raw.get("client_id") if isinstance(raw, dict) else None
-            await self._send({
-                "type": "error", "message": UNREADABLE, "retry": False,
-                "detail": describe_validation_error(exc),
-                **({"client_id": client_id} if isinstance(client_id, str) else {}),
-            })
+            await self._send(
+                {
+                    "type": "error",
+                    "message": UNREADABLE,
+                    "retry": False,
+                    "detail": describe_validation_error(exc),
+                    **({"client_id": client_id} if isinstance(client_id, str) else {}),
+                }
+            )
             return
         if isinstance(frame, HelloFrame):
             await self._hello(frame)
@@ -148,6 +168,7 @@ class _Connection:
             await self._message(frame)
 
     async def _hello(self, frame: HelloFrame) -> None:
+        self.identity = self.channel.verify(frame.client_token) if frame.client_token else {}
         if frame.session_id != self.session_id:
             if self._follower is not None:
                 self._follower.cancel()
@@ -168,16 +189,24 @@ class _Connection:
 
     async def _message(self, frame: MessageFrame) -> None:
         if self.session_id is None:
-            await self._send({"type": "error", "message": NOT_DELIVERED, "client_id": frame.client_id,
-                              "retry": True, "detail": "send hello first"})
+            await self._send(
+                {
+                    "type": "error",
+                    "message": NOT_DELIVERED,
+                    "client_id": frame.client_id,
+                    "retry": True,
+                    "detail": "send hello first",
+                }
+            )
             return
-        inbound = frame.to_inbound(self.channel.name, self.session_id)
+        inbound = frame.to_inbound(self.channel.name, self.session_id, self.identity)
         try:
             fresh = await self.handler.receive(inbound)
         except Exception:
             log.exception("widget: storing a message failed")
-            await self._send({"type": "error", "message": NOT_DELIVERED, "client_id": frame.client_id,
-                              "retry": True})
+            await self._send(
+                {"type": "error", "message": NOT_DELIVERED, "client_id": frame.client_id, "retry": True}
+            )
             return
         await self._send({"type": "ack", "client_id": frame.client_id})
         if fresh:  # a re-sent duplicate is acknowledged again but answered only once
@@ -242,9 +271,29 @@ class WidgetChannel(ChannelAdapter):
 
     name = "widget"
 
-    def __init__(self) -> None:
+    def __init__(self, secret: str | None = None) -> None:
+        self.secret = secret
         self._sockets: dict[str, set[_Connection]] = defaultdict(set)
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None) -> Self:
+        """The widget, verifying client tokens with ``CONCIERGE_WIDGET_SECRET`` when it is set."""
+        secret = settings.widget_secret if settings is not None else None
+        return cls(secret=secret.get_secret_value() if secret is not None else None)
+
+    def verify(self, token: str) -> dict[str, str]:
+        """The metadata a client token vouches for, or ``{}`` (logged) when it cannot be trusted."""
+        if not self.secret:
+            log.warning(
+                "widget: a client token arrived but no widget secret is set; the chat stays anonymous"
+            )
+            return {}
+        try:
+            return identity_metadata(token, self.secret)
+        except InvalidToken as exc:  # never log the token: it names a customer
+            log.warning("widget: client token rejected (%s); the chat stays anonymous", exc)
+            return {}
 
     def router(self, handler: MessageHandler) -> APIRouter:
         """``WS /ws``: the widget's socket."""

@@ -8,8 +8,10 @@ from ``tests/`` plus Rasa's ``test_*.yml`` convention inside ``data/``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -26,7 +28,33 @@ from bot.loaders.validate import consistency_warnings
 from bot.loaders.yaml_io import Source, yaml_files
 from bot.training_data import NLUData, StoryData
 
+log = logging.getLogger(__name__)
+
 _DATA_KEYS = {"nlu", "responses", "stories", "rules"}
+
+
+def _list_of_mappings_with(value: Any, key: str) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) and key in v for v in value)
+
+
+#: Concierge's own YAML files that live in ``data/`` beside Rasa's, recognised by their
+#: shape (a top-level key holding a list of entries with a telling field), so they are
+#: skipped quietly while a Rasa file with a misspelt key is still reported.
+NON_RASA_FILES = {
+    "agents": ("the agents of the handoff console (handoff/agents.py)", "id"),
+    "tests": ("knowledge base golden questions (knowledge/golden.py)", "question"),
+    "replies": ("canned replies of the agent console", "text"),
+}
+
+
+def concierge_data_file(top: Mapping[str, Any]) -> str | None:
+    """What a non-Rasa Concierge file under ``data/`` is, or None if it is not one of them."""
+    if set(top) & _DATA_KEYS:
+        return None
+    for key, (what, field) in NON_RASA_FILES.items():
+        if _list_of_mappings_with(top.get(key), field):
+            return what
+    return None
 
 
 class Project(BaseModel):
@@ -92,7 +120,11 @@ def _load_data(root: Path, warnings: list[str]) -> tuple[NLUFiles, StoryData, St
         src = Source.read(path)
         keys = set(src.top()) & _DATA_KEYS
         if not keys:
-            warnings.append(f"{path}: no nlu, responses, stories or rules key; the file is skipped")
+            known = concierge_data_file(src.top())
+            if known is not None:
+                log.debug("%s: %s, not Rasa training data; skipped", path, known)
+            else:
+                warnings.append(f"{path}: no nlu, responses, stories or rules key; the file is skipped")
             continue
         if keys & {"nlu", "responses"}:
             parse_nlu_source(src, nlu, warnings)

@@ -1,7 +1,8 @@
 """Sentiment of client messages: a fast multilingual model and the per-conversation trajectory.
 
 Part of NLU, kept apart from :mod:`bot.nlu` so the pipeline can call it as one component:
-``SentimentModel.score(text)`` fills ``ParseData.sentiment``; :func:`trajectory` turns the
+``SentimentModel.score(text)`` fills ``ParseData.sentiment`` (``ProjectSentiment``: the model
+trained, saved and loaded with the bot); :func:`trajectory` turns the
 scores of a conversation into a trend the handoff triggers read.
 """
 
@@ -15,11 +16,13 @@ from bot.sentiment.model import (
     SentimentModel,
     SentimentOptions,
 )
+from bot.sentiment.project import ProjectSentiment
 from bot.sentiment.trajectory import SentimentTrajectory, TrajectoryConfig, ewma, slope, trajectory
 
 __all__ = [
     "LABELS",
     "Encoder",
+    "ProjectSentiment",
     "Sentiment",
     "SentimentExample",
     "SentimentLabel",

@@ -15,6 +15,13 @@
  *   - reconnects back off exponentially (0.5 s doubling to 30 s, with jitter).
  * Message text is always set with textContent, never parsed as HTML.
  * The page can call window.ConciergeWidget.open() / .close().
+ *
+ * A site whose visitor is logged in adds data-client-token="<token>" to the script tag: the
+ * customer's e-mail or phone signed by the site's server with the secret it shares with Concierge
+ * (CONCIERGE_WIDGET_SECRET; format in bot/channels/widget_identity.py). The widget sends it in every
+ * hello; the server verifies it and recognises the client (tier, history), or ignores a bad token.
+ * window.ConciergeWidget.identify(token) switches to another identity (null: anonymous) in a new
+ * conversation, e.g. when a customer logs in or out without a page load.
  * A page with a Content-Security-Policy must allow the server's origin in script-src, style-src
  * and connect-src (its ws:/wss: URL). Until a visitor opens the chat, nothing is stored and no
  * socket is opened.
@@ -27,6 +34,7 @@
   var scriptUrl = script && script.src ? new URL(script.src, location.href) : new URL(location.href);
   var base = ((script && script.getAttribute("data-concierge-url")) || scriptUrl.origin).replace(/\/+$/, "");
   var wsUrl = base.replace(/^http/i, "ws") + "/webhooks/widget/ws";
+  var clientToken = (script && script.getAttribute("data-client-token")) || null;
   var BRAND = "Mariia Hub";
   var SESSION_KEY = "concierge.session";
   var OUTBOX_KEY = "concierge.outbox";
@@ -282,7 +290,9 @@
     ws = socket;
     socket.onopen = function () {
       ready = true;
-      socket.send(JSON.stringify({ type: "hello", session_id: sessionId, last_seq: lastSeq }));
+      var hello = { type: "hello", session_id: sessionId, last_seq: lastSeq };
+      if (clientToken) hello.client_token = clientToken;
+      socket.send(JSON.stringify(hello));
     };
     socket.onmessage = function (event) {
       var frame;
@@ -329,8 +339,34 @@
     if (event.key === "Escape") { event.stopPropagation(); close(); }
   });
 
+  // ---- identity ----
+  function identify(token) {
+    clientToken = token || null;
+    sessionId = newId(); // another person: another conversation
+    save(SESSION_KEY, sessionId);
+    returning = true;
+    lastSeq = null;
+    shown = {};
+    pending = {};
+    outbox = [];
+    saveOutbox();
+    while (log.firstChild) log.removeChild(log.firstChild);
+    showReplies([]);
+    typing.hidden = true;
+    if (ws) {
+      var old = ws;
+      ws = null; // its onclose sees it is no longer current and does not reconnect
+      ready = false;
+      old.onmessage = null; // nothing more from the previous conversation
+      old.close();
+    }
+    clearTimeout(retryTimer);
+    attempts = 0;
+    if (isOpen) connect();
+  }
+
   outbox.forEach(showPending); // sent before a reload, not yet confirmed
-  window.ConciergeWidget = { open: open, close: close };
+  window.ConciergeWidget = { open: open, close: close, identify: identify };
   function mount() {
     document.body.appendChild(host);
     if (returning || outbox.length) connect(); // a returning visitor hears agent replies at once

@@ -188,6 +188,15 @@ def msg(text: str, sender: str = "ana", message_id: str | None = None) -> Inboun
     return InboundMessage(channel="test", sender_id=sender, text=text, **extra)
 
 
+async def test_a_project_without_handoff_data_or_sentiment_examples_runs_without_them(engine: Engine) -> None:
+    assert engine.handoff is None and engine.agent.sentiment is None
+    replies = await engine.handle(msg("hello", sender="plain"))
+    assert [r.text for r in replies] == ["Welcome to Mariia Hub! How can I help?"]
+    user = next(e for e in await engine.store.events("test:plain") if isinstance(e, UserUttered))
+    assert user.parse_data.sentiment is None
+    assert "handoff" not in await engine.health()
+
+
 async def test_answers_and_stores_the_whole_turn(engine: Engine) -> None:
     replies = await engine.handle(msg("hello"))
     assert [r.text for r in replies] == ["Welcome to Mariia Hub! How can I help?"]

@@ -78,3 +78,17 @@ def test_round_trip_keeps_every_field() -> None:
 def test_unknown_event_is_a_clear_error() -> None:
     with pytest.raises(ValidationError, match="event"):
         event_from_dict({"event": "teleport", "timestamp": 1.0})
+
+
+def test_sentiment_is_stored_as_score_and_label_and_older_bare_scores_still_load() -> None:
+    from bot.events import SentimentScore
+
+    scored = UserUttered(text="great", parse_data={"sentiment": {"score": 0.8, "label": "positive"}})
+    assert scored.to_dict()["parse_data"]["sentiment"] == {"score": 0.8, "label": "positive"}
+    assert scored.parse_data.sentiment == SentimentScore(score=0.8, label="positive")
+    older = event_from_dict({"event": "user", "text": "meh", "parse_data": {"sentiment": -0.6}})
+    assert isinstance(older, UserUttered) and older.parse_data.sentiment is not None
+    assert (older.parse_data.sentiment.score, older.parse_data.sentiment.label) == (-0.6, "negative")
+    assert SentimentScore.of(0.1).label == "neutral" and SentimentScore.of(0.3).label == "positive"
+    with pytest.raises(ValidationError):
+        UserUttered(parse_data={"sentiment": {"score": 2.0, "label": "positive"}})

@@ -199,3 +199,36 @@ def test_seeded_renderers_choose_the_same_variations(domain: Domain) -> None:
     assert sequence_a == sequence_b
     # Every variation gets its turn.
     assert set(sequence_a) == {"one", "two", "three"}
+
+
+def test_the_most_specific_matching_variation_wins(tmp_path: Path) -> None:
+    path = tmp_path / "domain.yml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            version: "3.1"
+            slots:
+              language: {type: text, mappings: [{type: custom}]}
+              tier: {type: text, mappings: [{type: custom}]}
+            responses:
+              utter_greet:
+              - text: "Hello!"
+              - text: "Dzień dobry!"
+                condition: [{type: slot, name: language, value: pl}]
+              - text: "Witaj ponownie, VIP!"
+                condition: [{type: slot, name: language, value: pl}, {type: slot, name: tier, value: VIP}]
+            """
+        )
+    )
+    domain = load_domain([path])
+    nlg = ResponseRenderer(domain)
+    vip = {
+        nlg.render("utter_greet", tracker_with(domain, language="pl", tier="VIP"), "rest").text
+        for _ in range(20)
+    }
+    assert vip == {"Witaj ponownie, VIP!"}
+    other = {
+        nlg.render("utter_greet", tracker_with(domain, language="pl", tier="Standard"), "rest").text
+        for _ in range(20)
+    }
+    assert other == {"Dzień dobry!"}

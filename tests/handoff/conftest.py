@@ -56,3 +56,16 @@ def handoff_config() -> HandoffConfig:
 async def client_store(event_store: EventStore, handoff_config: HandoffConfig) -> ClientStore:
     """Client profiles on the event store's engine, with "today" fixed for tier rules."""
     return ClientStore(event_store.engine, handoff_config.tiers, today=lambda: TODAY)
+
+
+@pytest.fixture(scope="session")
+def demo_model(tmp_path_factory: pytest.TempPathFactory, repo_dir: Path) -> Path:
+    """The Mariia Hub demo bot (this repository) trained once per test session, sentiment included."""
+    from bot.agent import Agent
+
+    model_dir = tmp_path_factory.mktemp("handoff_demo_model") / "model"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        patch.setenv("TRANSFORMERS_OFFLINE", "1")
+        Agent.load_or_train(repo_dir, model_dir)
+    return model_dir

@@ -92,3 +92,14 @@ def test_agents_file_errors(tmp_path: Path) -> None:
     path.write_text("agents:\n  - {id: a, name: A, max_chats: 0}\n", encoding="utf-8")
     with pytest.raises(FormatError, match="max_chats"):
         load_agents(path)
+
+
+def test_the_demo_projects_handoff_file_says_only_what_differs(repo_dir: Path) -> None:
+    config = load_handoff_config(repo_dir / "handoff.yml")
+    defaults = HandoffConfig()
+    assert config.triggers.fallback_intents == [] and defaults.triggers.fallback_intents == ["nlu_fallback"]
+    assert config.triggers.sentiment.min_turns == 3
+    assert "utter_kb_no_answer" in config.triggers.fallback_actions
+    assert config.concierge_tiers == ["VIP"] and config.concierge_intents == ["connect_concierge"]
+    assert config.sla == defaults.sla and config.triggers.rules == defaults.triggers.rules
+    assert (repo_dir / config.agents_file).is_file() and (repo_dir / config.clients_file).is_file()

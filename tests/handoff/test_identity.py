@@ -56,3 +56,11 @@ def test_channel_senders_map_to_identities() -> None:
     assert str(Identity.from_channel("facebook", "psid1")) == "messenger:psid1"
     with pytest.raises(InvalidIdentity):
         Identity.from_channel("carrier-pigeon", "x")
+
+
+def test_every_channel_of_the_channel_seam_has_an_identity_kind() -> None:
+    assert Identity.from_channel("whatsapp", "whatsapp:+48601234567") == Identity.of("phone", "601 234 567")
+    assert Identity.from_channel("whatsapp_cloud", "380674123390") == Identity.of("phone", "+380674123390")
+    assert Identity.from_channel("email", " Ola@Example.PL ") == Identity.of("email", "ola@example.pl")
+    for channel in ("telegram", "messenger", "instagram"):
+        assert Identity.for_channel(channel, "12345").kind == channel

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scripted import Script
 
-from bot.events import HandoffStatusChanged
+from bot.events import BotUttered, HandoffStatusChanged
 from handoff.config import TriggerConfig, TriggerRule
 from handoff.triggers import (
     bot_segment,
@@ -129,6 +129,21 @@ def test_fallbacks_outside_the_window_do_not_count() -> None:
     script.client("??", "nlu_fallback").bot("action_default_fallback", "Sorry?")
     assert repeated_fallbacks(script.events, CONFIG) is None
     assert repeated_fallbacks(script.events, CONFIG.model_copy(update={"fallback_window": 6})) is not None
+
+
+def test_a_fallback_reply_uttered_by_another_action_counts_when_the_nlu_was_only_unsure() -> None:
+    # the demo: an unsure NLU result goes to the knowledge base, which may answer (not a
+    # failure) or utter its no-answer response (a failure)
+    config = CONFIG.model_copy(update={"fallback_intents": []})
+    script = Script().client("do you do weddings?", "nlu_fallback")
+    script.bot("action_answer_from_knowledge", "Our bridal package ...")
+    script.client("asdkjh qwe", "nlu_fallback").bot("action_answer_from_knowledge")
+    script.events.append(BotUttered(text="I don't know", metadata={"utter_action": "utter_kb_no_answer"}))
+    assert repeated_fallbacks(script.events, config) is None
+    script.client("blorp fnord", "nlu_fallback").bot("action_answer_from_knowledge")
+    script.events.append(BotUttered(text="I don't know", metadata={"utter_action": "utter_kb_no_answer"}))
+    hit = repeated_fallbacks(script.events, config)
+    assert hit is not None and '"asdkjh qwe", "blorp fnord"' in hit.explanation
 
 
 # ---- configured rules -----------------------------------------------------------------------------

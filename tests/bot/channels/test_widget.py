@@ -156,7 +156,8 @@ async def test_a_message_resent_after_a_dropped_connection_is_answered_once(
         seen = entries([await w.recv(), await w.recv()])
         await w.nothing_more()
     assert [(e["sender"], e["text"], e["message_id"]) for e in seen] == [
-        ("client", "hello", cid), ("bot", WELCOME, None),
+        ("client", "hello", cid),
+        ("bot", WELCOME, None),
     ]
     assert [m.message_id for m in await user_messages(engine, conversation)] == [cid]
 
@@ -177,13 +178,19 @@ async def test_reconnect_with_last_seq_gets_only_what_was_missed(base_url: str, 
         missed = await w.hello(sid, last_seq=last_seen)
         await w.nothing_more()
     assert [(e["sender"], e["text"]) for e in missed] == [
-        ("client", "/ask_hours"), ("bot", HOURS), ("agent", "Hi, this is Oksana from the front desk."),
+        ("client", "/ask_hours"),
+        ("bot", HOURS),
+        ("agent", "Hi, this is Oksana from the front desk."),
     ]
     assert all(e["seq"] > last_seen for e in missed)
     assert [e["seq"] for e in missed] == sorted({e["seq"] for e in missed})
     async with widget(base_url) as fresh:  # a reloaded page (no last_seq) gets everything, once
         assert [e["text"] for e in await fresh.hello(sid)] == [
-            "hello", WELCOME, "/ask_hours", HOURS, "Hi, this is Oksana from the front desk.",
+            "hello",
+            WELCOME,
+            "/ask_hours",
+            HOURS,
+            "Hi, this is Oksana from the front desk.",
         ]
 
 
@@ -274,8 +281,12 @@ async def test_a_message_the_database_cannot_store_is_not_acked_and_can_be_retri
         async with table_missing(engine, "inbound_messages"):
             cid = await w.say("hello")
             error = await w.recv()
-        assert error == {"type": "error", "client_id": cid, "retry": True,
-                         "message": "Sorry, your message didn't reach us. We'll try sending it again."}
+        assert error == {
+            "type": "error",
+            "client_id": cid,
+            "retry": True,
+            "message": "Sorry, your message didn't reach us. We'll try sending it again.",
+        }
         await w.say("hello", client_id=cid)  # what the widget does after a retryable error
         frames = await w.turn()
     assert frames[0] == {"type": "ack", "client_id": cid}
@@ -310,8 +321,11 @@ async def test_a_history_the_database_cannot_read_is_reported_for_a_retry(
         async with table_missing(engine, "events"):
             await w.send({"type": "hello", "session_id": sid, "last_seq": None})
             error = await w.recv()
-        assert error == {"type": "error", "retry": True,
-                         "message": "Sorry, we couldn't load your conversation just now. We'll keep trying."}
+        assert error == {
+            "type": "error",
+            "retry": True,
+            "message": "Sorry, we couldn't load your conversation just now. We'll keep trying.",
+        }
         assert await w.hello(sid) == []  # the same socket works once the database is back
 
 

@@ -246,3 +246,24 @@ def test_error_in_a_data_file_names_it(tmp_path: Path) -> None:
         load_project(write(tmp_path, files))
     assert (err.value.path, err.value.line) == (str(tmp_path / "data" / "rules.yml"), 5)
     assert str(err.value) == f"{tmp_path / 'data' / 'rules.yml'}:5: rule 'r' step 1: unknown step key 'intnt'"
+
+
+def test_concierges_own_data_files_are_skipped_quietly_but_misspelt_rasa_files_still_warn(
+    tmp_path: Path, repo_dir: Path
+) -> None:
+    files = {
+        **MINIMAL_31,
+        "data/agents.yml": (repo_dir / "data" / "agents.yml").read_text(encoding="utf-8"),
+        "data/knowledge_tests.yml": (repo_dir / "data" / "knowledge_tests.yml").read_text(encoding="utf-8"),
+        "data/typo.yml": "nlus:\n  - intent: greet\n    examples: |\n      - hi\n",
+        # an agents key that is not a list of agents is not the agents file
+        "data/odd.yml": "agents: everyone\n",
+    }
+    project = load_project(write(tmp_path, files))
+    skipped = [w for w in project.warnings if "no nlu, responses, stories or rules key" in w]
+    assert sorted(Path(w.split(":")[0]).name for w in skipped) == ["README.yml", "odd.yml", "typo.yml"]
+
+
+def test_a_broken_yaml_file_in_data_is_still_an_error(tmp_path: Path) -> None:
+    with pytest.raises(FormatError):
+        load_project(write(tmp_path, {**MINIMAL_31, "data/agents.yml": "agents: [\n  - id: anna\n"}))

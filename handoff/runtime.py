@@ -1,0 +1,231 @@
+"""The handoff side of a running bot: what the engine's turns and the agent console use.
+
+:func:`build_handoff` wires it for a project (``bot.engine.build_engine`` attaches it as
+``engine.handoff``; None for a project without handoff data, and everything that reads
+it checks). It holds:
+
+- ``config``: ``<project>/handoff.yml`` (defaults for whatever it leaves out);
+- ``clients``: client profiles on the event store's database; the project's
+  ``data/clients.csv`` is imported at start-up when the table is empty;
+- ``roster``: agents from ``data/agents.yml`` with live status (set by the console)
+  and load (counted from the log);
+- ``service``: the one write path for handoff moves, appending through the engine;
+- the sentiment model (trained with the bot; ``sentiment``).
+
+The console codes against these coroutines::
+
+    await runtime.client_for(conversation_id)   # ClientProfile | None
+    await runtime.packet(conversation_id)       # HandoffPacket (warm handoff)
+    await runtime.queue()                       # list[RankedItem], highest priority first
+    await runtime.route(conversation_id)        # Assignment: suggested agent + explanation
+    runtime.set_agent_status(agent_id, "online")
+    await runtime.service.claim(conversation_id, agent_id)   # and transfer/resolve/return_to_bot
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.domain import Domain
+from bot.events import Event, SlotSet, UserUttered
+from bot.models import ComponentHealth, InboundMessage
+from bot.store.event_store import split_conversation_id
+from bot.tracker import Tracker
+from handoff.agents import AgentRoster, AgentStatus, load_agents
+from handoff.client_import import import_clients_csv
+from handoff.clients import ClientNotFound, ClientProfile, ClientStore
+from handoff.config import HandoffConfig, load_handoff_config
+from handoff.ledger import HandoffLedger
+from handoff.packet import HandoffPacket, Summariser, build_packet
+from handoff.queue import RankedItem, queue_item, rank
+from handoff.recognition import CLIENT_SLOT, ClientRecognition
+from handoff.roster import AgentDirectory
+from handoff.routing import Assignment, RoutingRequest, route
+from handoff.service import EngineLog, HandoffService
+from handoff.state import HandoffStatus
+from handoff.turn import LANGUAGE_SLOT, Apply, HandoffTurn
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+    from bot.nlg import ResponseRenderer
+    from bot.sentiment.project import ProjectSentiment
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "handoff.yml"
+
+
+class HandoffRuntime:
+    """Clients, agents, triggers and the handoff state machine of one running bot."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        config: HandoffConfig,
+        clients: ClientStore,
+        roster: AgentDirectory,
+        ledger: HandoffLedger,
+        summariser: Summariser | None = None,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.clients = clients
+        self.roster = roster
+        self.ledger = ledger
+        self.summariser = summariser
+        self.recognition = ClientRecognition(clients)
+        self.service = HandoffService(EngineLog(engine), clock=self.clock)
+
+    # ---- what the runtime shares with the engine ------------------------------------------
+    def clock(self) -> float:
+        """The engine's clock (tests move it), epoch seconds."""
+        return self.engine.clock()
+
+    @property
+    def domain(self) -> Domain:
+        """The bot's domain (slots and responses the handoff messages use)."""
+        return self.engine.domain
+
+    @property
+    def nlg(self) -> ResponseRenderer | None:
+        """The engine's response renderer."""
+        return self.engine.nlg
+
+    @property
+    def sentiment(self) -> ProjectSentiment | None:
+        """The sentiment model trained with the bot (None when the project ships no examples)."""
+        return self.engine.agent.sentiment
+
+    def turn(self, message: InboundMessage, tracker: Tracker, apply: Apply) -> HandoffTurn:
+        """The handoff hooks for one turn (called by the engine under the conversation's lock)."""
+        return HandoffTurn(self, message, tracker, apply)
+
+    # ---- agents ---------------------------------------------------------------------------
+    def set_agent_status(self, agent_id: str, status: AgentStatus) -> None:
+        """Record an agent's status (console log-in, away, log-out); raises ``UnknownAgent``."""
+        self.roster.set_status(agent_id, status)
+
+    async def plan(
+        self, conversation_id: str, client: ClientProfile | None, language: str | None, now: datetime
+    ) -> Assignment:
+        """The router's choice for a conversation at ``now`` (a VIP's named concierge first)."""
+        tier = client.tier if client else self.config.tiers.default
+        concierge = client.concierge_agent_id if client and tier in self.config.concierge_tiers else None
+        request = RoutingRequest(
+            conversation_id=conversation_id,
+            tier=tier,
+            language=language,
+            category=client.recent_visits[0].category if client and client.recent_visits else None,
+            concierge_id=concierge,
+            location=client.home_location if client else None,
+        )
+        return route(request, await self.roster.states(), self.config, now)
+
+    # ---- what the console reads -----------------------------------------------------------
+    async def client_for(self, conversation_id: str) -> ClientProfile | None:
+        """The client behind a conversation: the one its turns recognised, else the known
+        owner of its sender id; None for an anonymous conversation."""
+        events = await self.engine.store.events(conversation_id)
+        return await self._client(conversation_id, events)
+
+    async def packet(self, conversation_id: str) -> HandoffPacket:
+        """The warm-handoff packet: client card, why, summary, key messages, what the bot
+        tried (with knowledge sources), intents and the sentiment trajectory."""
+        events = await self.engine.store.events(conversation_id)
+        client = await self._client(conversation_id, events)
+        return await build_packet(
+            conversation_id, events, config=self.config, client=client, summariser=self.summariser
+        )
+
+    async def queue(self, now: float | None = None) -> list[RankedItem]:
+        """Conversations waiting for a person, highest priority first, with SLA clocks."""
+        items = []
+        for conversation_id in await self.ledger.in_status(HandoffStatus.QUEUED):
+            events = await self.engine.store.events(conversation_id)
+            client = await self._client(conversation_id, events)
+            item = queue_item(conversation_id, events, self.config, client=client)
+            if item is not None:
+                items.append(item)
+        return rank(items, self.clock() if now is None else now, self.config)
+
+    async def route(self, conversation_id: str, now: datetime | None = None) -> Assignment:
+        """Who should take the conversation now, and why (a suggestion; nothing is written)."""
+        events = await self.engine.store.events(conversation_id)
+        client = await self._client(conversation_id, events)
+        when = now or datetime.fromtimestamp(self.clock(), UTC)
+        return await self.plan(conversation_id, client, _language(events, client), when)
+
+    def health(self) -> ComponentHealth:
+        """``ok`` with the roster size and whether sentiment is scored."""
+        online = sum(1 for p in self.roster.profiles if self.roster.status(p.id) == "online")
+        sentiment = "on" if self.sentiment is not None else "off"
+        return ComponentHealth(
+            status="ok", detail=f"{len(self.roster.profiles)} agents ({online} online), sentiment {sentiment}"
+        )
+
+    async def _client(self, conversation_id: str, events: list[Event]) -> ClientProfile | None:
+        client_id = next(
+            (
+                e.value
+                for e in reversed(events)
+                if isinstance(e, SlotSet) and e.name == CLIENT_SLOT and e.value
+            ),
+            None,
+        )
+        if client_id:
+            try:
+                return await self.clients.get(str(client_id))
+            except ClientNotFound:
+                log.warning("%s names client %s, who no longer exists", conversation_id, client_id)
+        channel, sender_id = split_conversation_id(conversation_id)
+        return await self.recognition.for_conversation(channel, sender_id)
+
+
+def _language(events: list[Event], client: ClientProfile | None) -> str | None:
+    """The conversation's language: the bot's ``language`` slot, the last detected, the client's."""
+    for event in reversed(events):
+        if isinstance(event, SlotSet) and event.name == LANGUAGE_SLOT and event.value:
+            return str(event.value)
+        if isinstance(event, UserUttered) and event.parse_data.language:
+            return event.parse_data.language
+    return client.language if client else None
+
+
+async def build_handoff(
+    engine: Engine, project_dir: Path, *, summariser_factory: Callable[[], Summariser | None] | None = None
+) -> HandoffRuntime | None:
+    """The runtime for a project with handoff data (``handoff.yml`` or an agents file), else None.
+
+    The client table is filled from the project's clients CSV when it is empty, so a
+    fresh demo knows its VIPs; later imports are the client API's job, and a change an
+    agent made is never overwritten by a restart.
+    """
+    started = time.perf_counter()
+    config_path = project_dir / CONFIG_FILE
+    config = load_handoff_config(config_path if config_path.is_file() else None)
+    agents_path = project_dir / config.agents_file
+    if not config_path.is_file() and not agents_path.is_file():
+        return None
+    roster = load_agents(agents_path) if agents_path.is_file() else AgentRoster(agents=[])
+    clients = ClientStore(engine.store.engine, config.tiers)
+    clients_csv = project_dir / config.clients_file
+    if clients_csv.is_file() and not await clients.has_any():
+        report = await import_clients_csv(clients_csv, clients)
+        log.info("imported %d clients from %s", report.clients, clients_csv.name)
+    ledger = HandoffLedger(engine.store.engine)
+    runtime = HandoffRuntime(
+        engine,
+        config=config,
+        clients=clients,
+        roster=AgentDirectory(roster, ledger),
+        ledger=ledger,
+        summariser=summariser_factory() if summariser_factory else None,
+    )
+    log.info("handoff ready in %.2fs: %d agents", time.perf_counter() - started, len(roster.agents))
+    return runtime
