@@ -208,6 +208,9 @@ def _mount_subcommands() -> None:
     from knowledge.cli import kb_app
 
     app.add_typer(kb_app, name="kb")
+    from console.cli import users_app  # ``concierge users ...``: console accounts
+
+    app.add_typer(users_app, name="users")
 
 
 _mount_subcommands()

@@ -17,11 +17,16 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from bot.channels.base import ChannelAdapter, MessageHandler
+from bot.channels.credentials import Credentials, load_credentials
 from bot.channels.registry import mount_channels
+from bot.channels.runtime import recover_pending, start_outbox
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
 from bot.settings import Settings
 from console.errors import install_error_handlers
 from console.routes import health, pages
+from console.routes.workspace_live import close_workspace
+from console.security.http import install_security
+from console.security.platform import ConsolePlatform
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +81,18 @@ def create_app(
     *,
     engine: MessageHandler | None = None,
     channels: Sequence[str] = DEFAULT_CHANNELS,
+    credentials: Credentials | None = None,
 ) -> FastAPI:
-    """The whole web app for ``settings``; pass ``engine`` to use one built elsewhere."""
+    """The whole web app for ``settings``; pass ``engine`` to use one built elsewhere.
+
+    Besides ``channels``, the channels enabled in ``credentials`` (default: the project's
+    ``credentials.yml``) are mounted; push channels send through an outbox started with
+    the app (``app.state.outbox``) on the engine's database.
+    """
     slot = EngineSlot(engine)
     adapters: dict[str, ChannelAdapter] = {}
+    if credentials is None:
+        credentials = load_credentials(settings.project_dir / "credentials.yml")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,25 +102,52 @@ def create_app(
 
             built = await build_engine(settings)
             slot.engine = built
-            recovered = await built.recover()
+        app.state.outbox = await start_outbox(slot.engine, adapters, credentials.outbox)
+        if built is not None:
+            recovered = await recover_pending(built, adapters)  # replies go to the outbox
             if recovered:
                 log.warning("processed %d message(s) stored before a restart", recovered)
         try:
+            await app.state.console.start()  # console accounts; demo users in demo mode
             yield
         finally:
+            await app.state.console.close()
+            await close_workspace(app)  # the agent workspace's live poller
             for adapter in adapters.values():
                 await adapter.close()
+            if app.state.outbox is not None:
+                await app.state.outbox.stop()
+                app.state.outbox = None
             if built is not None:
                 await built.close()
                 slot.engine = None
 
     app = FastAPI(title="Concierge", lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
-    adapters.update(mount_channels(app, slot, channels, settings))
+    install_security(app)  # security headers, CSRF, sign-in redirects
+    adapters.update(mount_channels(app, slot, [*channels, *credentials.enabled()], settings, credentials))
+    app.state.disabled_channels = credentials.disabled()
+    app.state.outbox = None
     app.state.settings = settings
     app.state.handler = slot
     app.state.channels = adapters
+    app.state.console = ConsolePlatform(settings, slot)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(health.router())
     app.include_router(pages.router())
+    _include_console_routes(app)
     return app
+
+
+def _include_console_routes(app: FastAPI) -> None:
+    """The console's own routers (sign-in, users, audit, knowledge, analytics, pages)."""
+    from console.routes import analytics, audit, auth, home, knowledge_pages, media, users, workspace
+
+    app.include_router(auth.router())
+    app.include_router(home.router())
+    app.include_router(users.router())
+    app.include_router(audit.router())
+    knowledge_pages.include(app)
+    app.include_router(analytics.router())
+    app.include_router(workspace.router())
+    app.include_router(media.router())

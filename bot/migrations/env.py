@@ -25,7 +25,12 @@ config = context.config
 
 # Every module with tables of its own lists its MetaData here ("module:attribute"), so that
 # `revision --autogenerate` sees the whole schema instead of proposing to drop its tables.
-METADATA_SOURCES = ("knowledge.tables:metadata", "handoff.tables:METADATA")
+METADATA_SOURCES = (
+    "knowledge.tables:metadata",
+    "handoff.tables:METADATA",
+    "bot.channels.tables:METADATA",
+    "console.tables:METADATA",
+)
 
 
 def _target_metadata() -> list[MetaData]:

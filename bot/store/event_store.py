@@ -296,7 +296,9 @@ class EventStore:
         return result.rowcount > 0
 
     @staticmethod
-    def _mark_statement(conversation_id: str, message_id: str, status: InboundStatus, error: str | None) -> Any:
+    def _mark_statement(
+        conversation_id: str, message_id: str, status: InboundStatus, error: str | None
+    ) -> Any:
         if status not in INBOUND_STATUSES:
             raise ValueError(f"status must be one of {INBOUND_STATUSES}, not {status!r}")
         return (

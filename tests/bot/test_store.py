@@ -271,7 +271,9 @@ async def test_a_turns_events_and_its_message_outcome_commit_together(store: Eve
     msg = InboundMessage(channel="widget", sender_id="ana", text="hello", message_id="m1")
     assert await store.record_inbound(msg)
     seqs = await store.append(
-        "widget:ana", [UserUttered(text="hello"), BotUttered(text="Welcome!")], outcome=("m1", "processed", None)
+        "widget:ana",
+        [UserUttered(text="hello"), BotUttered(text="Welcome!")],
+        outcome=("m1", "processed", None),
     )
     assert seqs == [1, 2]
     assert await store.pending_inbound() == []

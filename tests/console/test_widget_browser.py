@@ -72,6 +72,7 @@ async def browser(chromium: Path) -> AsyncIterator[Browser]:
         finally:
             await browser.close()
 
+
 HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"><b>bold</b>'
 
 
@@ -279,7 +280,14 @@ async def test_text_contrast_meets_wcag_aa(base_url: str, page: Page) -> None:
     await expect(bubbles(page, "bot")).to_have_count(1)
     ratios = await page.evaluate(
         CONTRAST,
-        [".cw-bot .cw-text", ".cw-client .cw-text", ".cw-reply", ".cw-send", ".cw-title", ".cw-status",
-         ".cw-input"],
+        [
+            ".cw-bot .cw-text",
+            ".cw-client .cw-text",
+            ".cw-reply",
+            ".cw-send",
+            ".cw-title",
+            ".cw-status",
+            ".cw-input",
+        ],
     )
     assert all(ratio >= 4.5 for _, ratio in ratios), ratios

@@ -49,14 +49,9 @@ async def test_a_forged_host_header_cannot_break_out_of_the_snippet(app: FastAPI
     assert response.text.count('"') == 4
 
 
-async def test_the_console_shell_names_what_is_coming(app: FastAPI) -> None:
-    page = await get(app, "/console")
-    assert page.status_code == 200
-    for section in ("Queue", "Knowledge", "Analytics"):
-        assert f">{section}</a>" in page.text
-    assert "Sign-in arrives with the handoff issue." in page.text
-    # the snippet is shown as text to copy, not run
-    assert "&lt;script src=" in page.text and SNIPPET not in page.text
+async def test_the_console_asks_for_sign_in_first(app: FastAPI) -> None:
+    page = await get(app, "/console")  # the signed-in home is tested in tests/console/routes/test_home.py
+    assert page.status_code == 303 and page.headers["location"] == "/console/login?next=/console"
 
 
 async def test_the_widget_files_are_served(app: FastAPI) -> None:

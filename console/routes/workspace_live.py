@@ -1,0 +1,221 @@
+"""The workspace's live socket, ``WS /api/workspace/ws``, and the app's :class:`Workspace`.
+
+Protocol (JSON text frames):
+
+client -> server
+    ``{"type": "open", "conversation_id": "widget:abc" | null, "last_seq": 12 | null}``: the
+    conversation the agent has open (null: none) and the last line the page shows. Sent on
+    every (re)connect and whenever the agent opens another conversation.
+
+server -> client
+    ``{"type": "me", "me": MeView}`` once, then ``{"type": "queue", "queue": QueueView}`` at
+    once and whenever the queue changes (a new handoff, a claim, a status change, a waiting
+    client writing). ``{"type": "lines", "conversation_id": ..., "lines": [WorkspaceLine]}``:
+    the open conversation's lines after the last one sent, in ``seq`` order, each at most
+    once per socket, so a page that reconnects with its ``last_seq`` loses nothing.
+    ``{"type": "error", "message": ...}`` for a frame it could not use (the socket stays up).
+
+The socket closes with 4401 when the session ends (checked every few seconds) and 4403
+for a role outside the workspace, like every console socket (``console.deps``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import HTTPConnection
+
+from bot.engine import Engine
+from console.deps import WORKSPACE_ROLES, websocket_user
+from console.security.models import ConsoleUser
+from console.security.sessions import SESSION_COOKIE
+from console.services.workspace import CANNED_FILE, Workspace, WorkspaceError, load_canned_replies
+from console.services.workspace.live import Subscription
+
+log = logging.getLogger(__name__)
+
+WS_SESSION_ENDED = 4401
+WS_UNAVAILABLE = 1011
+
+
+def workspace_for(connection: HTTPConnection) -> Workspace:
+    """The app's workspace, built on first use once the engine runs; WorkspaceError otherwise."""
+    app = connection.app
+    engine = getattr(app.state.handler, "engine", None)
+    if not isinstance(engine, Engine):
+        raise WorkspaceError("the bot engine is not running yet; try again in a moment")
+    current: Workspace | None = getattr(app.state, "workspace", None)
+    if current is None or current.engine is not engine:
+        canned = load_canned_replies(app.state.settings.project_dir / CANNED_FILE)
+        current = Workspace(engine, app.state.channels, canned)
+        app.state.workspace = current
+    return current
+
+
+async def get_workspace(request: Request) -> Workspace:
+    """Dependency: the app's workspace, or 503 with the reason."""
+    try:
+        return workspace_for(request)
+    except WorkspaceError as exc:
+        raise HTTPException(503, str(exc)) from None
+
+
+async def close_workspace(app: object) -> None:
+    """Stop the workspace's background work (the app's shutdown)."""
+    state = getattr(app, "state", None)
+    workspace: Workspace | None = getattr(state, "workspace", None)
+    if workspace is not None:
+        await workspace.close()
+        state.workspace = None  # type: ignore[union-attr]
+
+
+class OpenFrame(BaseModel):
+    """The conversation the page shows, and the last line it has."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["open"]
+    conversation_id: str | None = Field(default=None, max_length=255)
+    last_seq: int | None = Field(default=None, ge=0)
+
+
+class LiveSession:
+    """One console socket: queue snapshots and the open conversation's new lines."""
+
+    def __init__(self, websocket: WebSocket, workspace: Workspace, user: ConsoleUser) -> None:
+        self.ws = websocket
+        self.workspace = workspace
+        self.user = user
+        self.conversation_id: str | None = None
+        self.sent_seq: int | None = None
+        self._lock = asyncio.Lock()
+        self.closed = False
+
+    async def run(self) -> None:
+        """Serve the socket until the page leaves or the session ends."""
+        from console.routes.workspace import me_view
+
+        subscription = self.workspace.hub.subscribe()
+        agent = self.user.agent_id
+        if agent:
+            self.workspace.presence.opened(agent)
+        pusher = asyncio.create_task(self._push(subscription))
+        try:
+            await self._send(
+                {"type": "me", "me": (await me_view(self.workspace, self.user)).model_dump(mode="json")}
+            )
+            queue = await self.workspace.queue.build()
+            await self._send({"type": "queue", "queue": queue.model_dump(mode="json")})
+            while not self.closed:
+                message = await self.ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                await self._on_frame(message.get("text"))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.closed = True
+            self.workspace.hub.unsubscribe(subscription)
+            subscription.wake()
+            pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pusher
+            if agent:
+                self.workspace.presence.closed(agent)
+
+    async def _on_frame(self, text: str | None) -> None:
+        try:
+            frame = OpenFrame.model_validate(json.loads(text or ""))
+        except (ValueError, ValidationError):
+            await self._send({"type": "error", "message": 'send {"type": "open", ...} frames'})
+            return
+        async with self._lock:
+            self.conversation_id = frame.conversation_id
+            self.sent_seq = frame.last_seq
+        await self.catch_up()
+
+    async def catch_up(self) -> None:
+        """Send the open conversation's lines the page does not have yet."""
+        async with self._lock:
+            conversation_id = self.conversation_id
+            if conversation_id is None or self.closed:
+                return
+            try:
+                lines = await self.workspace.views.lines(conversation_id, self.sent_seq)
+            except Exception:
+                log.exception("workspace socket: reading %s failed", conversation_id)
+                return
+            fresh = [line for line in lines if self.sent_seq is None or line.seq > self.sent_seq]
+            if not fresh and self.sent_seq is not None:
+                return
+            if fresh:
+                self.sent_seq = fresh[-1].seq
+            await self._write(
+                {
+                    "type": "lines",
+                    "conversation_id": conversation_id,
+                    "lines": [line.model_dump(mode="json") for line in fresh],
+                }
+            )
+
+    async def _push(self, subscription: Subscription) -> None:
+        while not self.closed:
+            queue, conversations, tick = await subscription.next()
+            if self.closed:
+                return
+            if tick and not await self._session_alive():
+                await self._close(WS_SESSION_ENDED)
+                return
+            if queue is not None:
+                await self._send({"type": "queue", "queue": queue.model_dump(mode="json")})
+            if tick or (self.conversation_id is not None and self.conversation_id in conversations):
+                await self.catch_up()
+
+    async def _session_alive(self) -> bool:
+        platform = await self.ws.app.state.console.ready()
+        session = await platform.sessions.resolve(self.ws.cookies.get(SESSION_COOKIE))
+        return session is not None and session.user.role in WORKSPACE_ROLES
+
+    async def _close(self, code: int) -> None:
+        self.closed = True
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+            await self.ws.close(code=code)
+
+    async def _send(self, frame: dict[str, object]) -> None:
+        async with self._lock:
+            await self._write(frame)
+
+    async def _write(self, frame: dict[str, object]) -> None:
+        if self.closed:
+            return
+        try:
+            await self.ws.send_text(json.dumps(frame, ensure_ascii=False))
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self.closed = True
+
+
+def live_router() -> APIRouter:
+    """``WS /api/workspace/ws``."""
+    routes = APIRouter()
+
+    @routes.websocket("/api/workspace/ws")
+    async def live(websocket: WebSocket) -> None:
+        user = await websocket_user(websocket, *WORKSPACE_ROLES)
+        if user is None:
+            return
+        try:
+            workspace = workspace_for(websocket)
+        except WorkspaceError as exc:
+            await websocket.accept()
+            await websocket.send_text(json.dumps({"type": "error", "message": str(exc)}))
+            await websocket.close(code=WS_UNAVAILABLE)
+            return
+        await websocket.accept()
+        await LiveSession(websocket, workspace, user).run()
+
+    return routes

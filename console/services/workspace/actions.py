@@ -1,0 +1,255 @@
+"""What the agent does: claim, assign, transfer, resolve, return to the bot, reply, note, presence.
+
+Every handoff move goes through the runtime's :class:`~handoff.service.HandoffService` (the
+one transition table; an illegal move is refused and writes nothing). Replies are stored
+first (``BotUttered`` with ``sender: agent``, appended through the engine so the widget and
+other consoles see them live) and then pushed through the client's own channel; a channel
+that refuses (the WhatsApp 24-hour window, an unreachable provider) is reported back to the
+agent, never swallowed. After a resolution or a return to the bot the client is asked for
+CSAT in their language (:func:`actions.csat.csat_question`).
+
+A resolved conversation is closed straight away (``resolved -> bot``): the transition table
+keeps the bot silent while a conversation is resolved, and the client's CSAT tap and any
+later message must reach the bot.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from actions.csat import csat_question
+from bot.channels.base import ChannelAdapter
+from bot.engine import Engine
+from bot.errors import ChannelError, OutsideWindow
+from bot.events import AgentNoteAdded, BotUttered, Event
+from bot.models import OutboundMessage
+from bot.store.event_store import split_conversation_id
+from bot.transcript import outbound_from_bot_event
+from console.security.models import ConsoleUser
+from console.services.workspace.access import actor_id, can_assign
+from console.services.workspace.errors import ConversationNotFound, NotAvailable, NotYours, WrongState
+from console.services.workspace.models import DeliveryView
+from handoff.agents import AgentStatus
+from handoff.clients import ClientNotFound
+from handoff.roster import UnknownAgent
+from handoff.runtime import HandoffRuntime
+from handoff.service import HandoffService
+from handoff.state import HandoffStatus, HandoffTicket
+
+log = logging.getLogger(__name__)
+
+#: channels whose clients see new log lines by themselves (no push needed)
+LIVE_FROM_LOG = frozenset({"widget"})
+CLOSED_AFTER_RESOLUTION = "closed after resolution"
+CSAT_TEMPLATE = "csat"
+
+
+class WorkspaceActions:
+    """Mutations of the workspace; each returns what the routes report and audit."""
+
+    def __init__(
+        self, engine: Engine, runtime: HandoffRuntime, channels: Mapping[str, ChannelAdapter]
+    ) -> None:
+        self.engine = engine
+        self.runtime = runtime
+        self.channels = channels
+
+    @property
+    def service(self) -> HandoffService:
+        """The one write path for handoff moves."""
+        return self.runtime.service
+
+    # ---- reading what we act on ------------------------------------------------------
+    async def ticket(self, conversation_id: str) -> HandoffTicket:
+        """The conversation's handoff ticket; :class:`ConversationNotFound` for an unknown id."""
+        if await self.engine.store.latest_seq(conversation_id) == 0:
+            raise ConversationNotFound(f"no conversation {conversation_id!r}")
+        return await self.service.ticket(conversation_id)
+
+    def _check_agent(self, agent_id: str) -> None:
+        if self.runtime.roster.get(agent_id) is None:
+            raise WrongState(f"{agent_id!r} is not an agent on the roster")
+
+    def _holder_or_supervisor(self, current: HandoffTicket, user: ConsoleUser, doing: str) -> None:
+        if current.status != HandoffStatus.ASSIGNED:
+            raise WrongState(
+                f"only a conversation with an agent can be {doing}; this one is {current.status}"
+            )
+        if current.assigned_to != actor_id(user) and not can_assign(user):
+            raise NotYours(f"{self.name_of(current.assigned_to)} holds this conversation")
+
+    def name_of(self, agent_id: str | None) -> str:
+        """An agent's roster name (ids not on the roster as given)."""
+        if agent_id is None:
+            return "nobody"
+        profile = self.runtime.roster.get(agent_id)
+        return profile.name if profile else agent_id
+
+    # ---- handoff moves ----------------------------------------------------------------
+    async def claim(self, conversation_id: str, user: ConsoleUser, agent_id: str | None = None) -> str:
+        """Take a waiting conversation (or, for managers and admins, give it to ``agent_id``)."""
+        me = actor_id(user)
+        target = agent_id or me
+        if target != me:
+            if not can_assign(user):
+                raise NotYours("only managers and admins may assign conversations to other agents")
+            self._check_agent(target)
+        current = await self.ticket(conversation_id)
+        if current.status != HandoffStatus.QUEUED:
+            holder = f" by {self.name_of(current.assigned_to)}" if current.assigned_to else ""
+            raise WrongState(
+                f"this conversation is not waiting in the queue (it is {current.status}{holder})"
+            )
+        await self.service.claim(conversation_id, target, by=me if target != me else None)
+        return target
+
+    async def transfer(
+        self, conversation_id: str, user: ConsoleUser, reason: str, to_agent: str | None = None
+    ) -> str | None:
+        """Back to the queue with ``reason``, or on to ``to_agent`` (two moves: queued, then assigned)."""
+        current = await self.ticket(conversation_id)
+        self._holder_or_supervisor(current, user, "transferred")
+        if to_agent is not None:
+            self._check_agent(to_agent)
+            if to_agent == current.assigned_to:
+                raise WrongState(f"{self.name_of(to_agent)} already holds this conversation")
+        me = actor_id(user)
+        await self.service.transfer(conversation_id, me, reason)
+        if to_agent is not None:
+            await self.service.claim(conversation_id, to_agent, by=me)
+        return to_agent
+
+    async def resolve(
+        self, conversation_id: str, user: ConsoleUser, reason: str | None, ask_csat: bool
+    ) -> DeliveryView | None:
+        """Mark resolved, hand the conversation back to the bot, ask for CSAT; the question's
+        delivery (None when not asked)."""
+        current = await self.ticket(conversation_id)
+        self._holder_or_supervisor(current, user, "resolved")
+        me = actor_id(user)
+        await self.service.resolve(conversation_id, me, reason or "resolved")
+        await self.service.return_to_bot(conversation_id, me, CLOSED_AFTER_RESOLUTION)
+        return await self._ask_csat(conversation_id, current.assigned_to) if ask_csat else None
+
+    async def return_to_bot(
+        self, conversation_id: str, user: ConsoleUser, reason: str | None, ask_csat: bool
+    ) -> DeliveryView | None:
+        """Hand the conversation back to the bot; CSAT is asked when an agent had it (the
+        question's delivery, or None when not asked)."""
+        current = await self.ticket(conversation_id)
+        if current.status == HandoffStatus.BOT:
+            raise WrongState("the bot already has this conversation")
+        if current.status == HandoffStatus.ASSIGNED:
+            self._holder_or_supervisor(current, user, "returned")
+        elif current.status == HandoffStatus.RESOLVED and not (
+            can_assign(user) or current.assigned_to == actor_id(user)
+        ):
+            raise NotYours("only the agent who resolved it or a manager may hand it back to the bot")
+        await self.service.return_to_bot(conversation_id, actor_id(user), reason or "returned to bot")
+        helped = current.status == HandoffStatus.ASSIGNED
+        return await self._ask_csat(conversation_id, current.assigned_to) if ask_csat and helped else None
+
+    # ---- talking to the client -------------------------------------------------------------
+    async def reply(self, conversation_id: str, user: ConsoleUser, text: str) -> DeliveryView:
+        """Store the agent's reply, then push it through the client's channel."""
+        current = await self.ticket(conversation_id)
+        if current.status != HandoffStatus.ASSIGNED:
+            raise WrongState("claim the conversation before replying")
+        me = actor_id(user)
+        if current.assigned_to != me:
+            raise NotYours(f"{self.name_of(current.assigned_to)} holds this conversation; only they reply")
+        profile = self.runtime.roster.get(me)
+        event = BotUttered(
+            text=text,
+            metadata={
+                "sender": "agent",
+                "agent_id": me,
+                "agent_name": profile.name if profile else user.display_name,
+            },
+            timestamp=self.runtime.clock(),
+        )
+        seqs = await self.engine.append(conversation_id, [event])
+        return await self.push(conversation_id, event, seqs[-1])
+
+    async def push(self, conversation_id: str, event: BotUttered, seq: int) -> DeliveryView:
+        """Send a stored line through the conversation's channel; the outcome says what happened."""
+        channel, sender_id = split_conversation_id(conversation_id)
+        if channel in LIVE_FROM_LOG:
+            return DeliveryView(seq=seq, channel=channel, delivered=True)
+        adapter = self.channels.get(channel)
+        if adapter is None:
+            return DeliveryView(
+                seq=seq,
+                channel=channel,
+                delivered=False,
+                error=f"the {channel or 'unknown'} channel is not running on this server; "
+                "the reply is stored but did not reach the client",
+                error_kind="no_channel",
+            )
+        message: OutboundMessage = outbound_from_bot_event(event, channel, sender_id)
+        # what a channel with a service window needs to pick an approved template (bot/channels/
+        # service_window.py): the CSAT question's purpose, the agent's name for their replies
+        custom = dict(message.custom or {})
+        if event.metadata.get("csat"):
+            custom.setdefault("template", CSAT_TEMPLATE)
+        if event.metadata.get("agent_name"):
+            custom.setdefault("agent_name", str(event.metadata["agent_name"]))
+        message = message.model_copy(update={"custom": custom or None})
+        try:
+            await adapter.send(message)
+        except OutsideWindow as exc:
+            log.info("%s: reply outside the channel's window", conversation_id)
+            return DeliveryView(
+                seq=seq, channel=channel, delivered=False, error=str(exc), error_kind="outside_window"
+            )
+        except ChannelError as exc:
+            log.warning("%s: pushing a reply failed: %s", conversation_id, exc)
+            return DeliveryView(
+                seq=seq, channel=channel, delivered=False, error=str(exc), error_kind="channel_error"
+            )
+        return DeliveryView(seq=seq, channel=channel, delivered=True, queued=True)
+
+    async def _ask_csat(self, conversation_id: str, agent_id: str | None) -> DeliveryView:
+        """Append the CSAT question and push it to channels that need a push; how that went."""
+        channel, _ = split_conversation_id(conversation_id)
+        tracker = await self.engine.tracker(conversation_id)
+        events = csat_question(tracker, self.engine.domain, self.engine.nlg, channel, agent_id=agent_id)
+        stamped: list[Event] = [e.model_copy(update={"timestamp": self.runtime.clock()}) for e in events]
+        seqs = await self.engine.append(conversation_id, stamped)
+        question = next(
+            (event, seq) for event, seq in zip(stamped, seqs, strict=True) if isinstance(event, BotUttered)
+        )
+        outcome = await self.push(conversation_id, *question)  # type: ignore[arg-type]
+        if not outcome.delivered:
+            log.warning(
+                "%s: the CSAT question was stored but not delivered: %s", conversation_id, outcome.error
+            )
+        return outcome
+
+    # ---- notes and presence ------------------------------------------------------------------
+    async def note(self, conversation_id: str, user: ConsoleUser, text: str, to_client: bool) -> bool:
+        """An internal note on the conversation (never shown to the client); with ``to_client``
+        also kept on the client's profile. Returns True when it went to the profile too."""
+        await self.ticket(conversation_id)
+        client = await self.runtime.client_for(conversation_id) if to_client else None
+        if to_client and client is None:
+            raise WrongState("this conversation's client is not known; add the note to the conversation only")
+        note = AgentNoteAdded(text=text, author=user.display_name, timestamp=self.runtime.clock())
+        await self.engine.append(conversation_id, [note])
+        if client is None:
+            return False
+        try:
+            await self.runtime.clients.add_note(client.id, user.display_name, text)
+        except ClientNotFound as exc:
+            raise WrongState(str(exc)) from None
+        return True
+
+    def set_presence(self, user: ConsoleUser, status: AgentStatus) -> None:
+        """Set the agent's own status (online, away, offline) for the router."""
+        if user.agent_id is None:
+            raise NotAvailable("only users linked to an agent profile have a status")
+        try:
+            self.runtime.set_agent_status(user.agent_id, status)
+        except UnknownAgent:
+            raise NotAvailable(f"{user.agent_id!r} is not on this project's agent roster") from None

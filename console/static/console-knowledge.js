@@ -1,0 +1,277 @@
+/* Knowledge editor pages: article list, edit form with versions and publishing, try a question,
+ * golden report, gaps. Everything from the API is shown with textContent, never as HTML. */
+(function () {
+  "use strict";
+  var C = window.Concierge;
+  var el = C.el;
+  var API = "/api/knowledge";
+
+  function status(text, kind) {
+    var node = document.getElementById("status");
+    node.textContent = text || "";
+    node.className = kind || "muted";
+  }
+
+  function fmt(n) { return typeof n === "number" ? n.toFixed(3) : ""; }
+
+  function statusBadge(value) { return el("span", { className: "status status-" + value, text: value }); }
+
+  /* ---- article list ---------------------------------------------------- */
+  function listPage() {
+    C.api("GET", API + "/articles").then(function (result) {
+      if (!result.ok) { status(C.errorText(result), "error"); return; }
+      var table = document.getElementById("articles");
+      var body = C.clear(table.querySelector("tbody"));
+      result.data.forEach(function (a) {
+        body.appendChild(el("tr", {},
+          el("td", {}, el("a", { href: "/console/knowledge/articles/" + encodeURIComponent(a.id), text: a.title || a.id })),
+          el("td", {}, el("code", { text: a.id })),
+          el("td", { text: a.category }),
+          el("td", { text: a.language }),
+          el("td", {}, statusBadge(a.status)),
+          el("td", { text: "latest " + a.latest_version + (a.published_version ? ", live " + a.published_version : ", none live") }),
+          el("td", { text: a.updated_by + ", " + C.formatDate(a.updated_at) })
+        ));
+      });
+      table.hidden = false;
+      status(result.data.length + " articles");
+    });
+  }
+
+  /* ---- edit form --------------------------------------------------------- */
+  function field(id) { return document.getElementById(id); }
+
+  function fillForm(article) {
+    field("f-title").value = article.title || "";
+    field("f-category").value = article.category || "general";
+    field("f-language").value = article.language || "en";
+    field("f-tags").value = (article.tags || []).join(", ");
+    field("f-valid-from").value = article.valid_from || "";
+    field("f-valid-to").value = article.valid_to || "";
+    field("f-answer").value = article.answer || "";
+    field("f-body").value = article.body || "";
+  }
+
+  function formContent() {
+    var tags = field("f-tags").value.split(",").map(function (t) { return t.trim(); }).filter(Boolean);
+    return {
+      title: field("f-title").value.trim(),
+      category: field("f-category").value.trim() || "general",
+      language: field("f-language").value.trim() || "en",
+      tags: tags,
+      valid_from: field("f-valid-from").value || null,
+      valid_to: field("f-valid-to").value || null,
+      answer: field("f-answer").value.trim() || null,
+      body: field("f-body").value
+    };
+  }
+
+  function showRefusal(result) {
+    var box = document.getElementById("refusal");
+    var detail = result.data && result.data.detail;
+    if (result.status !== 409 || !detail || !detail.failing) {
+      box.hidden = true;
+      status(C.errorText(result), "error");
+      return;
+    }
+    document.getElementById("refusal-message").textContent = detail.message;
+    var body = C.clear(box.querySelector("tbody"));
+    detail.failing.forEach(function (g) {
+      body.appendChild(el("tr", {},
+        el("td", { text: g.question }),
+        el("td", { text: g.language }),
+        el("td", { text: g.expect.length ? g.expect.join(", ") : "no answer" }),
+        el("td", { text: g.got || "no answer" }),
+        el("td", { text: fmt(g.score) })
+      ));
+    });
+    box.hidden = false;
+    status("Refused: " + detail.failing.length + " golden question(s) would fail.", "error");
+    box.focus();
+  }
+
+  function editPage(root) {
+    var id = root.getAttribute("data-article");
+    var canWrite = root.getAttribute("data-can-write") === "yes";
+    var form = document.getElementById("article-form");
+    var refusal = document.getElementById("refusal");
+    refusal.setAttribute("tabindex", "-1");
+
+    function showDetail(detail) {
+      fillForm(detail.latest);
+      var badge = document.getElementById("state-status");
+      badge.textContent = detail.record.status;
+      badge.className = "status status-" + detail.record.status;
+      document.getElementById("state-latest").textContent = String(detail.record.latest_version);
+      document.getElementById("state-live").textContent = detail.record.published_version
+        ? String(detail.record.published_version) : "none";
+      loadVersions();
+    }
+
+    function load() {
+      C.api("GET", API + "/articles/" + encodeURIComponent(id)).then(function (result) {
+        if (!result.ok) { status(C.errorText(result), "error"); return; }
+        showDetail(result.data);
+      });
+    }
+
+    function loadVersions() {
+      C.api("GET", API + "/articles/" + encodeURIComponent(id) + "/versions").then(function (result) {
+        if (!result.ok) { return; }
+        var body = C.clear(document.querySelector("#versions tbody"));
+        result.data.slice().reverse().forEach(function (v) {
+          var row = el("tr", {},
+            el("td", { text: v.version }),
+            el("td", { text: v.author }),
+            el("td", { text: v.note || "" }),
+            el("td", { text: C.formatDate(v.created_at) })
+          );
+          if (canWrite) {
+            row.appendChild(el("td", {}, el("button", {
+              type: "button", className: "button-quiet", text: "Roll back to " + v.version,
+              onclick: function () { act("rollback", { version: v.version }); }
+            })));
+          }
+          body.appendChild(row);
+        });
+      });
+    }
+
+    function act(action, payload) {
+      refusal.hidden = true;
+      status("Checking the golden questions…");
+      C.api("POST", API + "/articles/" + encodeURIComponent(id) + "/" + action, payload).then(function (result) {
+        if (!result.ok) { showRefusal(result); return; }
+        status(action === "publish" ? "Published." : action === "unpublish" ? "Unpublished." : "Rolled back.", "notice");
+        if (result.data.latest) { showDetail(result.data); } else { load(); }
+      });
+    }
+
+    if (id) {
+      load();
+      if (canWrite) {
+        document.getElementById("publish").addEventListener("click", function () { act("publish", {}); });
+        document.getElementById("unpublish").addEventListener("click", function () { act("unpublish"); });
+      }
+    }
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!canWrite) { return; }
+      var content = formContent();
+      var request;
+      if (id) {
+        content.note = field("f-note").value.trim() || null;
+        request = C.api("PUT", API + "/articles/" + encodeURIComponent(id), content);
+      } else {
+        content.id = field("f-id").value.trim();
+        request = C.api("POST", API + "/articles", content);
+      }
+      status("Saving…");
+      request.then(function (result) {
+        if (!result.ok) { status(C.errorText(result), "error"); return; }
+        if (!id) {
+          window.location.assign("/console/knowledge/articles/" + encodeURIComponent(result.data.record.id));
+          return;
+        }
+        field("f-note").value = "";
+        status("Saved as version " + result.data.record.latest_version + " (not live until published).", "notice");
+        showDetail(result.data);
+      });
+    });
+  }
+
+  /* ---- try a question ---------------------------------------------------- */
+  function tryPage() {
+    document.getElementById("try-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var question = document.getElementById("q").value.trim();
+      if (!question) { status("Type a question first.", "error"); return; }
+      var body = { question: question };
+      var language = document.getElementById("q-language").value;
+      var date = document.getElementById("q-date").value;
+      if (language) { body.language = language; }
+      if (date) { body.date = date; }
+      status("Asking…");
+      C.api("POST", API + "/try", body).then(function (result) {
+        if (!result.ok) { status(C.errorText(result), "error"); return; }
+        var r = result.data;
+        document.getElementById("answer-text").textContent = r.answer.answered
+          ? r.answer.text : "No answer: the bot would say it does not know and offer a person.";
+        document.getElementById("answer-meta").textContent = "mode " + r.answer.mode + ", confidence "
+          + fmt(r.verdict.confidence) + ", language " + r.language + " (" + r.verdict.reason + ")";
+        var rows = C.clear(document.querySelector("#passages tbody"));
+        r.passages.forEach(function (p) {
+          rows.appendChild(el("tr", {},
+            el("td", {}, el("a", { href: "/console/knowledge/articles/" + encodeURIComponent(p.article_id), text: p.title })),
+            el("td", { text: fmt(p.score) }),
+            el("td", { text: fmt(p.dense) }),
+            el("td", { text: fmt(p.lexical) }),
+            el("td", { text: p.text })
+          ));
+        });
+        document.getElementById("try-result").hidden = false;
+        status(r.passages.length + " passages retrieved.");
+      });
+    });
+  }
+
+  /* ---- golden report ----------------------------------------------------- */
+  function goldenPage() {
+    C.api("GET", API + "/golden").then(function (result) {
+      if (!result.ok) { status(C.errorText(result), "error"); return; }
+      var results = result.data.results;
+      var body = C.clear(document.querySelector("#golden tbody"));
+      var failed = 0;
+      results.forEach(function (g) {
+        if (!g.passed) { failed += 1; }
+        body.appendChild(el("tr", {},
+          el("td", {}, el("span", { className: g.passed ? "pass" : "fail", text: g.passed ? "pass" : "FAIL" })),
+          el("td", { text: g.question }),
+          el("td", { text: g.language }),
+          el("td", { text: g.expect.length ? g.expect.join(", ") : "no answer" }),
+          el("td", { text: g.got || "no answer" }),
+          el("td", { text: fmt(g.score) })
+        ));
+      });
+      document.getElementById("golden").hidden = false;
+      status((results.length - failed) + " of " + results.length + " pass.", failed ? "error" : "notice");
+    });
+  }
+
+  /* ---- gaps -------------------------------------------------------------- */
+  function gapsPage() {
+    function load() {
+      var days = document.getElementById("gaps-days").value;
+      status("Loading…");
+      C.api("GET", API + "/gaps?days=" + encodeURIComponent(days)).then(function (result) {
+        if (!result.ok) { status(C.errorText(result), "error"); return; }
+        var body = C.clear(document.querySelector("#gaps tbody"));
+        result.data.forEach(function (g) {
+          body.appendChild(el("tr", {},
+            el("td", { text: g.question }),
+            el("td", { text: g.count }),
+            el("td", { text: Object.keys(g.reasons).map(function (k) { return k + " " + g.reasons[k]; }).join(", ") }),
+            el("td", { text: Object.keys(g.languages).join(", ") }),
+            el("td", { text: g.examples.filter(function (e) { return e !== g.question; }).slice(0, 3).join(" · ") }),
+            el("td", { text: C.formatDate(g.last_asked) })
+          ));
+        });
+        document.getElementById("gaps").hidden = result.data.length === 0;
+        status(result.data.length ? result.data.length + " groups" : "No gaps in this period.");
+      });
+    }
+    document.getElementById("gaps-form").addEventListener("submit", function (event) { event.preventDefault(); load(); });
+    load();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var root = document.getElementById("knowledge");
+    if (!root) { return; }
+    var page = root.getAttribute("data-page");
+    if (page === "list") { listPage(); }
+    else if (page === "edit") { editPage(root); }
+    else if (page === "try") { tryPage(); }
+    else if (page === "golden") { goldenPage(); }
+    else if (page === "gaps") { gapsPage(); }
+  });
+})();

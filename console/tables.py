@@ -1,0 +1,70 @@
+"""Database tables of the console: accounts, login sessions, login attempts and the audit log.
+
+SQLAlchemy Core on their own ``MetaData`` (SQLite and PostgreSQL). The schema a database
+really has is built by Alembic revision ``0005_console``; a test checks the two agree.
+
+- ``console_users``: one row per person who signs in. Only an argon2 hash of the
+  password is kept; ``agent_id`` links an agent to their profile in ``data/agents.yml``.
+- ``console_sessions``: the id is the SHA-256 of the random token in the browser's
+  cookie, so a leaked table does not let anyone sign in.
+- ``console_login_attempts``: failed and successful sign-ins, for throttling.
+- ``console_audit``: who did what to what, and when; append-only.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table
+
+from bot.store.tables import NAMING_CONVENTION, BigIntId, JSONType, UTCDateTime
+
+METADATA = MetaData(naming_convention=NAMING_CONVENTION)
+
+users = Table(
+    "console_users",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("agent_id", String(64), nullable=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+sessions = Table(
+    "console_sessions",
+    METADATA,
+    Column("id", String(64), primary_key=True),
+    Column(
+        "user_id", Integer, ForeignKey("console_users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+login_attempts = Table(
+    "console_login_attempts",
+    METADATA,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False),
+    Column("ip", String(64), nullable=False),
+    Column("succeeded", Boolean, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_console_login_attempts_username_at", "username", "at"),
+    Index("ix_console_login_attempts_ip_at", "ip", "at"),
+)
+
+audit = Table(
+    "console_audit",
+    METADATA,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False, index=True),
+    Column("actor", String(64), nullable=False, index=True),
+    Column("actor_role", String(16), nullable=True),
+    Column("action", String(64), nullable=False, index=True),
+    Column("target", String(200), nullable=False),
+    Column("detail", JSONType, nullable=False, default=dict),
+)

@@ -1,0 +1,100 @@
+"""Test support for the agent workspace: the demo bot (this repository) trained once per
+session, the real engine over it (SQLite, or PostgreSQL in a throwaway schema), and the
+clients and messages the tests use.
+
+The knowledge base's Chroma index is shared by the session (``CONCIERGE_KB_CHROMA_PATH``), so
+only the first engine embeds the articles; every engine still has its own event database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.pool import NullPool
+
+from bot.agent import Agent
+from bot.engine import Engine, build_engine
+from bot.events import Event
+from bot.models import InboundMessage, OutboundMessage
+from bot.settings import Settings
+from bot.store.database import async_url, create_engine
+
+REPO = Path(__file__).resolve().parents[2]
+VIP_EMAIL = "ola.wisniewska@example.pl"  # Aleksandra Wiśniewska, black membership: VIP (data/clients.csv)
+VIP_NAME = "Aleksandra Wiśniewska"
+STANDARD_EMAIL = "hannah.brooks@example.com"  # Hannah Brooks, Standard
+COMPLAINT = "I'm really disappointed with my visit, my gel nails chipped after two days"
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def offline(monkeypatch: pytest.MonkeyPatch, chroma: Path) -> None:
+    """No downloads; the session's shared Chroma index."""
+    for key, value in OFFLINE.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("CONCIERGE_KB_CHROMA_PATH", str(chroma))
+
+
+def train_demo(root: Path) -> Path:
+    """The demo bot trained under ``root`` once per session (later calls load it); its model dir."""
+    model_dir = root / "mariia_workspace_model"
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in OFFLINE.items():
+            patch.setenv(key, value)
+        Agent.load_or_train(REPO, model_dir)
+    return model_dir
+
+
+def demo_settings(model_dir: Path, state_dir: Path, **extra: object) -> Settings:
+    """Settings of the demo project over the trained model, with its own state directory."""
+    return Settings(project_dir=REPO, model_dir=model_dir, state_dir=state_dir, **extra)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def postgres_schema(postgres_url: str) -> AsyncIterator[str]:
+    """A throwaway PostgreSQL schema; yields a database URL that uses it."""
+    schema = f"test_workspace_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url, poolclass=NullPool)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield async_url(postgres_url, schema=schema).render_as_string(hide_password=False)
+    finally:
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@asynccontextmanager
+async def demo_engine(settings: Settings) -> AsyncIterator[Engine]:
+    """The real engine of the demo bot (knowledge base and handoff included)."""
+    engine = await build_engine(settings)
+    try:
+        assert engine.handoff is not None, "the demo project has handoff data"
+        yield engine
+    finally:
+        await engine.close()
+
+
+def session_id() -> str:
+    """A fresh widget session id."""
+    return uuid.uuid4().hex[:16]
+
+
+async def say(
+    engine: Engine, sender: str, text: str, *, email: str | None = None, channel: str = "widget"
+) -> list[OutboundMessage]:
+    """A client message through the engine (``email``: the widget's verified identity)."""
+    metadata = {"contact_email": email} if email else {}
+    return await engine.handle(
+        InboundMessage(channel=channel, sender_id=sender, text=text, metadata=metadata)
+    )
+
+
+async def events_of(engine: Engine, conversation_id: str) -> list[Event]:
+    """The conversation's stored events."""
+    return await engine.store.events(conversation_id)
