@@ -118,7 +118,12 @@ def load_dataset(args: argparse.Namespace) -> Splits:
     )
 
 
-def bot_config(embeddings: str, c: float | None = None, embedding_weight: float | None = None) -> Any:
+def bot_config(
+    embeddings: str,
+    c: float | None = None,
+    embedding_weight: float | None = None,
+    similarity_weight: float | None = None,
+) -> Any:
     """The ``config.yml`` a bot would write for this pipeline (no entity components)."""
     from bot.config import BotConfig, ComponentConfig
 
@@ -127,6 +132,8 @@ def bot_config(embeddings: str, c: float | None = None, embedding_weight: float 
         classifier["C"] = c
     if embedding_weight is not None:
         classifier["embedding_weight"] = embedding_weight
+    if similarity_weight is not None:
+        classifier["similarity_weight"] = similarity_weight
     return BotConfig(
         language="en",
         pipeline=[
@@ -143,7 +150,11 @@ def bot_config(embeddings: str, c: float | None = None, embedding_weight: float 
 
 
 def train_pipeline(
-    pairs: Pairs, embeddings: str, c: float | None = None, embedding_weight: float | None = None
+    pairs: Pairs,
+    embeddings: str,
+    c: float | None = None,
+    embedding_weight: float | None = None,
+    similarity_weight: float | None = None,
 ) -> tuple[NLUPipeline, float]:
     """The bot's NLU pipeline trained on ``pairs``, and the seconds it took (encoder load included)."""
     from bot.nlu.pipeline import NLUPipeline
@@ -151,7 +162,7 @@ def train_pipeline(
 
     data = NLUData(examples=[NLUExample(text=t, intent=y) for t, y in pairs])
     started = time.perf_counter()
-    pipeline = NLUPipeline.train(data, bot_config(embeddings, c, embedding_weight))
+    pipeline = NLUPipeline.train(data, bot_config(embeddings, c, embedding_weight, similarity_weight))
     return pipeline, time.perf_counter() - started
 
 
@@ -235,6 +246,7 @@ def run(
     latency_count: int,
     objective: str = "balanced",
     embedding_weight: float | None = None,
+    similarity_weight: float | None = None,
 ) -> dict[str, Any]:
     """Train, tune the threshold on validation if asked, score the test split once."""
     from bot.nlu.fallback import FallbackClassifier
@@ -244,7 +256,7 @@ def run(
     thresholded = bool(oos) and method.endswith("threshold")
     train = [(t, y) for t, y in splits.train if as_class or y != oos]
     print(f"{splits.name}: training on {len(train)} examples ({embeddings} embeddings)", flush=True)
-    pipeline, train_seconds = train_pipeline(train, embeddings, c, embedding_weight)
+    pipeline, train_seconds = train_pipeline(train, embeddings, c, embedding_weight, similarity_weight)
     print(f"  trained in {train_seconds:.1f}s", flush=True)
     thresholds: dict[str, float] = {}
     if thresholded:
@@ -284,7 +296,8 @@ def run(
             "fallback_threshold": thresholds.get(objective),
             "threshold_objective": objective if thresholds else None,
             "other_objectives": others or None,
-            "embedding_weight": pipeline.model.spec.classifier.embedding_weight,
+            "embedding_weight": pipeline.model.spec.classifier.block_weight,
+            "similarity_weight": pipeline.model.spec.classifier.typicality_weight,
             "C": pipeline.model.spec.classifier.C,
             "train_examples": len(train),
             "test_examples": len(splits.test),
@@ -320,6 +333,12 @@ def main(argv: list[str] | None = None) -> None:
         help="weight of the sentence-embedding block (default: the pipeline's)",
     )
     parser.add_argument(
+        "--similarity-weight",
+        type=float,
+        default=None,
+        help="how much an atypical message loses confidence, 0 = off (default: the pipeline's)",
+    )
+    parser.add_argument(
         "--threshold-objective",
         choices=OBJECTIVES,
         default="balanced",
@@ -336,6 +355,7 @@ def main(argv: list[str] | None = None) -> None:
         args.latency_messages,
         args.threshold_objective,
         args.embedding_weight,
+        args.similarity_weight,
     )
     print(json.dumps(result))
 

@@ -104,8 +104,9 @@ def _selection_report(pairs: list[tuple[NLUExample, ParseData]]) -> dict[str, An
     return _report(truth, predicted)
 
 
-def _entity_report(examples: list[NLUExample], parses: list[ParseData],
-                   canonical: Callable[[Any], Any] | None) -> dict[str, Any] | None:
+def _entity_report(
+    examples: list[NLUExample], parses: list[ParseData], canonical: Callable[[Any], Any] | None
+) -> dict[str, Any] | None:
     canonical = canonical or (lambda value: value)
     gold_types = {span.entity for e in examples for span in e.entities}
     if not gold_types:
@@ -139,8 +140,9 @@ def _prf(true_positive: int, predicted: int, gold: int) -> dict[str, float | int
     return {"precision": precision, "recall": recall, "f1-score": f1, "support": gold}
 
 
-def split_examples(examples: list[NLUExample], test_fraction: float = 0.2, seed: int = 42
-                   ) -> tuple[list[NLUExample], list[NLUExample]]:
+def split_examples(
+    examples: list[NLUExample], test_fraction: float = 0.2, seed: int = 42
+) -> tuple[list[NLUExample], list[NLUExample]]:
     """A stratified (train, test) split: about ``test_fraction`` of every intent is held out.
 
     Strata are full intents (``faq/ask_hours``), so every response key keeps training

@@ -13,6 +13,10 @@ away from a seen word, so "helo" still counts). Both
 means right about 80% of the time on unseen messages (what the FallbackClassifier
 threshold needs to mean something), and a message made mostly of words the bot never
 saw ("qwxz plorf") is unsure instead of confidently mapped to the nearest intent.
+
+Given the messages' sentence embeddings, the probabilities are then scaled by how typical
+the message is of the predicted label (:mod:`bot.nlu.typicality`), so a message unlike
+every intent's examples is unsure too.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.svm import LinearSVC
+
+from bot.nlu.typicality import CentroidTypicality, centroids, similarity
 
 Model = Literal["svm", "logreg"]
 MAX_FOLDS = 5
@@ -64,16 +70,20 @@ class Vocabulary:
 
 
 def _deletions(word: str) -> set[str]:
-    return {word[:i] + word[i + 1:] for i in range(len(word))}
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
 class CalibratedLinearClassifier:
     """A linear classifier whose softmax temperature is fitted on held-out folds."""
 
-    def __init__(self, model: Model = "svm", C: float = 1.0, random_state: int = 42) -> None:
+    def __init__(
+        self, model: Model = "svm", C: float = 1.0, random_state: int = 42, similarity_weight: float = 0.0
+    ) -> None:
         self.model = model
         self.C = C
         self.random_state = random_state
+        self.similarity_weight = similarity_weight
+        self.typicality: CentroidTypicality | None = None
         self.labels: list[str] = []
         self.temperature = 1.0
         self.alpha = 0.0
@@ -81,36 +91,68 @@ class CalibratedLinearClassifier:
         self._weights = np.zeros((0, 0), dtype=np.float32)  # features x labels, C-contiguous
         self._intercept = np.zeros(0, dtype=np.float32)
 
-    def fit(self, X: sparse.csr_matrix, y: list[str], texts: list[str]) -> CalibratedLinearClassifier:
-        """Fit on all data; fit the calibration on cross-validated scores of the same model."""
+    def fit(
+        self, X: sparse.csr_matrix, y: list[str], texts: list[str], embeddings: np.ndarray | None = None
+    ) -> CalibratedLinearClassifier:
+        """Fit on all data; fit the calibration on cross-validated scores of the same model.
+
+        With ``embeddings`` (one normalised row per message) and a positive
+        ``similarity_weight``, also learn the label centroids that scale confidences by
+        typicality.
+        """
         self.labels = sorted(set(y))
         tokens = [words(t) for t in texts]
         self.vocabulary = Vocabulary(set().union(*tokens))
+        self.typicality = None
         if len(self.labels) < 2:
             return self  # a single class is certain; nothing to learn
         target = np.array([self.labels.index(label) for label in y])
         self._weights, self._intercept = self._fit_linear(X, target)
-        held_out = self._out_of_fold_scores(X, target, tokens)
+        use = embeddings if self.similarity_weight > 0 else None
+        held_out = self._out_of_fold_scores(X, target, tokens, use)
         if held_out is not None:
-            self.temperature, self.alpha = _fit_calibration(*held_out, target)
+            scores, cover, similarities = held_out
+            self.temperature, self.alpha = _fit_calibration(scores, cover, target)
+            if use is not None and similarities is not None:
+                correct = scores.argmax(axis=1) == target
+                self.typicality = CentroidTypicality.fit(
+                    use, target, len(self.labels), similarities, correct, self.similarity_weight
+                )
         return self
 
-    def predict_proba(self, X: sparse.csr_matrix, texts: list[str]) -> np.ndarray:
-        """Calibrated probabilities, one row per message, columns in :attr:`labels` order."""
+    def predict_proba(
+        self, X: sparse.csr_matrix, texts: list[str], embeddings: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Calibrated probabilities, one row per message, columns in :attr:`labels` order.
+
+        Given ``embeddings`` and a fitted typicality, each row is scaled by its message's
+        typicality factor (so it sums to that factor, at most 1).
+        """
         if len(self.labels) < 2:
             return np.ones((X.shape[0], len(self.labels)), dtype=np.float64)
         cover = np.array([self.vocabulary.coverage(words(t)) for t in texts])
         scores = self._scores(X, self._weights, self._intercept)
-        return _softmax(scores * _shrink(cover, self.alpha)[:, None] / self.temperature)
+        proba = _softmax(scores * _shrink(cover, self.alpha)[:, None] / self.temperature)
+        if self.typicality is not None and embeddings is not None:
+            proba *= self.typicality.factor(embeddings, proba.argmax(axis=1))[:, None]
+        return proba
 
-    def rank(self, X: sparse.csr_matrix, texts: list[str], limit: int = 10) -> list[list[tuple[str, float]]]:
+    def rank(
+        self, X: sparse.csr_matrix, texts: list[str], limit: int = 10, embeddings: np.ndarray | None = None
+    ) -> list[list[tuple[str, float]]]:
         """Per message, the ``limit`` most likely labels with their confidence, best first."""
-        proba = self.predict_proba(X, texts)
+        proba = self.predict_proba(X, texts, embeddings)
         ranked: list[list[tuple[str, float]]] = []
         for row in proba:
             order = np.argsort(-row, kind="stable")[:limit]
             ranked.append([(self.labels[i], float(row[i])) for i in order])
         return ranked
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        # Models pickled before typicality existed load unchanged (no typicality factor).
+        state.setdefault("similarity_weight", 0.0)
+        state.setdefault("typicality", None)
+        self.__dict__.update(state)
 
     # ---- internals ------------------------------------------------------------
     def _fit_linear(self, X: sparse.csr_matrix, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,9 +180,15 @@ class CalibratedLinearClassifier:
     def _scores(X: sparse.csr_matrix, weights: np.ndarray, intercept: np.ndarray) -> np.ndarray:
         return np.asarray(X @ weights, dtype=np.float64) + intercept
 
-    def _out_of_fold_scores(self, X: sparse.csr_matrix, target: np.ndarray, tokens: list[set[str]]
-                            ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Scores and word coverage of every example by a model that did not see it."""
+    def _out_of_fold_scores(
+        self,
+        X: sparse.csr_matrix,
+        target: np.ndarray,
+        tokens: list[set[str]],
+        embeddings: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+        """Scores, word coverage and (given embeddings) similarity to the predicted label's
+        centroid of every example, each by a model and centroids that did not see it."""
         smallest = min(Counter(target.tolist()).values())
         folds = min(MAX_FOLDS if len(target) < LARGE_DATA else 3, len(target))
         if folds < 2:
@@ -152,6 +200,7 @@ class CalibratedLinearClassifier:
             splitter = KFold(folds, shuffle=True, random_state=self.random_state)
         scores = np.zeros((len(target), len(self.labels)))
         cover = np.ones(len(target))
+        similarities = None if embeddings is None else np.zeros(len(target))
         for train, test in splitter.split(X, target):
             if len(np.unique(target[train])) < 2:
                 return None
@@ -159,7 +208,10 @@ class CalibratedLinearClassifier:
             scores[test] = self._scores(X[test], weights, intercept)
             seen = Vocabulary(set().union(*(tokens[i] for i in train)))
             cover[test] = [seen.coverage(tokens[i]) for i in test]
-        return scores, cover
+            if embeddings is not None and similarities is not None:
+                centres = centroids(embeddings[train], target[train], len(self.labels))
+                similarities[test] = similarity(embeddings[test], centres, scores[test].argmax(axis=1))
+        return scores, cover, similarities
 
 
 def _shrink(cover: np.ndarray, alpha: float) -> np.ndarray:
@@ -182,6 +234,7 @@ def _fit_calibration(scores: np.ndarray, cover: np.ndarray, target: np.ndarray) 
         p = _softmax(scores * _shrink(cover, alpha)[:, None] / np.exp(log_t))
         return float(-np.mean(np.log(np.clip(p[rows, target], 1e-12, None))))
 
-    result = minimize(nll, x0=np.array([0.0, 0.5]), method="L-BFGS-B",
-                      bounds=[(np.log(1e-3), np.log(1e2)), (0.0, 3.0)])
+    result = minimize(
+        nll, x0=np.array([0.0, 0.5]), method="L-BFGS-B", bounds=[(np.log(1e-3), np.log(1e2)), (0.0, 3.0)]
+    )
     return float(np.exp(result.x[0])), float(result.x[1])

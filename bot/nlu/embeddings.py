@@ -108,8 +108,9 @@ class SentenceEncoder:
 
     kind = "minilm"
 
-    def __init__(self, model_path: Path | None = None, cache_size: int = 4096,
-                 torch_threads: int | None = 1) -> None:
+    def __init__(
+        self, model_path: Path | None = None, cache_size: int = 4096, torch_threads: int | None = 1
+    ) -> None:
         self.model_path = Path(model_path) if model_path else minilm_path()
         self.torch_threads = torch_threads
         self.fingerprint = f"minilm:{_file_digest(self.model_path / 'model.safetensors')}"
@@ -220,8 +221,9 @@ def _distill(source: Path, target: Path) -> None:
     log.info("distilling a static embedding model from %s (one time, offline)", source)
     model = AutoModel.from_pretrained(str(source), local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(str(source), local_files_only=True, use_fast=True)
-    static = distill_from_model(model=model, tokenizer=cast(Any, tokenizer), pca_dims=STATIC_PCA_DIMS,
-                                device="cpu")
+    static = distill_from_model(
+        model=model, tokenizer=cast(Any, tokenizer), pca_dims=STATIC_PCA_DIMS, device="cpu"
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     try:

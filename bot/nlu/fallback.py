@@ -33,8 +33,9 @@ class FallbackClassifier(BaseModel):
             return ranking[0].confidence - ranking[1].confidence < self.ambiguity_threshold
         return False
 
-    def apply(self, intent: IntentPrediction, ranking: list[IntentPrediction]
-              ) -> tuple[IntentPrediction, list[IntentPrediction]]:
+    def apply(
+        self, intent: IntentPrediction, ranking: list[IntentPrediction]
+    ) -> tuple[IntentPrediction, list[IntentPrediction]]:
         """The (intent, ranking) after the fallback rule."""
         if not self.should_fallback(ranking):
             return intent, ranking

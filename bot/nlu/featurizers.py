@@ -44,8 +44,9 @@ class VectorizerOptions(BaseModel):
 class Featurizer:
     """Turns texts (plus their pattern matches and embeddings) into one feature matrix."""
 
-    def __init__(self, vectorizers: list[VectorizerOptions], pattern_names: list[str],
-                 embedding_weight: float = 1.0) -> None:
+    def __init__(
+        self, vectorizers: list[VectorizerOptions], pattern_names: list[str], embedding_weight: float = 1.0
+    ) -> None:
         self.options = vectorizers
         self.pattern_names = pattern_names
         self.embedding_weight = embedding_weight
@@ -117,8 +118,9 @@ class Featurizer:
         return sum(len(v.vocabulary_) for v in self._vectorizers) + len(self.pattern_names)
 
 
-def _tfidf(vectorizer: TfidfVectorizer, analyze: Callable[[str], list[str]], texts: Sequence[str]
-           ) -> sparse.csr_matrix:
+def _tfidf(
+    vectorizer: TfidfVectorizer, analyze: Callable[[str], list[str]], texts: Sequence[str]
+) -> sparse.csr_matrix:
     """``vectorizer.transform(texts)`` (sublinear tf, idf, L2 norm) without scikit-learn's
     per-call input validation, which costs more than the arithmetic for one chat message."""
     vocabulary: dict[str, int] = vectorizer.vocabulary_

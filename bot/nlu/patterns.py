@@ -66,8 +66,9 @@ class PatternSet:
         self._patterns = patterns
 
     @classmethod
-    def from_data(cls, data: NLUData, *, case_sensitive: bool = False, word_boundaries: bool = True
-                  ) -> PatternSet:
+    def from_data(
+        cls, data: NLUData, *, case_sensitive: bool = False, word_boundaries: bool = True
+    ) -> PatternSet:
         """All regexes and lookups of the training data."""
         return cls(
             [(r.name, r.pattern) for r in data.regexes],

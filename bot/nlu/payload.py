@@ -111,8 +111,9 @@ def selector_output(
     return out
 
 
-def _selector_entry(ranking: list[tuple[str, float]], responses: dict[str, list[dict[str, Any]]]
-                    ) -> dict[str, Any]:
+def _selector_entry(
+    ranking: list[tuple[str, float]], responses: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
     top_key, top_confidence = ranking[0]
     utter = f"utter_{top_key}"
     return {

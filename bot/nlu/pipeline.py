@@ -71,10 +71,14 @@ class NLUPipeline:
         spec = model.spec
         self.tokenizer = Tokenizer(spec.language)
         self.languages = LanguageDetector(spec.language, spec.languages)
-        self._regex = (RegexEntityExtractor(model.entity_patterns, set(model.entity_names))
-                       if spec.regex_extractor else None)
-        self._duckling = (DucklingExtractor(spec.duckling.dimensions, spec.duckling.timezone)
-                          if spec.duckling else None)
+        self._regex = (
+            RegexEntityExtractor(model.entity_patterns, set(model.entity_names))
+            if spec.regex_extractor
+            else None
+        )
+        self._duckling = (
+            DucklingExtractor(spec.duckling.dimensions, spec.duckling.timezone) if spec.duckling else None
+        )
         self._synonyms = EntitySynonymMapper(model.synonyms) if spec.synonyms else None
         # Load the lazy parts now (spaCy rules, dateparser locales, the language model), not on
         # a client's first message.
@@ -111,33 +115,43 @@ class NLUPipeline:
         matches = patterns_for(texts, patterns)
         report("nlu: featurizing", 0.1)
         embeddings = encoder.encode(texts) if encoder else None
-        featurizer = Featurizer(spec.vectorizers, patterns.names if spec.pattern_features else [],
-                                spec.classifier.embedding_weight)
+        featurizer = Featurizer(
+            spec.vectorizers, patterns.names if spec.pattern_features else [], spec.classifier.block_weight
+        )
         featurizer.fit(texts)
         X = featurizer.transform(texts, matches, embeddings)
         report("nlu: training the intent classifier", 0.3)
         options = spec.classifier
-        intents = CalibratedLinearClassifier(options.model, options.C, options.random_seed)
-        intents.fit(X, [e.intent for e in data.examples], texts)
+        intents = CalibratedLinearClassifier(
+            options.model, options.C, options.random_seed, options.typicality_weight
+        )
+        intents.fit(X, [e.intent for e in data.examples], texts, embeddings)
         retrieval = [i for i, e in enumerate(data.examples) if e.response_key]
         selector = None
         if retrieval:
             report("nlu: training the response selector", 0.5)
             selector = CalibratedLinearClassifier(options.model, options.C, options.random_seed)
-            selector.fit(X[retrieval], [data.examples[i].full_intent for i in retrieval],
-                         [texts[i] for i in retrieval])
+            selector.fit(
+                X[retrieval], [data.examples[i].full_intent for i in retrieval], [texts[i] for i in retrieval]
+            )
         crf = None
         if spec.crf:
             report("nlu: training the entity extractor", 0.6)
             tokenizer = Tokenizer(spec.language)
-            crf = CRFEntityExtractor(spec.crf.name, c1=spec.crf.c1, c2=spec.crf.c2,
-                                     max_iterations=spec.crf.max_iterations)
-            crf.train([(e.text, tokenizer.tokenize(e.text, e.language or spec.language), m, e.entities)
-                       for e, m in zip(data.examples, matches, strict=True)])
+            crf = CRFEntityExtractor(
+                spec.crf.name, c1=spec.crf.c1, c2=spec.crf.c2, max_iterations=spec.crf.max_iterations
+            )
+            crf.train(
+                [
+                    (e.text, tokenizer.tokenize(e.text, e.language or spec.language), m, e.entities)
+                    for e, m in zip(data.examples, matches, strict=True)
+                ]
+            )
             if not crf.trained:
                 crf = None
-        model = TrainedNLU.build(spec, data, domain, featurizer, patterns, intents, selector, crf,
-                                 time.perf_counter() - started)
+        model = TrainedNLU.build(
+            spec, data, domain, featurizer, patterns, intents, selector, crf, time.perf_counter() - started
+        )
         report("nlu: done", 1.0)
         log.info("NLU trained on %d examples in %.1fs", len(texts), model.train_seconds)
         return cls(model, encoder)
@@ -164,8 +178,11 @@ class NLUPipeline:
         todo = [i for i, r in enumerate(results) if r is None and texts[i].strip()]
         for i, t in enumerate(texts):
             if results[i] is None and not t.strip():
-                results[i] = ParseData(text=t, intent=IntentPrediction(name=None, confidence=0.0),
-                                       language=self.model.spec.language)
+                results[i] = ParseData(
+                    text=t,
+                    intent=IntentPrediction(name=None, confidence=0.0),
+                    language=self.model.spec.language,
+                )
         if todo:
             batch = [texts[i] for i in todo]
             for i, parse in zip(todo, self._classify(batch, reference_time), strict=True):
@@ -184,7 +201,7 @@ class NLUPipeline:
         matches = patterns_for(texts, m.patterns)
         embeddings = self.encoder.encode(texts) if self.encoder else None
         X = m.featurizer.transform(texts, matches, embeddings)
-        rankings = m.intents.rank(X, texts, m.spec.classifier.ranking_length)
+        rankings = m.intents.rank(X, texts, m.spec.classifier.ranking_length, embeddings)
         selections = self._select(X, texts) if m.selector else [None] * len(texts)
         out: list[ParseData] = []
         for text, found, ranked, selected in zip(texts, matches, rankings, selections, strict=True):
@@ -193,11 +210,16 @@ class NLUPipeline:
             intent = ranking[0].model_copy() if ranking else IntentPrediction(name=None, confidence=0.0)
             if m.spec.fallback:
                 intent, ranking = m.spec.fallback.apply(intent, ranking)
-            out.append(ParseData(
-                text=text, intent=intent, intent_ranking=ranking, language=language,
-                entities=self._entities(text, language, found, reference_time),
-                response_selector=selected,
-            ))
+            out.append(
+                ParseData(
+                    text=text,
+                    intent=intent,
+                    intent_ranking=ranking,
+                    language=language,
+                    entities=self._entities(text, language, found, reference_time),
+                    response_selector=selected,
+                )
+            )
         return out
 
     def _select(self, X: Any, texts: list[str]) -> list[dict[str, Any]]:
@@ -218,8 +240,9 @@ class NLUPipeline:
             out.append(selector_output(m.retrieval_intents, per_intent, default, m.responses))
         return out
 
-    def _entities(self, text: str, language: str, matches: list[Any],
-                  reference_time: datetime | None) -> list[EntityValue]:
+    def _entities(
+        self, text: str, language: str, matches: list[Any], reference_time: datetime | None
+    ) -> list[EntityValue]:
         found: list[EntityValue] = []
         if self._regex:
             found += self._regex.extract(text)
@@ -269,4 +292,3 @@ class NLUPipeline:
             if encoder is not None and encoder.fingerprint != wanted:
                 log.warning("the sentence encoder differs from the one the NLU model was trained with")
         return cls(model, encoder)
-

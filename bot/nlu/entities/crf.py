@@ -25,8 +25,11 @@ from bot.training_data import EntitySpan
 
 OUTSIDE = "O"
 _SEP = "\x1f"  # between entity, role and group inside a label
-_SHAPE = [(re.compile(r"[A-ZА-ЯЁІЇЄҐĄĆĘŁŃÓŚŹŻ]"), "X"), (re.compile(r"[a-zа-яёіїєґąćęłńóśźż]"), "x"),
-          (re.compile(r"\d"), "d")]
+_SHAPE = [
+    (re.compile(r"[A-ZА-ЯЁІЇЄҐĄĆĘŁŃÓŚŹŻ]"), "X"),
+    (re.compile(r"[a-zа-яёіїєґąćęłńóśźż]"), "x"),
+    (re.compile(r"\d"), "d"),
+]
 
 
 def _shape(word: str) -> str:
@@ -108,8 +111,15 @@ def bilou_tags(tokens: Sequence[Token], spans: Sequence[EntitySpan]) -> list[str
 class CRFEntityExtractor:
     """CRF tagger trained on the annotated examples (examples without entities are negatives)."""
 
-    def __init__(self, name: str = "CRFEntityExtractor", *, c1: float = 0.1, c2: float = 0.1,
-                 max_iterations: int = 50, gazetteer: bool = True) -> None:
+    def __init__(
+        self,
+        name: str = "CRFEntityExtractor",
+        *,
+        c1: float = 0.1,
+        c2: float = 0.1,
+        max_iterations: int = 50,
+        gazetteer: bool = True,
+    ) -> None:
         self.name = name
         self.use_gazetteer = gazetteer
         self.c1 = c1
@@ -133,19 +143,26 @@ class CRFEntityExtractor:
 
         seen: dict[str, Counter[str]] = {}
         for text, _, _, spans in sequences if self.use_gazetteer else []:
-            for value in {(s.entity, text[s.start:s.end].lower()) for s in spans}:
+            for value in {(s.entity, text[s.start : s.end].lower()) for s in spans}:
                 seen.setdefault(f"gazetteer:{value[0]}", Counter())[value[1]] += 1
         self._gazetteer = PatternSet([], {name: list(values) for name, values in seen.items()})
         # Training sees the feature only for values annotated in at least two examples, as if
         # each example were left out of the gazetteer: otherwise every training entity carries
         # it and the CRF learns to ignore unseen values (new names) at prediction time.
-        repeated = PatternSet([], {name: [v for v, n in values.items() if n > 1]
-                                   for name, values in seen.items()})
-        X = [token_features(tokens, [*matches, *repeated.find(text)])
-             for text, tokens, matches, _ in sequences]
+        repeated = PatternSet(
+            [], {name: [v for v, n in values.items() if n > 1] for name, values in seen.items()}
+        )
+        X = [
+            token_features(tokens, [*matches, *repeated.find(text)]) for text, tokens, matches, _ in sequences
+        ]
         y = [bilou_tags(tokens, spans) for _, tokens, _, spans in sequences]
-        crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=self.c1, c2=self.c2,
-                                   max_iterations=self.max_iterations, all_possible_transitions=True)
+        crf = sklearn_crfsuite.CRF(
+            algorithm="lbfgs",
+            c1=self.c1,
+            c2=self.c2,
+            max_iterations=self.max_iterations,
+            all_possible_transitions=True,
+        )
         crf.fit(X, y)
         self._crf = crf
 
@@ -161,8 +178,9 @@ class CRFEntityExtractor:
             confidences = [tagger.marginal(tag, i) for i, tag in enumerate(tags)]
         return self._decode(text, tokens, tags, confidences)
 
-    def _decode(self, text: str, tokens: list[Token], tags: list[str], conf: list[float]
-                ) -> list[EntityValue]:
+    def _decode(
+        self, text: str, tokens: list[Token], tags: list[str], conf: list[float]
+    ) -> list[EntityValue]:
         entities: list[EntityValue] = []
         start: int | None = None
         current = ""
@@ -183,14 +201,22 @@ class CRFEntityExtractor:
             entities.append(self._entity(text, tokens, start, len(tags) - 1, current, conf))
         return entities
 
-    def _entity(self, text: str, tokens: list[Token], first: int, last: int, label: str,
-                conf: list[float]) -> EntityValue:
+    def _entity(
+        self, text: str, tokens: list[Token], first: int, last: int, label: str, conf: list[float]
+    ) -> EntityValue:
         entity, role, group = [*label.split(_SEP), "", ""][:3]
         begin, end = tokens[first].start, tokens[last].end
-        confidence = sum(conf[first:last + 1]) / (last - first + 1)
-        return EntityValue(entity=entity, value=text[begin:end], start=begin, end=end,
-                           role=role or None, group=group or None, extractor=self.name,
-                           confidence_entity=round(confidence, 6))
+        confidence = sum(conf[first : last + 1]) / (last - first + 1)
+        return EntityValue(
+            entity=entity,
+            value=text[begin:end],
+            start=begin,
+            end=end,
+            role=role or None,
+            group=group or None,
+            extractor=self.name,
+            confidence_entity=round(confidence, 6),
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -200,4 +226,3 @@ class CRFEntityExtractor:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
-

@@ -28,25 +28,78 @@ SUPPORTED = ("amount-of-money", "email", "number", "phone-number", "time", "url"
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?"
 _NUMBER = re.compile(rf"(?<![\w.,])(?<!\w-)(?P<neg>-)?(?P<num>{_NUM})(?![\d])")
 _WORDS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
-    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
 }
 _TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
 _NUMBER_WORDS = re.compile(
     rf"\b(?:(?:{_TENS})[\s-](?:one|two|three|four|five|six|seven|eight|nine)|"
-    + "|".join(sorted(_WORDS, key=len, reverse=True)) + r")\b",
+    + "|".join(sorted(_WORDS, key=len, reverse=True))
+    + r")\b",
     re.I,
 )
 # Currency markers before or after the amount, and the unit Duckling reports for each.
 _UNITS = {
-    "$": "$", "dollar": "$", "dollars": "$", "buck": "$", "bucks": "$", "usd": "USD",
-    "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR", "£": "GBP", "gbp": "GBP", "pound": "GBP",
-    "pounds": "GBP", "zł": "PLN", "zl": "PLN", "pln": "PLN", "złotych": "PLN", "złote": "PLN",
-    "złoty": "PLN", "uah": "UAH", "₴": "UAH", "грн": "UAH", "гривень": "UAH", "гривні": "UAH",
-    "гривня": "UAH", "rub": "RUB", "₽": "RUB", "руб": "RUB", "рублей": "RUB", "рубля": "RUB",
-    "рубль": "RUB", "cent": "cent", "cents": "cent",
+    "$": "$",
+    "dollar": "$",
+    "dollars": "$",
+    "buck": "$",
+    "bucks": "$",
+    "usd": "USD",
+    "€": "EUR",
+    "eur": "EUR",
+    "euro": "EUR",
+    "euros": "EUR",
+    "£": "GBP",
+    "gbp": "GBP",
+    "pound": "GBP",
+    "pounds": "GBP",
+    "zł": "PLN",
+    "zl": "PLN",
+    "pln": "PLN",
+    "złotych": "PLN",
+    "złote": "PLN",
+    "złoty": "PLN",
+    "uah": "UAH",
+    "₴": "UAH",
+    "грн": "UAH",
+    "гривень": "UAH",
+    "гривні": "UAH",
+    "гривня": "UAH",
+    "rub": "RUB",
+    "₽": "RUB",
+    "руб": "RUB",
+    "рублей": "RUB",
+    "рубля": "RUB",
+    "рубль": "RUB",
+    "cent": "cent",
+    "cents": "cent",
 }
 _UNIT_ALT = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
 _MONEY_BEFORE = re.compile(rf"(?<!\w)(?P<unit>[$€£₴₽]|usd|eur|gbp|pln|uah|rub)\s?(?P<num>{_NUM})(?!\d)", re.I)
@@ -78,8 +131,9 @@ class DucklingExtractor:
             raise ConfigError(f"DucklingEntityExtractor: unknown timezone {timezone!r}") from exc
         self._times = TimeParser()
 
-    def extract(self, text: str, language: str = "en", reference_time: datetime | None = None
-                ) -> list[EntityValue]:
+    def extract(
+        self, text: str, language: str = "en", reference_time: datetime | None = None
+    ) -> list[EntityValue]:
         """Every supported dimension found in ``text``; overlaps are resolved later."""
         found: list[EntityValue] = []
         dims = self.dimensions
@@ -103,8 +157,11 @@ class DucklingExtractor:
                 for m in pattern.finditer(text):
                     amount = _to_number(m.group("num"), language)
                     unit = _UNITS[m.group("unit").lower()]
-                    found.append(self._entity("amount-of-money", m, amount,
-                                              {"value": amount, "type": "value", "unit": unit}))
+                    found.append(
+                        self._entity(
+                            "amount-of-money", m, amount, {"value": amount, "type": "value", "unit": unit}
+                        )
+                    )
         if "number" in dims:
             for m in _NUMBER.finditer(text):
                 value = _to_number(m.group("num"), language)
@@ -120,31 +177,43 @@ class DucklingExtractor:
             for t in self._times.find(masked, language, now):
                 grain: dict[str, Any] = {
                     "values": [{"value": t["value"], "grain": t["grain"], "type": "value"}],
-                    "value": t["value"], "grain": t["grain"], "type": "value",
+                    "value": t["value"],
+                    "grain": t["grain"],
+                    "type": "value",
                 }
                 found.append(_duckling_entity("time", t["value"], t["start"], t["end"], text, grain))
         return found
 
     @staticmethod
-    def _entity(dim: str, m: re.Match[str], value: Any, info: dict[str, Any], end: int | None = None
-                ) -> EntityValue:
+    def _entity(
+        dim: str, m: re.Match[str], value: Any, info: dict[str, Any], end: int | None = None
+    ) -> EntityValue:
         return _duckling_entity(dim, value, m.start(), m.end() if end is None else end, m.string, info)
 
 
-def _duckling_entity(dim: str, value: Any, start: int, end: int, text: str, info: dict[str, Any]
-                     ) -> EntityValue:
+def _duckling_entity(
+    dim: str, value: Any, start: int, end: int, text: str, info: dict[str, Any]
+) -> EntityValue:
     """An entity as Rasa converts a Duckling match: ``text``, ``confidence`` and ``additional_info`` extra."""
-    return EntityValue.model_validate({
-        "entity": dim, "value": value, "start": start, "end": end, "extractor": EXTRACTOR,
-        "text": text[start:end], "confidence": 1.0, "additional_info": info,
-    })
+    return EntityValue.model_validate(
+        {
+            "entity": dim,
+            "value": value,
+            "start": start,
+            "end": end,
+            "extractor": EXTRACTOR,
+            "text": text[start:end],
+            "confidence": 1.0,
+            "additional_info": info,
+        }
+    )
 
 
 def _mask(text: str, spans: list[EntityValue]) -> str:
     """``text`` with the given spans blanked out (offsets unchanged)."""
     chars = list(text)
     for e in spans:
-        chars[e.start or 0:e.end or 0] = " " * ((e.end or 0) - (e.start or 0))
+        chars[e.start or 0 : e.end or 0] = " " * ((e.end or 0) - (e.start or 0))
     return "".join(chars)
 
 

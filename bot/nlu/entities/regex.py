@@ -29,6 +29,7 @@ class RegexEntityExtractor:
             if m.name not in names or key in seen:
                 continue
             seen.add(key)
-            entities.append(EntityValue(entity=m.name, value=m.text, start=m.start, end=m.end,
-                                        extractor=EXTRACTOR))
+            entities.append(
+                EntityValue(entity=m.name, value=m.text, start=m.start, end=m.end, extractor=EXTRACTOR)
+            )
         return entities

@@ -15,12 +15,53 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 # Words dateparser would read as a date that in a chat are almost always something else.
-_NOT_DATES = {"may", "march", "sun", "sat", "wed", "mon", "fri", "now", "second", "a", "an", "m", "h",
-              "d", "s", "t", "w", "min", "sec", "year", "day", "week", "month", "hour", "minute"}
+_NOT_DATES = {
+    "may",
+    "march",
+    "sun",
+    "sat",
+    "wed",
+    "mon",
+    "fri",
+    "now",
+    "second",
+    "a",
+    "an",
+    "m",
+    "h",
+    "d",
+    "s",
+    "t",
+    "w",
+    "min",
+    "sec",
+    "year",
+    "day",
+    "week",
+    "month",
+    "hour",
+    "minute",
+}
 # Too common in chat to start a date search on their own.
 _NOT_TRIGGERS = {"may", "second", "sun", "sat", "wed", "mon", "fri", "min", "sec"}
-_EXTRA_TRIGGERS = {"en": {"noon", "midnight", "tonight", "morning", "evening", "afternoon", "weekend",
-                          "today", "tomorrow", "yesterday", "next", "am", "pm", "o'clock"}}
+_EXTRA_TRIGGERS = {
+    "en": {
+        "noon",
+        "midnight",
+        "tonight",
+        "morning",
+        "evening",
+        "afternoon",
+        "weekend",
+        "today",
+        "tomorrow",
+        "yesterday",
+        "next",
+        "am",
+        "pm",
+        "o'clock",
+    }
+}
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _LETTER = re.compile(r"[^\W\d_]")
 _NUMERIC_DATE = re.compile(r"\d{1,4}[./-]\d{1,2}(?:[./-]\d{1,4})?")
@@ -65,8 +106,15 @@ class TimeParser:
                 continue
             grain = self._grain(body, moment, language)
             value = _truncate(moment, grain).replace(tzinfo=now.tzinfo)
-            results.append({"start": start, "end": start + len(body), "body": body,
-                            "value": duckling_iso(value), "grain": grain})
+            results.append(
+                {
+                    "start": start,
+                    "end": start + len(body),
+                    "body": body,
+                    "value": duckling_iso(value),
+                    "grain": grain,
+                }
+            )
         return results
 
     def _triggered(self, text: str, language: str) -> bool:
@@ -97,7 +145,8 @@ class TimeParser:
         # dateparser sometimes reads a bare hour as a month ("w piątek o 10" -> October next year);
         # a date more than a year ahead without a written year is such a misreading.
         return moment.replace(tzinfo=None) - now.replace(tzinfo=None) <= timedelta(days=366) or bool(
-            re.search(r"\d{4}", stripped))
+            re.search(r"\d{4}", stripped)
+        )
 
     def _grain(self, body: str, moment: datetime, language: str) -> str:
         parser = self._parsers.get(language)
@@ -147,9 +196,29 @@ def _locale_words(language: str) -> set[str]:
     except Exception:
         return set()
     words: set[str] = set()
-    keys = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-            "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
-            "saturday", "sunday", "am", "pm"]
+    keys = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "am",
+        "pm",
+    ]
     for key in keys:
         words.update(v.lower().rstrip(".") for v in info.get(key, []) if len(v) >= 3 or key in ("am", "pm"))
     for phrases in info.get("relative-type", {}).values():

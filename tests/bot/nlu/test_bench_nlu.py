@@ -162,3 +162,28 @@ def test_oos_as_a_class_needs_no_validation(tmp_path: Path, capsys: pytest.Captu
     assert result["train_examples"] == 3 * 6 * 4 + 4
     assert result["in_scope_accuracy"] == 1.0
     assert result["oos_recall"] is not None
+
+
+def test_pipeline_weights_are_settable_and_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train = write(tmp_path / "train.csv", split(DAYS[:4], []))
+    val = write(tmp_path / "val.csv", split(DAYS[4:5], OOS[:3]))
+    test = write(tmp_path / "test.csv", split(DAYS[5:], OOS[3:]))
+    common = [
+        "--train",
+        train,
+        "--val",
+        val,
+        "--test",
+        test,
+        "--oos-label",
+        "oos",
+        "--latency-messages",
+        "10",
+    ]
+    bench_nlu.main([*common, "--embeddings", "static", "--similarity-weight", "10"])
+    result = figures(capsys)
+    assert (result["embedding_weight"], result["similarity_weight"]) == (1.0, 10.0)
+    assert result["in_scope_accuracy"] >= 0.9  # type: ignore[operator]
+    assert result["oos_recall"] is not None

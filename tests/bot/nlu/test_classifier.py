@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -102,3 +105,16 @@ def test_vocabulary_forgives_one_typo() -> None:
     assert vocabulary.knows("2026")
     assert vocabulary.coverage(words("helo qwerty")) == 0.5
     assert vocabulary.coverage(set()) == 1.0
+
+
+def test_a_model_pickled_before_typicality_existed_still_predicts(
+    fitted: tuple[Featurizer, CalibratedLinearClassifier],
+) -> None:
+    featurizer, model = fitted
+    old = copy.copy(model)
+    del old.__dict__["typicality"], old.__dict__["similarity_weight"]
+    loaded = pickle.loads(pickle.dumps(old))
+    probe = ["book a manicure please"]
+    X = featurizer.transform(probe)
+    assert loaded.typicality is None
+    assert np.allclose(loaded.predict_proba(X, probe), model.predict_proba(X, probe))

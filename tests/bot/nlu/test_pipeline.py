@@ -210,3 +210,16 @@ def test_training_without_examples_is_a_config_error() -> None:
 def test_load_without_a_model_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no NLU model"):
         NLUPipeline.load(tmp_path)
+
+
+def test_similarity_weight_lowers_the_confidence_of_a_message_unlike_any_intent(data: NLUData) -> None:
+    plain = NLUPipeline.train(data, salon_config(similarity_weight=0))
+    typical = NLUPipeline.train(data, salon_config(similarity_weight=10), encoder=plain.encoder)
+    assert plain.model.intents.typicality is None and typical.model.intents.typicality is not None
+    question = "the weather in peru is rainy"
+    before, after = plain.parse(question), typical.parse(question)
+    assert after.intent_ranking[-1].confidence <= before.intent_ranking[-1].confidence
+    assert after.intent.name == "nlu_fallback"
+    assert sum(i.confidence for i in after.intent_ranking[1:]) < 0.9
+    # A message like the training examples keeps its intent.
+    assert typical.parse("can I book a manicure for friday?").intent.name == "book_appointment"

@@ -7,7 +7,7 @@ from pathlib import Path
 from bot.config import BotConfig, ComponentConfig
 from bot.loaders import load_config
 from bot.nlu.featurizers import VectorizerOptions
-from bot.nlu.spec import DEFAULT_EMBEDDINGS, PipelineSpec
+from bot.nlu.spec import DEFAULT_EMBEDDINGS, ClassifierOptions, PipelineSpec
 
 
 def _config(path: Path) -> BotConfig:
@@ -76,3 +76,15 @@ def test_diet_without_entity_recognition_trains_no_crf() -> None:
         pipeline=[ComponentConfig(name="DIETClassifier", params={"entity_recognition": False})]
     )
     assert PipelineSpec.from_config(config).crf is None
+
+
+def test_embedding_weights_default_by_kind_and_can_be_set() -> None:
+    def classifier(**params: object) -> ClassifierOptions:
+        config = BotConfig(pipeline=[ComponentConfig(name="DIETClassifier", params=params)])
+        return PipelineSpec.from_config(config).classifier
+
+    minilm, static = classifier(embeddings="minilm"), classifier(embeddings="static")
+    assert (minilm.block_weight, minilm.typicality_weight) == (2.0, 10.0)
+    assert (static.block_weight, static.typicality_weight) == (1.0, 0.0)
+    tuned = classifier(embeddings="static", embedding_weight=1.5, similarity_weight=4)
+    assert (tuned.block_weight, tuned.typicality_weight) == (1.5, 4.0)
