@@ -140,8 +140,8 @@ def create_app(
 
 
 def _include_console_routes(app: FastAPI) -> None:
-    """The console's own routers (sign-in, users, audit, knowledge, analytics, pages)."""
-    from console.routes import analytics, audit, auth, home, knowledge_pages, media, users, workspace
+    """The console's own routers (sign-in, users, audit, knowledge, analytics, workspace, clients)."""
+    from console.routes import analytics, audit, auth, clients, home, knowledge_pages, media, users, workspace
 
     app.include_router(auth.router())
     app.include_router(home.router())
@@ -151,3 +151,4 @@ def _include_console_routes(app: FastAPI) -> None:
     app.include_router(analytics.router())
     app.include_router(workspace.router())
     app.include_router(media.router())
+    app.include_router(clients.router())

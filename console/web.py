@@ -20,6 +20,7 @@ from console.security.models import (
     ADMIN_ROLES,
     ANALYTICS_ROLES,
     AUDIT_ROLES,
+    CLIENT_READ_ROLES,
     KNOWLEDGE_READ_ROLES,
     WORKSPACE_ROLES,
     ConsoleUser,
@@ -42,6 +43,7 @@ class NavItem:
 
 NAV: tuple[NavItem, ...] = (
     NavItem("workspace", "Workspace", "/console/workspace", WORKSPACE_ROLES),
+    NavItem("clients", "Clients", "/console/clients", CLIENT_READ_ROLES),
     NavItem("knowledge", "Knowledge", "/console/knowledge", KNOWLEDGE_READ_ROLES),
     NavItem("analytics", "Analytics", "/console/analytics", ANALYTICS_ROLES),
     NavItem("users", "Users", "/console/users", ADMIN_ROLES),

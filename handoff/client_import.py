@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -117,27 +118,34 @@ def parse_row(row: dict[str, str], region: str = DEFAULT_REGION) -> ClientUpsert
 def read_clients_csv(path: Path, region: str = DEFAULT_REGION) -> list[ClientUpsert]:
     """Parse and validate every row; :class:`~bot.errors.FormatError` names the first bad line."""
     path = Path(path)
-    upserts: list[ClientUpsert] = []
     with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or "first_name" not in reader.fieldnames:
-            raise FormatError(str(path), "missing header with a first_name column", line=1)
-        for row in reader:
-            try:
-                upsert = parse_row(row, region)
-            except (ValueError, InvalidIdentity, ValidationError) as exc:
-                raise FormatError(str(path), str(exc).splitlines()[0], line=reader.line_num) from None
-            if not upsert.identities and not upsert.external_id:
-                raise FormatError(
-                    str(path), "row has neither an identity nor an external_id", line=reader.line_num
-                )
-            upserts.append(upsert)
+        return parse_clients_csv(handle, str(path), region)
+
+
+def parse_clients_csv(lines: Iterable[str], source: str, region: str = DEFAULT_REGION) -> list[ClientUpsert]:
+    """Parse and validate the rows of a clients CSV read from ``lines`` (named ``source`` in errors)."""
+    upserts: list[ClientUpsert] = []
+    reader = csv.DictReader(lines)
+    if not reader.fieldnames or "first_name" not in reader.fieldnames:
+        raise FormatError(source, "missing header with a first_name column", line=1)
+    for row in reader:
+        try:
+            upsert = parse_row(row, region)
+        except (ValueError, InvalidIdentity, ValidationError) as exc:
+            raise FormatError(source, str(exc).splitlines()[0], line=reader.line_num) from None
+        if not upsert.identities and not upsert.external_id:
+            raise FormatError(source, "row has neither an identity nor an external_id", line=reader.line_num)
+        upserts.append(upsert)
     return upserts
 
 
 async def import_clients_csv(path: Path, store: ClientStore, region: str = DEFAULT_REGION) -> ImportReport:
     """Upsert every row of a clients CSV into ``store`` (validated as a whole first)."""
-    upserts = read_clients_csv(path, region)
+    return await import_upserts(read_clients_csv(path, region), store)
+
+
+async def import_upserts(upserts: Sequence[ClientUpsert], store: ClientStore) -> ImportReport:
+    """Upsert already validated rows in order, reporting the clients they resolved to."""
     ids: list[str] = []
     for upsert in upserts:
         profile = await store.upsert(upsert)

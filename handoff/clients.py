@@ -15,25 +15,56 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.errors import ConciergeError
 from bot.store.database import create_engine
 from handoff.config import TierConfig
 from handoff.identity import Identity
-from handoff.profiles import ClientProfile, ClientUpsert, Note, Visit, load_profile
+from handoff.profiles import ClientChanges, ClientProfile, ClientUpsert, Note, Visit, load_profile
 from handoff.tables import client_identities, client_notes, client_visits, clients
 
-__all__ = ["ClientNotFound", "ClientProfile", "ClientStore", "ClientUpsert", "Note", "Visit"]
+__all__ = [
+    "ClientChanges",
+    "ClientConflict",
+    "ClientNotFound",
+    "ClientProfile",
+    "ClientStore",
+    "ClientUpsert",
+    "Note",
+    "Visit",
+]
+
+#: the profile's own fields (everything but identities, visits, notes and preferences)
+PROFILE_FIELDS = (
+    "external_id",
+    "first_name",
+    "last_name",
+    "language",
+    "birthday",
+    "membership",
+    "tier_override",
+    "concierge_agent_id",
+    "home_location",
+)
 
 
 class ClientNotFound(ConciergeError):
     """No client with that id."""
 
 
+class ClientConflict(ConciergeError):
+    """A change that would give a client another client's external id."""
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class ClientStore:
@@ -78,6 +109,20 @@ class ClientStore:
                 await load_profile(conn, client_id, as_of or self.today(), self.tiers) if client_id else None
             )
 
+    async def lookup(self, data: ClientUpsert) -> str | None:
+        """The client an upsert of ``data`` would update (None: it would create one)."""
+        async with self.engine.connect() as conn:
+            if data.external_id:
+                row = (
+                    await conn.execute(select(clients.c.id).where(clients.c.external_id == data.external_id))
+                ).first()
+                if row:
+                    return await self._resolve(conn, row.id)
+            for identity in data.identities:
+                if owner := await self._owner(conn, identity):
+                    return owner
+        return None
+
     async def has_any(self) -> bool:
         """Whether the store holds any client at all (e.g. to import the shipped CSV once)."""
         async with self.engine.connect() as conn:
@@ -92,6 +137,35 @@ class ClientStore:
                 .order_by(clients.c.created_at, clients.c.id)
             )
             return [r.id for r in rows]
+
+    async def search(self, query: str = "", *, limit: int = 50, offset: int = 0) -> tuple[list[str], int]:
+        """Ids of live clients whose name, external id or any identity contains ``query``
+        (case-insensitive; all clients when empty), by name; and how many match in all."""
+        condition = clients.c.merged_into.is_(None)
+        words = query.strip().lower().split()
+        for word in words:
+            pattern = f"%{_escape_like(word)}%"
+            holders = select(client_identities.c.client_id).where(
+                func.lower(client_identities.c.value).like(pattern, escape="\\")
+            )
+            condition &= or_(
+                func.lower(clients.c.first_name).like(pattern, escape="\\"),
+                func.lower(clients.c.last_name).like(pattern, escape="\\"),
+                func.lower(func.coalesce(clients.c.external_id, "")).like(pattern, escape="\\"),
+                clients.c.id.in_(holders),
+            )
+        async with self.engine.connect() as conn:
+            total = (
+                await conn.execute(select(func.count()).select_from(clients).where(condition))
+            ).scalar_one()
+            rows = await conn.execute(
+                select(clients.c.id)
+                .where(condition)
+                .order_by(clients.c.last_name, clients.c.first_name, clients.c.created_at, clients.c.id)
+                .limit(limit)
+                .offset(offset)
+            )
+            return [r.id for r in rows], int(total)
 
     # ---- writes ----------------------------------------------------------------------
     async def identify(self, identities: Sequence[Identity], **fields: object) -> ClientProfile:
@@ -111,6 +185,31 @@ class ClientStore:
         """Create or update a client from ``data`` (see :class:`ClientUpsert`)."""
         async with self.engine.begin() as conn:
             client_id = await self._upsert(conn, data, fill_only={})
+        return await self.get(client_id)
+
+    async def update(self, client_id: str, changes: ClientChanges) -> ClientProfile:
+        """Change a known client's fields; a field given as None is cleared (a name becomes "").
+
+        Unlike :meth:`upsert`, which only sets what it is given, this is an editor's change
+        of one profile: the tier override or the named concierge can be taken away.
+        ``preferences``, when given, replace the stored ones as a whole.
+        """
+        values = changes.model_dump(exclude_unset=True)
+        for name in ("first_name", "last_name"):
+            if name in values and values[name] is None:
+                values[name] = ""
+        if "preferences" in values:
+            values["preferences"] = values["preferences"] or {}
+        try:
+            async with self.engine.begin() as conn:
+                client_id = await self._resolve(conn, client_id)
+                if values:
+                    values["updated_at"] = _now()
+                    await conn.execute(update(clients).where(clients.c.id == client_id).values(**values))
+        except IntegrityError:
+            raise ClientConflict(
+                f"another client has the external id {values.get('external_id')!r}"
+            ) from None
         return await self.get(client_id)
 
     async def link(self, client_id: str, identity: Identity) -> ClientProfile:
@@ -213,17 +312,7 @@ class ClientStore:
         self, conn: AsyncConnection, client_id: str, data: ClientUpsert, fill_only: dict[str, object]
     ) -> None:
         row = (await conn.execute(select(clients).where(clients.c.id == client_id))).one()
-        names = (
-            "external_id",
-            "first_name",
-            "last_name",
-            "language",
-            "birthday",
-            "membership",
-            "tier_override",
-            "concierge_agent_id",
-            "home_location",
-        )
+        names = PROFILE_FIELDS
         given = {n: getattr(data, n) for n in names if getattr(data, n) is not None}
         # Another system's record of a person we know (matched by identity, different
         # external id) fills gaps only: it must not rename or re-key the profile.
@@ -271,16 +360,7 @@ class ClientStore:
         )
         filled = {
             name: getattr(absorbed, name)
-            for name in (
-                "first_name",
-                "last_name",
-                "language",
-                "birthday",
-                "membership",
-                "tier_override",
-                "concierge_agent_id",
-                "home_location",
-            )
+            for name in PROFILE_FIELDS[1:]  # the survivor keeps its own external id
             if not getattr(survivor, name) and getattr(absorbed, name)
         }
         await conn.execute(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -63,6 +63,24 @@ class ClientUpsert(BaseModel):
     identities: list[Identity] = Field(default_factory=list)
     visits: list[Visit] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+
+
+class ClientChanges(BaseModel):
+    """An editor's change to one client's fields: only the fields given change, and a field
+    given as ``null`` is cleared (see :meth:`handoff.clients.ClientStore.update`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: str | None = Field(default=None, max_length=64)
+    first_name: str | None = Field(default=None, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+    language: str | None = Field(default=None, max_length=8)
+    birthday: date | None = None
+    membership: str | None = Field(default=None, max_length=32)
+    tier_override: Tier | None = None
+    concierge_agent_id: str | None = Field(default=None, max_length=64)
+    home_location: str | None = Field(default=None, max_length=64)
+    preferences: dict[str, str] | None = None
 
 
 class ClientProfile(BaseModel):

@@ -18,6 +18,8 @@ KNOWLEDGE_WRITE_ROLES: tuple[Role, ...] = ("editor", "manager", "admin")
 ANALYTICS_ROLES: tuple[Role, ...] = ("manager", "admin")
 AUDIT_ROLES: tuple[Role, ...] = ("manager", "admin")
 ADMIN_ROLES: tuple[Role, ...] = ("admin",)
+CLIENT_READ_ROLES: tuple[Role, ...] = WORKSPACE_ROLES
+CLIENT_WRITE_ROLES: tuple[Role, ...] = ("manager", "admin")
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
 

@@ -111,6 +111,14 @@ EXPECTED: dict[tuple[str, str], str | tuple[Role, ...]] = {
     ("POST", "/api/workspace/conversations/{conversation_id}/transfer"): WORKSPACE,
     # ---- inbound media, fetched from the channel's provider (helper H) ------------------------
     ("GET", "/api/media/{channel}/{conversation_id}/{seq}/{index}"): WORKSPACE,
+    # ---- client profiles: the workspace reads them, managers and admins change them ------------
+    ("GET", "/console/clients"): WORKSPACE,
+    ("GET", "/api/clients"): WORKSPACE,
+    ("POST", "/api/clients"): MANAGERS,
+    ("POST", "/api/clients/import"): MANAGERS,
+    ("GET", "/api/clients/{client_id}"): WORKSPACE,
+    ("PATCH", "/api/clients/{client_id}"): MANAGERS,
+    ("POST", "/api/clients/{client_id}/identities"): MANAGERS,
 }
 
 # Values for path parameters; "{user_id}" is filled in with the agent's id at run time.
@@ -122,6 +130,7 @@ PATH_PARAMS: dict[str, str] = {
     "channel": "whatsapp_cloud",
     "seq": "1",
     "index": "0",
+    "client_id": "walk-test-client",
 }
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}

@@ -157,3 +157,56 @@ async def test_unknown_clients_are_reported(client_store: ClientStore) -> None:
     with pytest.raises(ClientNotFound):
         await client_store.get("nope")
     assert await client_store.find(phone("601234567")) is None
+
+
+async def test_search_matches_every_word_in_names_ids_and_identities(client_store: ClientStore) -> None:
+    ola = await client_store.upsert(
+        ClientUpsert(
+            external_id="MH-1", first_name="Ola", last_name="Wiśniewska", identities=[phone("601234567")]
+        )
+    )
+    await client_store.upsert(
+        ClientUpsert(
+            first_name="Anna", last_name="Nowak", identities=[Identity.of("email", "anna_n@example.pl")]
+        )
+    )
+    nameless = await client_store.identify([Identity.of("telegram", "@percent_100")])
+    assert await client_store.search("wiś ola") == ([ola.id], 1)
+    assert await client_store.search("601234") == ([ola.id], 1)
+    assert await client_store.search("mh-1") == ([ola.id], 1)
+    assert await client_store.search("ola nowak") == ([], 0)  # every word must match
+    # LIKE's wildcards are matched literally: "_" is not "any character"
+    assert await client_store.search("ol_") == ([], 0)  # as a wildcard it would match "Ola"
+    assert await client_store.search("percent_1") == ([nameless.id], 1)
+    everyone, total = await client_store.search("")
+    assert total == 3 and everyone[-1] == ola.id  # by last name ("" sorts first)
+    assert await client_store.search("", limit=1, offset=2) == ([ola.id], 3)
+
+
+async def test_update_changes_and_clears_fields_and_refuses_a_taken_external_id(
+    client_store: ClientStore,
+) -> None:
+    from handoff.clients import ClientChanges, ClientConflict
+
+    first = await client_store.upsert(
+        ClientUpsert(external_id="MH-1", tier_override="VIP", identities=[phone("601234567")])
+    )
+    second = await client_store.upsert(ClientUpsert(external_id="MH-2", identities=[phone("602345678")]))
+    assert await client_store.lookup(ClientUpsert(identities=[phone("601 234 567")])) == first.id
+    assert await client_store.lookup(ClientUpsert(external_id="MH-2")) == second.id
+    assert await client_store.lookup(ClientUpsert(external_id="MH-3")) is None
+
+    changed = await client_store.update(
+        first.id, ClientChanges(tier_override=None, first_name="Ola", preferences={"drink": "tea"})
+    )
+    assert (changed.tier_override, changed.tier, changed.first_name) == (None, "Standard", "Ola")
+    assert changed.preferences == {"drink": "tea"}
+    cleared = await client_store.update(
+        first.id, ClientChanges.model_validate({"first_name": None, "preferences": None})
+    )
+    assert (cleared.first_name, cleared.preferences, cleared.external_id) == ("", {}, "MH-1")
+    with pytest.raises(ClientConflict):
+        await client_store.update(first.id, ClientChanges(external_id="MH-2"))
+    assert (await client_store.get(first.id)).external_id == "MH-1"
+    with pytest.raises(ClientNotFound):
+        await client_store.update("nope", ClientChanges(language="pl"))

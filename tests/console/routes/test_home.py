@@ -11,10 +11,10 @@ from console.security.platform import ConsolePlatform
 from tests.console.conftest import client_for, sign_in
 
 SECTIONS = {
-    "agent": ["Workspace", "Knowledge"],
+    "agent": ["Workspace", "Clients", "Knowledge"],
     "editor": ["Knowledge"],
-    "manager": ["Workspace", "Knowledge", "Analytics", "Audit"],
-    "admin": ["Workspace", "Knowledge", "Analytics", "Users", "Audit"],
+    "manager": ["Workspace", "Clients", "Knowledge", "Analytics", "Audit"],
+    "admin": ["Workspace", "Clients", "Knowledge", "Analytics", "Users", "Audit"],
 }
 
 
