@@ -98,7 +98,7 @@ async def run(args: argparse.Namespace) -> dict[str, float | None]:
         store = ChromaKnowledgeStore.remote(args.chroma_url, encoder, collection=f"bench-{int(time.time())}")
     elif args.persist:
         store = ChromaKnowledgeStore.embedded(
-            str(args.persist), encoder, collection=f"bench-{int(time.time())}"
+            str(args.persist), encoder, collection=args.collection or f"bench-{int(time.time())}"
         )
     else:
         store = ChromaKnowledgeStore.in_memory(encoder)
@@ -155,7 +155,7 @@ async def run(args: argparse.Namespace) -> dict[str, float | None]:
         f"p99 {percentile(encode_ms, 99):.2f} ms",
         file=sys.stderr,
     )
-    if args.chroma_url or args.persist:
+    if (args.chroma_url or args.persist) and not args.keep:
         store.drop()
 
     def ratio(a: float, b: int) -> float | None:
@@ -190,6 +190,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--chroma-url", default=None, help="use a Chroma server instead of in-memory Chroma")
     parser.add_argument("--persist", type=Path, default=None, help="use embedded Chroma persisted here")
+    parser.add_argument(
+        "--collection",
+        default=None,
+        help="with --persist: this collection (default: a new one); an existing one keeps what is "
+        "indexed and re-embeds only changed chunks, so a large corpus can be indexed once and "
+        "queried again later (e.g. on a quieter machine)",
+    )
+    parser.add_argument("--keep", action="store_true", help="with --persist: keep the collection afterwards")
     args = parser.parse_args(argv)
     result = asyncio.run(run(args))
     for key, value in result.items():

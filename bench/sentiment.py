@@ -177,6 +177,34 @@ def print_table(results: list[dict[str, Any]]) -> None:
         print(f"published {name}: {value}")
 
 
+def run_project(project_dir: Path) -> None:
+    """Train the project's sentiment model as the bot does and score its held-apart set."""
+    from bot.sentiment.project import ProjectSentiment
+
+    started = time.perf_counter()
+    project = ProjectSentiment.train(project_dir)
+    train_s = time.perf_counter() - started
+    if project is None or project.report is None:
+        raise SystemExit(f"{project_dir} has no data/sentiment/train.csv and test.csv")
+    report = project.report
+    texts = [f"{t} {i}" for i, t in enumerate(["thanks, see you on Friday", "this is not ok"] * 250)]
+    timings = []
+    for text in texts:
+        t0 = time.perf_counter()
+        project.score(text)
+        timings.append((time.perf_counter() - t0) * 1000)
+    timings.sort()
+    figures = {
+        "held_apart": report.overall.count,
+        "accuracy": round(report.overall.accuracy, 3),
+        "macro_f1": round(report.overall.macro_f1, 3),
+        "per_language_macro_f1": {k: round(v.macro_f1, 3) for k, v in report.per_language.items()},
+        "train_seconds": round(train_s, 2),
+        "ms_per_message_p50": round(timings[len(timings) // 2], 3),
+    }
+    print(json.dumps({"project_sentiment": figures}))
+
+
 def main() -> None:
     """Parse arguments, run the variants, print the table and the JSON line."""
     parser = argparse.ArgumentParser(
@@ -190,7 +218,17 @@ def main() -> None:
     )
     parser.add_argument("--embedding-weight", type=float, default=1.0)
     parser.add_argument("--tune", action="store_true", help="pick C on the validation split")
+    parser.add_argument(
+        "--project",
+        type=Path,
+        default=None,
+        help="instead: the project's own model (trained on DIR/data/sentiment/train.csv as "
+        "`concierge train` does) on its held-apart DIR/data/sentiment/test.csv",
+    )
     args = parser.parse_args()
+    if args.project is not None:
+        run_project(args.project)
+        return
     if not (args.data_dir / "data" / "sentiment" / "all").is_dir():
         raise SystemExit(f"XLM-T data not found under {args.data_dir} (use --data-dir)")
     from bot.sentiment import SentimentOptions
