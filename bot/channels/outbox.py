@@ -158,6 +158,10 @@ class TokenBucket:
         self.tokens = 0.0
 
 
+#: how long :meth:`Outbox.stop` lets a delivery round finish before cancelling it
+STOP_GRACE_SECONDS = 5.0
+
+
 class Outbox:
     """Durable outgoing messages and the worker that delivers them."""
 
@@ -178,6 +182,7 @@ class Outbox:
         self._buckets: dict[str, TokenBucket] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._early: dict[tuple[str, str], list[tuple[ReceiptStatus, datetime, str | None, float]]] = {}
         self.backlog: dict[str, dict[str, int]] = {}
 
@@ -197,15 +202,29 @@ class Outbox:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._work(), name="outbox-worker")
 
-    async def stop(self) -> None:
-        """Stop the worker; a row it was sending stays leased and is retried later."""
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stop the worker after its current round (at most ``grace`` seconds, then cancel it).
+
+        Cancelling the worker in the middle of a database call can leave the driver's
+        connection half closed while the engine is disposed (seen as a hang at exit), so
+        the worker is asked to finish first. A row it was sending when cancelled stays
+        leased and is retried later.
+        """
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=grace)
+        except TimeoutError:
             task.cancel()
             try:
                 await task
             except asyncio.CancelledError:
                 pass
+        finally:
+            self._stopping = False
 
     # ---- writing ---------------------------------------------------------------
     async def enqueue(self, message: OutboundMessage, *, key: str | None = None) -> int:
@@ -345,7 +364,7 @@ class Outbox:
 
     # ---- the worker ------------------------------------------------------------
     async def _work(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 attempted, wait = await self.run_once()
             except asyncio.CancelledError:
@@ -353,7 +372,7 @@ class Outbox:
             except Exception:  # the database may be briefly away; keep the worker alive
                 log.exception("outbox: a delivery round failed")
                 attempted, wait = 0, self.settings.poll_interval
-            if attempted:
+            if attempted or self._stopping:
                 continue
             self._wake.clear()
             try:

@@ -171,6 +171,50 @@ async def test_the_background_worker_delivers_what_is_enqueued(migrated_store: E
     assert channel.health().status == "ok"
 
 
+class SlowChannel(ScriptedChannel):
+    """Each send takes ``seconds``; ``started`` is set when the first one begins."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.started = asyncio.Event()
+
+    async def deliver(self, message: OutboundMessage) -> str | None:
+        self.started.set()
+        await asyncio.sleep(self.seconds)
+        return await super().deliver(message)
+
+
+async def test_stop_lets_the_round_in_flight_finish_and_returns_every_connection(
+    migrated_store: EventStore,
+) -> None:
+    channel = SlowChannel(0.2)
+    outbox = outbox_for(migrated_store, channel)
+    for i in range(3):
+        await outbox.enqueue(msg(f"slow{i}", f"client-{i}"))
+    await outbox.start()
+    await asyncio.wait_for(channel.started.wait(), timeout=10)
+    await outbox.stop()  # mid-send: the round finishes instead of being cut off
+    assert sorted(channel.delivered) == ["slow0", "slow1", "slow2"]
+    assert {r.status for r in await outbox.rows()} == {"sent"}
+    assert migrated_store.engine.pool.checkedout() == 0
+
+
+async def test_a_round_longer_than_the_grace_is_cancelled_and_its_row_retried_later(
+    migrated_store: EventStore,
+) -> None:
+    channel = SlowChannel(30)
+    outbox = outbox_for(migrated_store, channel)
+    await outbox.enqueue(msg("stuck"))
+    await outbox.start()
+    await asyncio.wait_for(channel.started.wait(), timeout=10)
+    started = time.monotonic()
+    await outbox.stop(grace=0.2)
+    assert time.monotonic() - started < 5
+    assert channel.delivered == []
+    assert [r.status for r in await outbox.rows()] == ["sending"]  # leased; retried after the lease
+
+
 async def test_the_channel_rate_limit_spaces_sends(migrated_store: EventStore) -> None:
     channel = ScriptedChannel(rate=RateLimit(per_second=10, burst=2))
     outbox = outbox_for(migrated_store, channel)
