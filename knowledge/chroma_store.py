@@ -83,6 +83,7 @@ class ChromaKnowledgeStore:
             metadata={"hnsw:space": "cosine"},
         )
         self._rows: dict[str, _Row] = {}
+        self._chunks_of: dict[str, set[str]] = {}  # article id -> its chunk ids (no scan per article)
         self._lock = threading.RLock()
         self._dirty = True
         self._order: list[str] = []
@@ -177,7 +178,7 @@ class ChromaKnowledgeStore:
             if stale:
                 self._collection.delete(ids=stale)
                 for chunk_id in stale:
-                    self._rows.pop(chunk_id, None)
+                    self._drop_row(chunk_id)
             batch = max(1, min(PAGE, self.client.get_max_batch_size()))
             for start in range(0, len(pending), batch):
                 part = pending[start : start + batch]
@@ -189,7 +190,7 @@ class ChromaKnowledgeStore:
                     metadatas=[meta for _, _, meta in part],
                 )
                 for cid, text, meta in part:
-                    self._rows[cid] = _Row(cid, str(meta["article_id"]), text, meta)
+                    self._put_row(_Row(cid, str(meta["article_id"]), text, meta))
                 if progress:
                     progress(len(part))
             if pending or stale:
@@ -201,7 +202,7 @@ class ChromaKnowledgeStore:
     ) -> tuple[UpsertResult, list[tuple[str, str, dict[str, Any]]], list[str]]:
         """Which chunks to (re)embed and which to delete for this article."""
         digest = article.content_hash()
-        existing = {cid: r for cid, r in self._rows.items() if r.article_id == article.id}
+        existing = {cid: self._rows[cid] for cid in self._chunks_of.get(article.id, ())}
         if existing and all(r.meta["article_hash"] == digest for r in existing.values()):
             return UpsertResult(article_id=article.id, unchanged=True), [], []
         chunks = chunk_article(article)
@@ -228,7 +229,7 @@ class ChromaKnowledgeStore:
             elif old.meta != meta:
                 # same text, other metadata (dates, answer): rewrite without re-embedding
                 self._collection.update(ids=[chunk.id], metadatas=[meta])  # type: ignore[list-item]
-                self._rows[chunk.id] = _Row(chunk.id, article.id, old.search_text, meta)
+                self._put_row(_Row(chunk.id, article.id, old.search_text, meta))
                 self._dirty = True
                 continue
             else:
@@ -241,13 +242,29 @@ class ChromaKnowledgeStore:
 
     def delete_sync(self, article_id: str) -> int:
         with self._lock:
-            ids = [cid for cid, r in self._rows.items() if r.article_id == article_id]
+            ids = sorted(self._chunks_of.get(article_id, ()))
             if ids:
                 self._collection.delete(ids=ids)
                 for cid in ids:
-                    del self._rows[cid]
+                    self._drop_row(cid)
                 self._dirty = True
             return len(ids)
+
+    def _put_row(self, row: _Row) -> None:
+        previous = self._rows.get(row.chunk_id)
+        if previous is not None and previous.article_id != row.article_id:
+            self._chunks_of[previous.article_id].discard(row.chunk_id)
+        self._rows[row.chunk_id] = row
+        self._chunks_of.setdefault(row.article_id, set()).add(row.chunk_id)
+
+    def _drop_row(self, chunk_id: str) -> None:
+        row = self._rows.pop(chunk_id, None)
+        if row is not None:
+            chunks = self._chunks_of.get(row.article_id)
+            if chunks is not None:
+                chunks.discard(chunk_id)
+                if not chunks:
+                    del self._chunks_of[row.article_id]
 
     def _load_mirror(self) -> None:
         offset = 0
@@ -255,7 +272,7 @@ class ChromaKnowledgeStore:
             page = self._collection.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
             ids = page["ids"]
             for cid, doc, meta in zip(ids, page["documents"] or [], page["metadatas"] or [], strict=True):
-                self._rows[cid] = _Row(cid, str(meta["article_id"]), doc or "", dict(meta))
+                self._put_row(_Row(cid, str(meta["article_id"]), doc or "", dict(meta)))
             if len(ids) < PAGE:
                 break
             offset += PAGE

@@ -93,6 +93,30 @@ async def test_unchanged_articles_are_not_re_embedded_and_changed_chunks_are(enc
     store.drop()
 
 
+async def test_a_reopened_store_knows_each_articles_chunks(encoder: object, tmp_path: Path) -> None:
+    """Re-ingesting a persisted index re-embeds nothing; deleting or shortening one article
+    touches only its own chunks (the store keeps article -> chunks, never scans every row)."""
+    articles = [
+        Article(
+            id=f"a{i}", title=f"Topic {i}", body=f"## One\n\nFirst part {i}.\n\n## Two\n\nSecond part {i}."
+        )
+        for i in range(30)
+    ]
+    first = ChromaKnowledgeStore.embedded(str(tmp_path / "chroma"), encoder, collection="reopen")  # type: ignore[arg-type]
+    await first.upsert_many(articles)
+    total = first.chunk_count
+    counting = CountingEncoder(encoder)
+    store = ChromaKnowledgeStore.embedded(str(tmp_path / "chroma"), counting, collection="reopen")  # type: ignore[arg-type]
+    assert all(r.unchanged for r in await store.upsert_many(articles)) and counting.texts == []
+    per_article = total // len(articles)
+    assert await store.delete("a3") == per_article
+    shorter = articles[7].model_copy(update={"body": "## One\n\nFirst part 7."})
+    assert (await store.upsert(shorter)).removed == per_article - 1
+    assert store.chunk_count == total - per_article - (per_article - 1)
+    assert set(await store.article_hashes()) == {a.id for a in articles} - {"a3"}
+    assert await store.delete("a3") == 0
+
+
 def test_collection_names_need_three_characters(encoder: object) -> None:
     import chromadb
 
