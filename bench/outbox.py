@@ -23,14 +23,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from fastapi import APIRouter
-from sqlalchemy import text
-from sqlalchemy.pool import NullPool
 
 from bot.channels.base import ChannelSection, MessageHandler, PushChannel
 from bot.channels.outbox import Outbox, OutboxSettings, RateLimit
 from bot.models import OutboundMessage
 from bot.store import EventStore
-from bot.store.database import create_engine
+from bot.store.database import scratch_schema
 
 UNLIMITED = RateLimit(per_second=1_000_000, burst=1_000_000)
 
@@ -114,16 +112,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     if not args.database_url:
         with tempfile.TemporaryDirectory() as directory:
             return await run(args, f"sqlite+aiosqlite:///{Path(directory) / 'outbox.db'}", None)
-    schema = f"bench_outbox_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(args.database_url, poolclass=NullPool)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
+    async with scratch_schema(args.database_url, "bench_outbox") as schema:
         return await run(args, args.database_url, schema)
-    finally:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 def main() -> None:

@@ -4,7 +4,7 @@
 Alembic revisions in :mod:`bot.migrations`.
 """
 
-from bot.store.database import async_url, create_engine
+from bot.store.database import async_url, create_engine, scratch_schema
 from bot.store.event_store import (
     ConversationSummary,
     EventStore,
@@ -20,5 +20,6 @@ __all__ = [
     "StoredEvent",
     "async_url",
     "create_engine",
+    "scratch_schema",
     "split_conversation_id",
 ]

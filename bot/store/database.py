@@ -7,13 +7,16 @@ so the URL is rewritten to ``sqlite+aiosqlite`` or ``postgresql+psycopg`` here.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from bot.errors import ConfigError
 
@@ -85,3 +88,21 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
         cursor.execute("PRAGMA journal_mode = WAL")
     finally:
         cursor.close()
+
+
+@asynccontextmanager
+async def scratch_schema(postgres_url: str | URL, prefix: str) -> AsyncIterator[str]:
+    """A PostgreSQL schema of its own (``<prefix>_<random>``), dropped with everything in it
+    afterwards: tests and benchmarks that share one database never meet. Yields its name;
+    ``async_url(postgres_url, schema=name)`` or ``EventStore.from_url(..., schema=name)``
+    put tables there."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url, poolclass=NullPool)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    try:
+        yield name
+    finally:
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        await admin.dispose()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,11 +18,9 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from sqlalchemy import text
-from sqlalchemy.pool import NullPool
 
 from bot.settings import Settings
-from bot.store.database import async_url, create_engine
+from bot.store.database import async_url, scratch_schema
 from console.app import create_app
 from console.security.models import Role
 from console.security.platform import ConsolePlatform
@@ -43,16 +40,8 @@ async def database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'console.db'}"
         return
-    schema = f"test_console_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, poolclass=NullPool)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
+    async with scratch_schema(postgres_url, "test_console") as schema:
         yield async_url(postgres_url, schema=schema).render_as_string(hide_password=False)
-    finally:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 @pytest.fixture

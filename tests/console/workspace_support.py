@@ -14,15 +14,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.pool import NullPool
 
 from bot.agent import Agent
 from bot.engine import Engine, build_engine
 from bot.events import Event
 from bot.models import InboundMessage, OutboundMessage
 from bot.settings import Settings
-from bot.store.database import async_url, create_engine
+from bot.store.database import async_url, scratch_schema
 
 REPO = Path(__file__).resolve().parents[2]
 VIP_EMAIL = "ola.wisniewska@example.pl"  # Aleksandra Wiśniewska, black membership: VIP (data/clients.csv)
@@ -57,16 +55,8 @@ def demo_settings(model_dir: Path, state_dir: Path, **extra: object) -> Settings
 @asynccontextmanager
 async def postgres_schema(postgres_url: str) -> AsyncIterator[str]:
     """A throwaway PostgreSQL schema; yields a database URL that uses it."""
-    schema = f"test_workspace_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, poolclass=NullPool)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
+    async with scratch_schema(postgres_url, "test_workspace") as schema:
         yield async_url(postgres_url, schema=schema).render_as_string(hide_password=False)
-    finally:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 @asynccontextmanager

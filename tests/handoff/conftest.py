@@ -3,16 +3,13 @@ both built by the project's Alembic revisions (the same path production takes)."
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.pool import NullPool
 
-from bot.store import EventStore, create_engine
+from bot.store import EventStore, scratch_schema
 from handoff.clients import ClientStore
 from handoff.config import HandoffConfig
 
@@ -32,19 +29,13 @@ async def event_store(
         finally:
             await store.close()
         return
-    schema = f"test_handoff_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, poolclass=NullPool)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    store = EventStore.from_url(postgres_url, schema=schema)
-    try:
-        await store.migrate()
-        yield store
-    finally:
-        await store.close()
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
+    async with scratch_schema(postgres_url, "test_handoff") as schema:
+        store = EventStore.from_url(postgres_url, schema=schema)
+        try:
+            await store.migrate()
+            yield store
+        finally:
+            await store.close()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ engine's clock (studios open, or closed at night) and the agents' status itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -23,8 +24,6 @@ import pytest_asyncio
 import uvicorn
 import websockets
 from pydantic import SecretStr
-from sqlalchemy import text
-from sqlalchemy.pool import NullPool
 
 from bot.channels.widget_identity import sign_identity
 from bot.engine import Engine, build_engine
@@ -38,7 +37,7 @@ from bot.events import (
 )
 from bot.models import InboundMessage
 from bot.settings import Settings
-from bot.store import async_url, create_engine
+from bot.store import async_url, scratch_schema
 from console.app import create_app
 from handoff.runtime import HandoffRuntime
 from handoff.state import HandoffStatus
@@ -81,29 +80,23 @@ async def demo(
 ) -> AsyncIterator[Engine]:
     """The demo bot's engine with handoff, on a fresh database of each kind."""
     state = tmp_path_factory.mktemp(f"handoff_runtime_{request.param}")
-    schema = f"test_runtime_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, poolclass=NullPool) if request.param == "postgresql" else None
-    database_url = None
-    if admin is not None:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        database_url = async_url(postgres_url, schema=schema).render_as_string(hide_password=False)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        patch.setenv("TRANSFORMERS_OFFLINE", "1")
-        patch.setenv("CONCIERGE_BOOKINGS_URL", f"sqlite:///{state / 'bookings.db'}")
-        settings = Settings(
-            project_dir=repo_dir, model_dir=demo_model, state_dir=state, database_url=database_url
-        )
-        engine = await build_engine(settings)
-        try:
-            yield engine
-        finally:
-            await engine.close()
-            if admin is not None:
-                async with admin.begin() as conn:
-                    await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                await admin.dispose()
+    async with contextlib.AsyncExitStack() as stack:
+        database_url = None
+        if request.param == "postgresql":
+            schema = await stack.enter_async_context(scratch_schema(postgres_url, "test_runtime"))
+            database_url = async_url(postgres_url, schema=schema).render_as_string(hide_password=False)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("HF_HUB_OFFLINE", "1")
+            patch.setenv("TRANSFORMERS_OFFLINE", "1")
+            patch.setenv("CONCIERGE_BOOKINGS_URL", f"sqlite:///{state / 'bookings.db'}")
+            settings = Settings(
+                project_dir=repo_dir, model_dir=demo_model, state_dir=state, database_url=database_url
+            )
+            engine = await build_engine(settings)
+            try:
+                yield engine
+            finally:
+                await engine.close()
 
 
 @pytest.fixture

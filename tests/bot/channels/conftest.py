@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
-from sqlalchemy.pool import NullPool
 
 from bot.engine import Engine
 from bot.settings import Settings
-from bot.store import EventStore
-from bot.store import create_engine as create_db_engine
+from bot.store import EventStore, scratch_schema
 from console.app import create_app
 
 from .helpers import real_engine, serving, train_widget_bot
@@ -55,16 +51,10 @@ async def migrated_store(
         finally:
             await store.close()
         return
-    schema = f"test_outbox_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(postgres_url, poolclass=NullPool)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    store = EventStore.from_url(postgres_url, schema=schema)
-    try:
-        await store.migrate()
-        yield store
-    finally:
-        await store.close()
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
+    async with scratch_schema(postgres_url, "test_outbox") as schema:
+        store = EventStore.from_url(postgres_url, schema=schema)
+        try:
+            await store.migrate()
+            yield store
+        finally:
+            await store.close()
