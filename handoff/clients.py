@@ -112,16 +112,8 @@ class ClientStore:
     async def lookup(self, data: ClientUpsert) -> str | None:
         """The client an upsert of ``data`` would update (None: it would create one)."""
         async with self.engine.connect() as conn:
-            if data.external_id:
-                row = (
-                    await conn.execute(select(clients.c.id).where(clients.c.external_id == data.external_id))
-                ).first()
-                if row:
-                    return await self._resolve(conn, row.id)
-            for identity in data.identities:
-                if owner := await self._owner(conn, identity):
-                    return owner
-        return None
+            owners = await self._owners(conn, data)
+        return owners[0] if owners else None
 
     async def has_any(self) -> bool:
         """Whether the store holds any client at all (e.g. to import the shipped CSV once)."""
@@ -183,9 +175,14 @@ class ClientStore:
 
     async def upsert(self, data: ClientUpsert) -> ClientProfile:
         """Create or update a client from ``data`` (see :class:`ClientUpsert`)."""
+        return (await self.upsert_reporting(data))[0]
+
+    async def upsert_reporting(self, data: ClientUpsert) -> tuple[ClientProfile, bool]:
+        """:meth:`upsert`, and whether it created the client (in the same transaction)."""
         async with self.engine.begin() as conn:
+            created = not await self._owners(conn, data)
             client_id = await self._upsert(conn, data, fill_only={})
-        return await self.get(client_id)
+        return await self.get(client_id), created
 
     async def update(self, client_id: str, changes: ClientChanges) -> ClientProfile:
         """Change a known client's fields; a field given as None is cleared (a name becomes "").
@@ -266,7 +263,8 @@ class ClientStore:
         ).first()
         return await self._resolve(conn, row.client_id) if row else None
 
-    async def _upsert(self, conn: AsyncConnection, data: ClientUpsert, fill_only: dict[str, object]) -> str:
+    async def _owners(self, conn: AsyncConnection, data: ClientUpsert) -> list[str]:
+        """The live clients ``data`` points at: by external id first, then by each identity."""
         owners: list[str] = []
         if data.external_id:
             row = (
@@ -278,6 +276,10 @@ class ClientStore:
             owner = await self._owner(conn, identity)
             if owner and owner not in owners:
                 owners.append(owner)
+        return owners
+
+    async def _upsert(self, conn: AsyncConnection, data: ClientUpsert, fill_only: dict[str, object]) -> str:
+        owners = await self._owners(conn, data)
         if owners:
             client_id = owners[0]
             for other in owners[1:]:

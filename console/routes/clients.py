@@ -207,10 +207,8 @@ def router() -> APIRouter:
         if problem := _unknown_agent(runtime, body.concierge_agent_id):
             return problem
         data = ClientUpsert(**body.model_dump(exclude={"identities", "region"}), identities=identities)
-        existing = await runtime.clients.lookup(data)
-        profile = await runtime.clients.upsert(data)
+        profile, created = await runtime.clients.upsert_reporting(data)
         runtime.recognition.forget()
-        created = existing is None
         await record(
             request,
             user,
