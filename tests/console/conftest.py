@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
+from bot.engine import Engine
 from bot.settings import Settings
 from bot.store.database import async_url, scratch_schema
 from console.app import create_app
@@ -26,6 +27,7 @@ from console.security.models import Role
 from console.security.platform import ConsolePlatform
 from knowledge.chroma_store import ChromaKnowledgeStore
 from knowledge.editor import EditorService
+from tests.console.workspace_support import demo_engine, demo_settings, offline, train_demo
 
 PASSWORD = "correct horse battery"
 KB_ARTICLES = ("lateness-policy", "gift-cards", "cancellation-policy", "deposits", "refer-a-friend")
@@ -190,3 +192,19 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo bot trained once per session (:func:`train_demo`); its model directory."""
+    return train_demo(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture
+async def engine(
+    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Engine]:
+    """The real demo engine (knowledge base and handoff) with its own database; offline."""
+    offline(monkeypatch, tmp_path_factory.getbasetemp() / "workspace_chroma")
+    async with demo_engine(demo_settings(model_dir, tmp_path)) as engine:
+        yield engine

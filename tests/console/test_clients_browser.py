@@ -17,7 +17,7 @@ from console.audit import AuditFilter
 from console.security.platform import ConsolePlatform
 from handoff.runtime import HandoffRuntime
 from tests.console.conftest import PASSWORD, add_user, served
-from tests.console.workspace_support import demo_engine, demo_settings, offline, train_demo
+from tests.console.workspace_support import demo_settings
 
 pytestmark = pytest.mark.browser
 
@@ -31,20 +31,6 @@ GOOD_CSV = (
     + ",Hannah,Brooks,hannah.brooks@example.com,en,wilanow\n"
 )
 BAD_CSV = IMPORT_HEADER + "T-0002,Ala,Nowa,ala.nowa@example.com,pl,mokotow\n,Ola,Stara,,pl,mokotow\n"
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_demo(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture
-async def engine(
-    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Engine]:
-    offline(monkeypatch, tmp_path_factory.getbasetemp() / "workspace_chroma")
-    async with demo_engine(demo_settings(model_dir, tmp_path)) as engine:
-        yield engine
 
 
 @pytest.fixture

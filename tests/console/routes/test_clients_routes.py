@@ -22,30 +22,13 @@ from tests.console.conftest import add_user, client_for, sign_in
 from tests.console.workspace_support import (
     REPO,
     STANDARD_EMAIL,
-    demo_engine,
     demo_settings,
     events_of,
-    offline,
     say,
     session_id,
-    train_demo,
 )
 
 API = "/api/clients"
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_demo(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture
-async def engine(
-    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Engine]:
-    offline(monkeypatch, tmp_path_factory.getbasetemp() / "workspace_chroma")
-    async with demo_engine(demo_settings(model_dir, tmp_path)) as engine:
-        yield engine
 
 
 @pytest.fixture

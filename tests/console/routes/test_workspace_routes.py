@@ -27,29 +27,12 @@ from tests.console.conftest import add_user, client_for, served, sign_in
 from tests.console.workspace_support import (
     COMPLAINT,
     VIP_EMAIL,
-    demo_engine,
     demo_settings,
-    offline,
     say,
     session_id,
-    train_demo,
 )
 
 API = "/api/workspace"
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_demo(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture
-async def engine(
-    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Engine]:
-    offline(monkeypatch, tmp_path_factory.getbasetemp() / "workspace_chroma")
-    async with demo_engine(demo_settings(model_dir, tmp_path)) as engine:
-        yield engine
 
 
 @pytest.fixture
