@@ -116,7 +116,6 @@ class SentenceEncoder:
     competing with other processes measured 70 ms p50 and 0.5 s p95 on torch. The encoder
     owns the process's torch (architecture: one MiniLM per process), so this is its call;
     pass ``None`` to leave torch's setting alone (ONNX Runtime then uses one thread).
-    ``torch_threads`` is the former name of ``threads``.
     """
 
     kind = "minilm"
@@ -125,16 +124,15 @@ class SentenceEncoder:
         self,
         model_path: Path | None = None,
         cache_size: int = 4096,
-        torch_threads: int | None = 1,
         *,
         backend: str = "onnx",
-        threads: int | None = None,
+        threads: int | None = 1,
         onnx_cache_dir: Path | None = None,
     ) -> None:
         if backend not in SENTENCE_BACKENDS:
             raise ConfigError(f"unknown MiniLM backend {backend!r}: use {' or '.join(SENTENCE_BACKENDS)}")
         self.model_path = Path(model_path) if model_path else minilm_path()
-        self.torch_threads = threads if threads is not None else torch_threads
+        self.threads = threads
         self.backend = backend
         self.onnx_cache_dir = Path(onnx_cache_dir) if onnx_cache_dir else None
         self._digest = _file_digest(self.model_path / "model.safetensors")
@@ -165,10 +163,10 @@ class SentenceEncoder:
                 if self._model is None:
                     from sentence_transformers import SentenceTransformer
 
-                    if self.torch_threads:
+                    if self.threads:
                         import torch
 
-                        torch.set_num_threads(self.torch_threads)
+                        torch.set_num_threads(self.threads)
 
                     self._model = SentenceTransformer(
                         str(self.model_path), device="cpu", local_files_only=True
@@ -184,7 +182,7 @@ class SentenceEncoder:
                         from bot.nlu.onnx_encoder import OnnxMiniLM
 
                         self._onnx = OnnxMiniLM(
-                            self.model_path, self._digest, self.torch_threads or 1, self.onnx_cache_dir
+                            self.model_path, self._digest, self.threads or 1, self.onnx_cache_dir
                         )
                     except Exception as exc:
                         log.warning(
