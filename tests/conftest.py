@@ -20,8 +20,16 @@ def repo_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def eval_dir() -> Path:
+    """The public evaluation data (``../shared/eval``, kept outside the repository).
+
+    A fresh clone without it skips the tests that need it; CI (``CI=true``) requires it,
+    so a missing copy there fails loudly instead of passing with less.
+    """
     if not SHARED_EVAL.is_dir():
-        pytest.fail(f"public eval data not found at {SHARED_EVAL} (set CONCIERGE_EVAL_DIR)")
+        message = f"public eval data not found at {SHARED_EVAL} (set CONCIERGE_EVAL_DIR)"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message)
+        pytest.skip(message)
     return SHARED_EVAL
 
 
