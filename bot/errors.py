@@ -73,3 +73,20 @@ class ActionRejected(ConciergeError):
 
 class ActionNotFound(ConciergeError):
     """No in-process action and no action server knows this action."""
+
+
+class ConcurrencyConflict(ConciergeError):
+    """A conversation moved on since it was read: an append expected ``expected_seq`` as the
+    conversation's last event, but another writer (task or process) got there first.
+
+    Nothing was written. The caller re-reads the conversation and decides again (a handoff
+    move re-checks the transition table against the new state).
+    """
+
+    def __init__(self, conversation_id: str, expected_seq: int, actual_seq: int) -> None:
+        super().__init__(
+            f"conversation changed since it was read (expected seq {expected_seq}, found {actual_seq})"
+        )
+        self.conversation_id = conversation_id
+        self.expected_seq = expected_seq
+        self.actual_seq = actual_seq

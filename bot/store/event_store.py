@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,11 +23,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.errors import ConfigError
+from bot.errors import ConcurrencyConflict, ConfigError
 from bot.events import Event, events_from_dicts
 from bot.locks import InMemoryLockStore
 from bot.models import InboundMessage
 from bot.store.database import create_engine, is_sqlite_memory
+from bot.store.projections import Projector, wants
 from bot.store.tables import INBOUND_STATUSES, conversations, events, inbound_messages
 
 InboundStatus = Literal["received", "processed", "failed"]
@@ -90,12 +91,18 @@ class EventStore:
 
     ``append`` numbers events 1, 2, 3, ... per conversation; the counter lives on the
     conversation row and is bumped by one atomic upsert, so concurrent appenders (other
-    tasks, other processes) never get the same ``seq``. Inbound messages are written
+    tasks, other processes) never get the same ``seq``. With ``expected_seq`` an append is
+    optimistic: it commits only if nobody appended since the caller read the conversation
+    (:class:`~bot.errors.ConcurrencyConflict` otherwise). Registered projectors (read
+    models) are applied in the append's own transaction. Inbound messages are written
     before the provider is acknowledged and deduplicated on (conversation, message id).
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, projectors: Sequence[Projector] = ()) -> None:
         self.engine = engine
+        self._projectors: list[Projector] = []
+        for projector in projectors:
+            self.add_projector(projector)
         self._postgres = engine.dialect.name == "postgresql"
         sqlite = engine.dialect.name == "sqlite"
         if not (sqlite or self._postgres):
@@ -119,6 +126,17 @@ class EventStore:
         """
         engine_kwargs.setdefault("pool_pre_ping", True)
         return cls(create_engine(url, schema=schema, **engine_kwargs))
+
+    def add_projector(self, projector: Projector) -> None:
+        """Keep ``projector``'s read model in step with every append from now on."""
+        if any(p.name == projector.name for p in self._projectors):
+            raise ConfigError(f"a projector named {projector.name!r} is already registered")
+        self._projectors.append(projector)
+
+    @property
+    def projectors(self) -> list[Projector]:
+        """The registered read models, in registration order."""
+        return list(self._projectors)
 
     @property
     def dialect(self) -> str:
@@ -154,14 +172,23 @@ class EventStore:
         conversation_id: str,
         new_events: Sequence[Event],
         *,
+        expected_seq: int | None = None,
         outcome: InboundOutcome | None = None,
     ) -> list[int]:
         """Append events atomically; returns their ``seq`` numbers, in order.
 
-        ``outcome`` marks the inbound message the events answer (processed or failed)
-        in the same transaction, so a turn costs one commit after its message was stored.
+        ``expected_seq`` is the conversation's last ``seq`` as the caller read it (0 for a
+        conversation without events): if another writer appended since, nothing is written
+        and :class:`~bot.errors.ConcurrencyConflict` is raised. ``outcome`` marks the
+        inbound message the events answer (processed or failed) in the same transaction,
+        so a turn costs one commit after its message was stored. Projectors following any
+        of the events are applied in that transaction too.
         """
         if not new_events:
+            if expected_seq is not None:
+                actual = await self.latest_seq(conversation_id)
+                if actual != expected_seq:
+                    raise ConcurrencyConflict(conversation_id, expected_seq, actual)
             if outcome is not None:
                 await self.mark_inbound(conversation_id, *outcome)
             return []
@@ -189,6 +216,9 @@ class EventStore:
         async with self._write(conversation_id) as conn:
             last = (await conn.execute(upsert)).scalar_one()
             first = last - count + 1
+            if expected_seq is not None and first - 1 != expected_seq:
+                # raising inside the transaction rolls the counter bump back: nothing is written
+                raise ConcurrencyConflict(conversation_id, expected_seq, first - 1)
             await conn.execute(
                 events.insert(),
                 [
@@ -205,7 +235,60 @@ class EventStore:
             )
             if outcome is not None:
                 await conn.execute(self._mark_statement(conversation_id, *outcome))
+            if self._projectors:
+                stored = [StoredEvent(first + i, event) for i, event in enumerate(new_events)]
+                await self._project(conn, conversation_id, stored)
         return list(range(first, last + 1))
+
+    async def _project(self, conn: AsyncConnection, conversation_id: str, stored: list[StoredEvent]) -> None:
+        for projector in self._projectors:
+            followed = wants(projector, stored)
+            if followed:
+                await projector.apply(conn, conversation_id, followed)
+
+    async def rebuild_projections(self, names: Iterable[str] | None = None, *, batch: int = 200) -> int:
+        """Rebuild read models from the whole log (all, or those ``names``); returns how many
+        conversations were replayed.
+
+        Each projector is reset in one transaction, then the log is replayed a batch of
+        conversations per transaction. Run it while no process is writing (an append that
+        lands between two batches would be applied once by the append and once by the replay).
+        """
+        chosen = list(self._projectors)
+        if names is not None:
+            wanted = set(names)
+            unknown = wanted - {p.name for p in chosen}
+            if unknown:
+                raise ConfigError(f"no projector named {', '.join(sorted(unknown))}")
+            chosen = [p for p in chosen if p.name in wanted]
+        if not chosen:
+            return 0
+        async with self._write() as conn:
+            for projector in chosen:
+                await projector.reset(conn)
+        async with self._read() as conn:
+            ids = (
+                (await conn.execute(select(conversations.c.id).order_by(conversations.c.id))).scalars().all()
+            )
+        for start in range(0, len(ids), batch):
+            chunk = ids[start : start + batch]
+            stmt = (
+                select(events.c.conversation_id, events.c.seq, events.c.data)
+                .where(events.c.conversation_id.in_(chunk))
+                .order_by(events.c.conversation_id, events.c.seq)
+            )
+            async with self._write() as conn:
+                rows = (await conn.execute(stmt)).all()
+                by_conversation: dict[str, list[StoredEvent]] = {}
+                parsed = events_from_dicts([row.data for row in rows])
+                for row, event in zip(rows, parsed, strict=True):
+                    by_conversation.setdefault(row.conversation_id, []).append(StoredEvent(row.seq, event))
+                for conversation_id, stored in by_conversation.items():
+                    for projector in chosen:
+                        followed = wants(projector, stored)
+                        if followed:
+                            await projector.apply(conn, conversation_id, followed)
+        return len(ids)
 
     async def load(self, conversation_id: str, after_seq: int | None = None) -> list[StoredEvent]:
         """The conversation's events in ``seq`` order, only those after ``after_seq`` if given."""
@@ -220,6 +303,27 @@ class EventStore:
             rows = (await conn.execute(stmt)).all()
         parsed = events_from_dicts([row.data for row in rows])
         return [StoredEvent(row.seq, event) for row, event in zip(rows, parsed, strict=True)]
+
+    async def load_with_seq(
+        self, conversation_id: str, after_seq: int | None = None
+    ) -> tuple[list[StoredEvent], int]:
+        """The conversation's events (after ``after_seq`` if given) and its last ``seq``, read on
+        one connection: what an optimistic writer reads before ``append(expected_seq=...)``."""
+        stmt = (
+            select(events.c.seq, events.c.data)
+            .where(events.c.conversation_id == conversation_id)
+            .order_by(events.c.seq)
+        )
+        if after_seq is not None:
+            stmt = stmt.where(events.c.seq > after_seq)
+        last_stmt = select(conversations.c.last_seq).where(conversations.c.id == conversation_id)
+        async with self._read() as conn:
+            # inside one transaction (REPEATABLE READ semantics are not needed: the seq is read
+            # first, and any event past it is dropped, so the pair is always consistent)
+            last = (await conn.execute(last_stmt)).scalar_one_or_none() or 0
+            rows = (await conn.execute(stmt.where(events.c.seq <= last))).all()
+        parsed = events_from_dicts([row.data for row in rows])
+        return [StoredEvent(row.seq, event) for row, event in zip(rows, parsed, strict=True)], last
 
     async def events(self, conversation_id: str) -> list[Event]:
         """All the conversation's events, oldest first (what the tracker folds over)."""
