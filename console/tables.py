@@ -9,6 +9,8 @@ really has is built by Alembic revision ``0005_console``; a test checks the two 
   cookie, so a leaked table does not let anyone sign in.
 - ``console_login_attempts``: failed and successful sign-ins, for throttling.
 - ``console_audit``: who did what to what, and when; append-only.
+- ``console_api_tokens``: API tokens for other systems (revision ``0006_api_tokens``): only
+  the SHA-256 of each token (unique), a short hint, scopes, expiry and revocation.
 """
 
 from __future__ import annotations
@@ -67,4 +69,20 @@ audit = Table(
     Column("action", String(64), nullable=False, index=True),
     Column("target", String(200), nullable=False),
     Column("detail", JSONType, nullable=False, default=dict),
+)
+
+api_tokens = Table(
+    "console_api_tokens",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("hint", String(16), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("scopes", JSONType, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("revoked_by", String(64), nullable=True),
+    Column("last_used_at", UTCDateTime(), nullable=True),
 )

@@ -1,4 +1,4 @@
-"""The console tables built by Alembic revision 0005 match console/tables.py, and 0005 goes down cleanly."""
+"""The console tables built by Alembic revisions 0005 and 0006 match console/tables.py, and both go down cleanly."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from bot.migrations import downgrade, head_revision, upgrade
 from console.security.platform import ConsolePlatform
 from console.tables import METADATA
 
-CONSOLE_TABLES = {"console_users", "console_sessions", "console_login_attempts", "console_audit"}
+CONSOLE_TABLES = {
+    "console_users",
+    "console_sessions",
+    "console_login_attempts",
+    "console_audit",
+    "console_api_tokens",
+}
 
 
 def drift(connection: Connection) -> list[object]:
@@ -45,3 +51,18 @@ async def test_revision_0005_goes_down_to_0004_and_back(platform: ConsolePlatfor
         await conn.run_sync(upgrade, "head")
     async with platform.store.engine.connect() as conn:
         assert CONSOLE_TABLES <= await conn.run_sync(table_names)
+
+
+async def test_revision_0006_drops_only_the_api_tokens_and_comes_back(platform: ConsolePlatform) -> None:
+    async with platform.store.engine.begin() as conn:
+        await conn.run_sync(downgrade, "0005")
+    async with platform.store.engine.connect() as conn:
+        names = await conn.run_sync(table_names)
+        assert "console_api_tokens" not in names
+        assert CONSOLE_TABLES - {"console_api_tokens"} <= names
+    async with platform.store.engine.begin() as conn:
+        await conn.run_sync(upgrade, "head")
+    async with platform.store.engine.connect() as conn:
+        assert "console_api_tokens" in await conn.run_sync(table_names)
+        uniques = await conn.run_sync(lambda c: inspect(c).get_unique_constraints("console_api_tokens"))
+        assert [u["column_names"] for u in uniques] == [["secret_hash"]]
