@@ -175,14 +175,20 @@ def _intent_message(
 
 
 def _entity(src: Source, entities: Sequence[Any], index: int, what: str) -> dict[str, Any]:
-    """``- city: Berlin`` (with optional ``role``/``group``) or a bare ``- city`` (value ``""``)."""
+    """``- city: Berlin`` (with optional ``role``/``group``) or a bare ``- city`` (value ``""``).
+
+    As in Rasa, every key but ``role`` and ``group`` names the entity, so ``- entity: date
+    ranges`` is the entity called ``entity`` with the value "date ranges" (Rasa's own demo
+    bot has such steps). Our extension, the explicit ``{entity: ..., value: ...}`` form, is
+    recognised only when both keys are there.
+    """
     item = entities[index]
     if is_scalar(item):
         return {"entity": src.text(entities, index, f"{what}: entity {index + 1}"), "value": ""}
     if not isinstance(item, Mapping):
         src.fail(f"{what}: entity {index + 1} must be 'name: value' or a name", entities, index)
     data = plain(item)
-    if "entity" in data:  # the explicit form {entity, value, role, group}
+    if "entity" in data and "value" in data:  # the explicit form {entity, value, role, group}
         out = {k: data.get(k) for k in ("entity", "value", "role", "group")}
     else:
         out = {"role": data.pop("role", None), "group": data.pop("group", None)}

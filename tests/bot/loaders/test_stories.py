@@ -228,3 +228,31 @@ def test_unknown_story_key(tmp_path: Path) -> None:
 def test_bad_annotation_in_user_text(tmp_path: Path) -> None:
     err = _error(tmp_path, 'stories:\n- story: s\n  steps:\n  - user: hi [x]{"entity"}\n')
     assert err.line == 4 and "not valid JSON" in err.reason
+
+
+def test_an_entity_called_entity_is_read_as_rasa_reads_it(tmp_path: Path) -> None:
+    # Rasa's own demo bot (format 2.0) has this step; Rasa reads every key but role/group as
+    # the entity's name, so this is the entity `entity` with the value "date ranges".
+    write(
+        tmp_path,
+        {
+            "stories.yml": """
+version: "2.0"
+stories:
+- story: entity named entity
+  steps:
+  - intent: enter_data
+    entities:
+    - entity: date ranges
+  - action: utter_duckling
+  - intent: enter_data
+    entities:
+    - entity: city
+      value: Kraków
+"""
+        },
+    )
+    steps = load_stories([tmp_path / "stories.yml"]).stories[0].steps
+    assert steps[0] == UserStep(intent="enter_data", entities=[{"entity": "entity", "value": "date ranges"}])
+    # both keys: the explicit form {entity, value}
+    assert steps[2] == UserStep(intent="enter_data", entities=[{"entity": "city", "value": "Kraków"}])
