@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.domain import (
@@ -36,6 +35,7 @@ from bot.events import (
     SessionStarted,
     UserUttered,
 )
+from bot.live import InProcessFeed, LiveFeed, Subscription
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
 from bot.tracker import Tracker
 from bot.transcript import outbound_from_bot_event, transcript_entry
@@ -76,6 +76,7 @@ class Engine:
         nlg: ResponseRenderer,
         *,
         clock: Callable[[], float] = time.time,
+        live: LiveFeed | None = None,
     ) -> None:
         self.agent = agent
         self.store = store
@@ -83,7 +84,7 @@ class Engine:
         self.actions = actions
         self.nlg = nlg
         self.clock = clock
-        self._subscribers: dict[str, set[asyncio.Queue[TranscriptEntry]]] = defaultdict(set)
+        self.live: LiveFeed = live if live is not None else InProcessFeed()  # Redis across processes
         self.knowledge: KnowledgeServices | None = None
         self.handoff: HandoffRuntime | None = None
 
@@ -103,7 +104,7 @@ class Engine:
         """Run the bot's turn for an already stored message, in order within its conversation."""
         async with self.locks.lock(message.conversation_id):
             events, seqs = await self._process_locked(message)
-        return self._deliver(message, events, seqs)
+        return await self._deliver(message, events, seqs)
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
         """Store, then process, in arrival order; a duplicate delivery returns no replies.
@@ -116,7 +117,7 @@ class Engine:
                 log.info("duplicate message %s ignored", message.message_id)
                 return []
             events, seqs = await self._process_locked(message)
-        return self._deliver(message, events, seqs)
+        return await self._deliver(message, events, seqs)
 
     async def _process_locked(self, message: InboundMessage) -> tuple[list[Event], list[int]]:
         conversation_id = message.conversation_id
@@ -137,10 +138,10 @@ class Engine:
         seqs = await self.store.append(conversation_id, events, outcome=(message.message_id, status, error))
         return events, seqs
 
-    def _deliver(
+    async def _deliver(
         self, message: InboundMessage, events: list[Event], seqs: list[int]
     ) -> list[OutboundMessage]:
-        self._publish(message.conversation_id, seqs, events)
+        await self._publish(message.conversation_id, seqs, events)
         return [
             outbound_from_bot_event(e, message.channel, message.sender_id)
             for e in events
@@ -164,23 +165,16 @@ class Engine:
         entries = (transcript_entry(s.seq, s.event) for s in stored)
         return [e for e in entries if e is not None]
 
-    async def subscribe(self, conversation_id: str) -> AsyncIterator[TranscriptEntry]:
-        """Live transcript lines of a conversation as they are stored."""
-        queue: asyncio.Queue[TranscriptEntry] = asyncio.Queue()
-        self._subscribers[conversation_id].add(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self._subscribers[conversation_id].discard(queue)
-            if not self._subscribers[conversation_id]:
-                del self._subscribers[conversation_id]
+    def subscribe(self, conversation_id: str) -> Subscription:
+        """Batches of a conversation's new transcript lines as they are stored, from any
+        process sharing the feed (an empty batch: catch up from the log); see :mod:`bot.live`."""
+        return self.live.subscribe(conversation_id)
 
     async def append(self, conversation_id: str, events: list[Event]) -> list[int]:
         """Append events from outside a turn (agents, handoff), under the conversation's lock."""
         async with self.locks.lock(conversation_id):
             seqs = await self.store.append(conversation_id, events)
-        self._publish(conversation_id, seqs, events)
+        await self._publish(conversation_id, seqs, events)
         return seqs
 
     async def close(self) -> None:
@@ -189,6 +183,9 @@ class Engine:
         if self.knowledge is not None:
             await self.knowledge.aclose()
         await self.actions.aclose()
+        if self.handoff is not None:
+            await self.handoff.close()
+        await self.live.close()
         await self.locks.close()
         await self.store.close()
 
@@ -203,9 +200,10 @@ class Engine:
         intents = len(self.domain.intent_names)
         result["nlu"] = ComponentHealth(status="ok", detail=f"{intents} intents")
         result["policies"] = ComponentHealth(status="ok", detail=", ".join(self.agent.policies.policy_names))
-        result["locks"] = ComponentHealth(status="ok", detail=type(self.locks).__name__)
+        result["locks"] = await self.locks.health()
+        result["live"] = await self.live.health()
         if self.handoff is not None:
-            result["handoff"] = self.handoff.health()
+            result["handoff"] = await self.handoff.health()
         return result
 
     # ---- one turn ------------------------------------------------------------
@@ -328,15 +326,9 @@ class Engine:
         last_user = next((e for e in reversed(tracker.events) if isinstance(e, UserUttered)), None)
         return last_user is not None and self.clock() - last_user.timestamp > minutes * 60
 
-    def _publish(self, conversation_id: str, seqs: list[int], events: list[Event]) -> None:
-        queues = self._subscribers.get(conversation_id)
-        if not queues:
-            return
-        for seq, event in zip(seqs, events, strict=True):
-            entry = transcript_entry(seq, event)
-            if entry is not None:
-                for queue in queues:
-                    queue.put_nowait(entry)
+    async def _publish(self, conversation_id: str, seqs: list[int], events: list[Event]) -> None:
+        entries = [transcript_entry(seq, event) for seq, event in zip(seqs, events, strict=True)]
+        await self.live.publish(conversation_id, [e for e in entries if e is not None])
 
 
 def _through_last_user_message(events: list[Event]) -> list[Event]:
@@ -352,6 +344,7 @@ async def build_engine(settings: Settings) -> Engine:
     when the project has articles, the knowledge base."""
     from actions.registry import ActionRegistry
     from bot.agent import Agent
+    from bot.live import live_feed_from_url
     from bot.loaders import load_endpoints
     from bot.locks import lock_store_from_url
     from bot.nlg import ResponseRenderer
@@ -392,10 +385,11 @@ async def build_engine(settings: Settings) -> Engine:
     registry = ActionRegistry(
         agent.domain, nlg, modules=modules, action_endpoint=action_url, token=token, native=native
     )
-    engine = Engine(agent, store, lock_store_from_url(settings.redis_url), registry, nlg)
+    locks, live = lock_store_from_url(settings.redis_url), live_feed_from_url(settings.redis_url)
+    engine = Engine(agent, store, locks, registry, nlg, live=live)
     engine.knowledge = knowledge
     try:
-        engine.handoff = await _build_handoff(engine, project_dir, knowledge)
+        engine.handoff = await _build_handoff(engine, project_dir, knowledge, settings.redis_url)
     except BaseException:
         await engine.close()  # a bad handoff.yml must not leave connections behind
         raise
@@ -403,10 +397,11 @@ async def build_engine(settings: Settings) -> Engine:
 
 
 async def _build_handoff(
-    engine: Engine, project_dir: Path, knowledge: KnowledgeServices | None
+    engine: Engine, project_dir: Path, knowledge: KnowledgeServices | None, redis_url: str | None
 ) -> HandoffRuntime | None:
     """Handoff for a project with handoff data; its packets are summarised by the knowledge
-    base's LLM when one is configured."""
+    base's LLM when one is configured; agents' presence is in Redis when one is configured."""
+    from handoff.presence import presence_from_url
     from handoff.runtime import build_handoff
 
     def summariser() -> Summariser | None:
@@ -418,7 +413,12 @@ async def _build_handoff(
         kb_settings = KnowledgeSettings()
         return LLMSummariser(knowledge.llm_client, kb_settings.llm_model, timeout=kb_settings.llm_timeout)
 
-    return await build_handoff(engine, project_dir, summariser_factory=summariser)
+    presence = presence_from_url(redis_url)
+    try:
+        return await build_handoff(engine, project_dir, summariser_factory=summariser, presence=presence)
+    except BaseException:
+        await presence.close()
+        raise
 
 
 async def _build_knowledge(

@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.errors import ConciergeError
+from bot.models import ComponentHealth
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ class LockStore(Protocol):
 
     async def queue_length(self, conversation_id: str) -> int:
         """How many holders and waiters the conversation has now (0 when idle)."""
+        ...
+
+    async def health(self) -> ComponentHealth:
+        """``ok``, or ``down`` when the shared lock service cannot be reached."""
         ...
 
     async def close(self) -> None:
@@ -101,6 +106,10 @@ class InMemoryLockStore:
     def active_conversations(self) -> int:
         """How many conversations are held or waited for (idle ones are forgotten)."""
         return len(self._queues)
+
+    async def health(self) -> ComponentHealth:
+        """Always ``ok``: nothing to reach."""
+        return ComponentHealth(status="ok", detail="in process")
 
     async def close(self) -> None:
         """Nothing to release."""
@@ -252,6 +261,15 @@ class RedisLockStore:
     async def queue_length(self, conversation_id: str) -> int:
         """See :meth:`LockStore.queue_length` (a dead process's tickets count until they expire)."""
         return int(await self._queue_length(keys=[self.key_prefix + conversation_id]))
+
+    async def health(self) -> ComponentHealth:
+        """``ok`` when Redis answers a ping; ``down`` otherwise (no message can be processed
+        until it is back: processing waits for it, see :meth:`lock`)."""
+        try:
+            await self.redis.ping()
+        except Exception as exc:  # any failure to reach Redis is the answer itself
+            return ComponentHealth(status="down", detail=f"redis: {type(exc).__name__}")
+        return ComponentHealth(status="ok", detail="redis ticket lock")
 
     async def close(self) -> None:
         """Close the Redis client if this store created it."""

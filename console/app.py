@@ -20,6 +20,7 @@ from bot.channels.base import ChannelAdapter, MessageHandler
 from bot.channels.credentials import Credentials, load_credentials
 from bot.channels.registry import mount_channels
 from bot.channels.runtime import recover_pending, start_outbox
+from bot.live import Subscription
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
 from bot.settings import Settings
 from console.errors import install_error_handlers
@@ -65,7 +66,7 @@ class EngineSlot:
         """See :meth:`MessageHandler.history`."""
         return await self._get().history(conversation_id, after_seq=after_seq)
 
-    def subscribe(self, conversation_id: str) -> AsyncIterator[TranscriptEntry]:
+    def subscribe(self, conversation_id: str) -> Subscription:
         """See :meth:`MessageHandler.subscribe`."""
         return self._get().subscribe(conversation_id)
 

@@ -7,8 +7,9 @@ it checks). It holds:
 - ``config``: ``<project>/handoff.yml`` (defaults for whatever it leaves out);
 - ``clients``: client profiles on the event store's database; the project's
   ``data/clients.csv`` is imported at start-up when the table is empty;
-- ``roster``: agents from ``data/agents.yml`` with live status (set by the console)
-  and load (counted from the log);
+- ``roster``: agents from ``data/agents.yml`` with live status (set by the console,
+  kept in a :class:`~handoff.presence.PresenceStore`: Redis when several processes serve
+  the bot) and load (counted from the log);
 - ``service``: the one write path for handoff moves, appending through the engine;
 - the sentiment model (trained with the bot; ``sentiment``).
 
@@ -18,7 +19,7 @@ The console codes against these coroutines::
     await runtime.packet(conversation_id)       # HandoffPacket (warm handoff)
     await runtime.queue()                       # list[RankedItem], highest priority first
     await runtime.route(conversation_id)        # Assignment: suggested agent + explanation
-    runtime.set_agent_status(agent_id, "online")
+    await runtime.set_agent_status(agent_id, "online")
     await runtime.service.claim(conversation_id, agent_id)   # and transfer/resolve/return_to_bot
 """
 
@@ -42,6 +43,7 @@ from handoff.clients import ClientNotFound, ClientProfile, ClientStore
 from handoff.config import HandoffConfig, load_handoff_config
 from handoff.ledger import HandoffLedger
 from handoff.packet import HandoffPacket, Summariser, build_packet
+from handoff.presence import PresenceStore
 from handoff.queue import RankedItem, queue_item, rank
 from handoff.recognition import CLIENT_SLOT, ClientRecognition
 from handoff.roster import AgentDirectory
@@ -107,9 +109,9 @@ class HandoffRuntime:
         return HandoffTurn(self, message, tracker, apply)
 
     # ---- agents ---------------------------------------------------------------------------
-    def set_agent_status(self, agent_id: str, status: AgentStatus) -> None:
+    async def set_agent_status(self, agent_id: str, status: AgentStatus) -> None:
         """Record an agent's status (console log-in, away, log-out); raises ``UnknownAgent``."""
-        self.roster.set_status(agent_id, status)
+        await self.roster.set_status(agent_id, status)
 
     async def plan(
         self, conversation_id: str, client: ClientProfile | None, language: str | None, now: datetime
@@ -161,13 +163,21 @@ class HandoffRuntime:
         when = now or datetime.fromtimestamp(self.clock(), UTC)
         return await self.plan(conversation_id, client, _language(events, client), when)
 
-    def health(self) -> ComponentHealth:
-        """``ok`` with the roster size and whether sentiment is scored."""
-        online = sum(1 for p in self.roster.profiles if self.roster.status(p.id) == "online")
+    async def health(self) -> ComponentHealth:
+        """``ok`` with the roster size and whether sentiment is scored; ``down`` when the
+        shared presence store (Redis) cannot be reached."""
+        presence = await self.roster.presence.health()
+        if presence.status != "ok":
+            return ComponentHealth(status=presence.status, detail=f"agent presence: {presence.detail}")
+        online = sum(1 for s in (await self.roster.statuses()).values() if s == "online")
         sentiment = "on" if self.sentiment is not None else "off"
         return ComponentHealth(
             status="ok", detail=f"{len(self.roster.profiles)} agents ({online} online), sentiment {sentiment}"
         )
+
+    async def close(self) -> None:
+        """Release the presence store's connections."""
+        await self.roster.presence.close()
 
     async def _client(self, conversation_id: str, events: list[Event]) -> ClientProfile | None:
         client_id = next(
@@ -198,13 +208,18 @@ def _language(events: list[Event], client: ClientProfile | None) -> str | None:
 
 
 async def build_handoff(
-    engine: Engine, project_dir: Path, *, summariser_factory: Callable[[], Summariser | None] | None = None
+    engine: Engine,
+    project_dir: Path,
+    *,
+    summariser_factory: Callable[[], Summariser | None] | None = None,
+    presence: PresenceStore | None = None,
 ) -> HandoffRuntime | None:
     """The runtime for a project with handoff data (``handoff.yml`` or an agents file), else None.
 
     The client table is filled from the project's clients CSV when it is empty, so a
     fresh demo knows its VIPs; later imports are the client API's job, and a change an
-    agent made is never overwritten by a restart.
+    agent made is never overwritten by a restart. ``presence`` is where agents' statuses
+    live (default: this process); the runtime closes it with :meth:`HandoffRuntime.close`.
     """
     started = time.perf_counter()
     config_path = project_dir / CONFIG_FILE
@@ -223,7 +238,7 @@ async def build_handoff(
         engine,
         config=config,
         clients=clients,
-        roster=AgentDirectory(roster, ledger),
+        roster=AgentDirectory(roster, ledger, presence),
         ledger=ledger,
         summariser=summariser_factory() if summariser_factory else None,
     )

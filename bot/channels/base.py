@@ -55,7 +55,7 @@ The console reads a conversation's sends and failures with
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
@@ -65,6 +65,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.channels.outbox import RateLimit
 from bot.errors import ChannelError, ConfigError
+from bot.live import Subscription
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
 
 if TYPE_CHECKING:
@@ -106,8 +107,9 @@ class MessageHandler(Protocol):
         """The conversation's visible lines with ``seq`` greater than ``after_seq``, in order."""
         ...
 
-    def subscribe(self, conversation_id: str) -> AsyncIterator[TranscriptEntry]:
-        """Live lines of a conversation as they are stored (agent replies included)."""
+    def subscribe(self, conversation_id: str) -> Subscription:
+        """Batches of a conversation's new lines as they are stored, on any process (agent
+        replies included; an empty batch: catch up from the log); see :mod:`bot.live`."""
         ...
 
     async def health(self) -> dict[str, ComponentHealth]:

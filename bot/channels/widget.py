@@ -20,10 +20,12 @@ server -> client
     ``{"type": "error", "message": "...", "client_id"?: "...", "retry": bool, "detail"?: "..."}``:
     ``message`` is for the visitor, ``detail`` for developers; the socket stays up.
 
-Lines reach a socket only from the event log, in ``seq`` order and at most once per socket:
-live notifications (the engine's ``subscribe``) and the end of a turn both trigger a
-catch-up from ``history(after_seq=<last seq sent>)``. A socket therefore never skips a line
-published while it was connecting, and a reconnecting client loses nothing.
+Lines reach a socket only from the event log, in ``seq`` order and at most once per socket
+(:class:`bot.live_socket.SeqSocket`, shared with the agent console's socket): live notices
+(the engine's ``subscribe``, on any process when the feed is Redis) and the end of a turn
+both trigger a catch-up from ``history(after_seq=<last seq sent>)``. The socket subscribes
+before it reads the history, so it never skips a line published while it was connecting,
+and a reconnecting client loses nothing.
 
 The browser side is ``console/static/widget.js``; see its header for the embed snippet.
 """
@@ -34,7 +36,7 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Literal, Self
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -42,7 +44,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from bot.channels.base import ChannelAdapter, MessageHandler, describe_validation_error
 from bot.channels.widget_identity import InvalidToken, identity_metadata
-from bot.models import ComponentHealth, InboundMessage, OutboundMessage
+from bot.live_socket import SeqSocket
+from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -107,17 +110,19 @@ class _Connection:
         self.ws = ws
         self.handler = handler
         self.channel = channel
+        self.socket = SeqSocket(ws)  # frames in order; the seq of the last line shown
         self.session_id: str | None = None
         self.identity: dict[str, str] = {}  # from a verified client token, else empty
-        self.sent_seq: int | None = None  # the highest seq this socket has shown
-        self.closed = False
-        self._write_lock = asyncio.Lock()  # frames and catch-ups never interleave
         self._turns: asyncio.Queue[InboundMessage | None] = asyncio.Queue()
         self._follower: asyncio.Task[None] | None = None
 
     @property
     def conversation_id(self) -> str | None:
         return f"{self.channel.name}:{self.session_id}" if self.session_id else None
+
+    @property
+    def closed(self) -> bool:
+        return self.socket.closed
 
     async def run(self) -> None:
         """Serve the socket until the client leaves; accepted messages are processed even after."""
@@ -131,7 +136,7 @@ class _Connection:
         except WebSocketDisconnect:
             return
         finally:
-            self.closed = True
+            self.socket.closed = True
             self._turns.put_nowait(None)  # the worker finishes queued turns, then stops
             if self._follower is not None:
                 self._follower.cancel()
@@ -175,17 +180,17 @@ class _Connection:
             self.channel.forget(self)
             self.session_id = frame.session_id
             self.channel.remember(self)
-            self._follower = asyncio.create_task(self._follow(self.conversation_id or ""))
-            await asyncio.sleep(0)  # let the follower subscribe before history is read
-        async with self._write_lock:
-            try:
-                entries = await self.handler.history(self.conversation_id or "", after_seq=frame.last_seq)
-            except Exception:
-                log.exception("widget: reading history failed")
-                await self._write({"type": "error", "message": NO_HISTORY, "retry": True})
-                return
-            self.sent_seq = max([e.seq for e in entries], default=frame.last_seq)
-            await self._write({"type": "history", "entries": [e.model_dump(mode="json") for e in entries]})
+            subscribed = asyncio.Event()
+            watch = self.handler.subscribe(self.conversation_id or "")
+            self._follower = asyncio.create_task(self.socket.follow(watch, self.deliver, subscribed))
+            await subscribed.wait()  # subscribed before history is read: nothing falls in between
+
+        def history(entries: list[TranscriptEntry]) -> list[dict[str, object]]:
+            return [{"type": "history", "entries": [e.model_dump(mode="json") for e in entries]}]
+
+        read = self._reader()
+        if not await self.socket.catch_up(read, history, after=frame.last_seq, reset=True):
+            await self._send({"type": "error", "message": NO_HISTORY, "retry": True})
 
     async def _message(self, frame: MessageFrame) -> None:
         if self.session_id is None:
@@ -224,46 +229,26 @@ class _Connection:
             await self.deliver()
             await self._send({"type": "typing", "on": False})
 
-    async def _follow(self, conversation_id: str) -> None:
-        """Turn the engine's live notifications into catch-ups from the log."""
-        stream = self.handler.subscribe(conversation_id)
-        try:
-            async for _entry in stream:
-                await self.deliver()
-        except Exception:  # the socket still works; lines then arrive at the end of turns
-            log.exception("widget: live updates for a conversation stopped")
-        finally:
-            aclose = getattr(stream, "aclose", None)  # unsubscribe now, not when collected
-            if aclose is not None:
-                await aclose()
+    def _reader(self) -> Callable[[int | None], Awaitable[list[TranscriptEntry]]]:
+        conversation_id = self.conversation_id or ""
+
+        async def read(after_seq: int | None) -> list[TranscriptEntry]:
+            return await self.handler.history(conversation_id, after_seq=after_seq)
+
+        return read
 
     async def deliver(self) -> None:
         """Send every stored line this socket has not shown yet, in seq order."""
         if self.closed or self.session_id is None:
             return
-        async with self._write_lock:
-            try:
-                entries = await self.handler.history(self.conversation_id or "", after_seq=self.sent_seq)
-            except Exception:
-                log.exception("widget: reading history failed")
-                return
-            for entry in entries:
-                if self.sent_seq is not None and entry.seq <= self.sent_seq:
-                    continue
-                await self._write({"type": "message", "entry": entry.model_dump(mode="json")})
-                self.sent_seq = entry.seq
+
+        def one_each(entries: list[TranscriptEntry]) -> list[dict[str, object]]:
+            return [{"type": "message", "entry": e.model_dump(mode="json")} for e in entries]
+
+        await self.socket.catch_up(self._reader(), one_each)
 
     async def _send(self, frame: dict[str, object]) -> None:
-        async with self._write_lock:
-            await self._write(frame)
-
-    async def _write(self, frame: dict[str, object]) -> None:
-        if self.closed:
-            return
-        try:
-            await self.ws.send_text(json.dumps(frame, ensure_ascii=False))
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            self.closed = True  # the client left; what it missed waits in the log for its next hello
+        await self.socket.send(frame)
 
 
 class WidgetChannel(ChannelAdapter):

@@ -62,7 +62,7 @@ def _problem(exc: WorkspaceError | IllegalTransition) -> JSONResponse:
 
 async def me_view(workspace: Workspace, user: ConsoleUser) -> MeView:
     """The signed-in user with their agent status."""
-    status = workspace.runtime.roster.status(user.agent_id) if user.agent_id else None
+    status = await workspace.runtime.roster.status(user.agent_id) if user.agent_id else None
     return MeView(
         username=user.username,
         display_name=user.display_name,
@@ -112,7 +112,7 @@ def router() -> APIRouter:
         body: PresenceRequest, request: Request, user: WorkspaceUser, workspace: WorkspaceDep
     ) -> Response | MeView:
         try:
-            workspace.actions.set_presence(user, body.status)
+            await workspace.actions.set_presence(user, body.status)
         except WorkspaceError as exc:
             return _problem(exc)
         workspace.hub.poke()

@@ -32,11 +32,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import HTTPConnection
 
 from bot.engine import Engine
+from bot.live_socket import SeqSocket
 from console.deps import WORKSPACE_ROLES, websocket_user
 from console.security.models import ConsoleUser
 from console.security.sessions import SESSION_COOKIE
 from console.services.workspace import CANNED_FILE, Workspace, WorkspaceError, load_canned_replies
 from console.services.workspace.live import Subscription
+from console.services.workspace.models import WorkspaceLine
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +87,25 @@ class OpenFrame(BaseModel):
 
 
 class LiveSession:
-    """One console socket: queue snapshots and the open conversation's new lines."""
+    """One console socket: queue snapshots and the open conversation's new lines.
+
+    Lines go through :class:`~bot.live_socket.SeqSocket`, the same send and catch-up code
+    as the chat widget: the open conversation is followed on the engine's live feed (any
+    process's appends, through Redis when configured) and, as a safety net, on the hub's
+    reading of the event log.
+    """
 
     def __init__(self, websocket: WebSocket, workspace: Workspace, user: ConsoleUser) -> None:
         self.ws = websocket
         self.workspace = workspace
         self.user = user
+        self.socket = SeqSocket(websocket)
         self.conversation_id: str | None = None
-        self.sent_seq: int | None = None
-        self._lock = asyncio.Lock()
-        self.closed = False
+        self._follower: asyncio.Task[None] | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.socket.closed
 
     async def run(self) -> None:
         """Serve the socket until the page leaves or the session ends."""
@@ -106,11 +117,11 @@ class LiveSession:
             self.workspace.presence.opened(agent)
         pusher = asyncio.create_task(self._push(subscription))
         try:
-            await self._send(
+            await self.socket.send(
                 {"type": "me", "me": (await me_view(self.workspace, self.user)).model_dump(mode="json")}
             )
             queue = await self.workspace.queue.build()
-            await self._send({"type": "queue", "queue": queue.model_dump(mode="json")})
+            await self.socket.send({"type": "queue", "queue": queue.model_dump(mode="json")})
             while not self.closed:
                 message = await self.ws.receive()
                 if message["type"] == "websocket.disconnect":
@@ -119,12 +130,14 @@ class LiveSession:
         except WebSocketDisconnect:
             pass
         finally:
-            self.closed = True
+            self.socket.closed = True
             self.workspace.hub.unsubscribe(subscription)
             subscription.wake()
-            pusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pusher
+            for task in (pusher, self._follower):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if agent:
                 self.workspace.presence.closed(agent)
 
@@ -132,36 +145,38 @@ class LiveSession:
         try:
             frame = OpenFrame.model_validate(json.loads(text or ""))
         except (ValueError, ValidationError):
-            await self._send({"type": "error", "message": 'send {"type": "open", ...} frames'})
+            await self.socket.send({"type": "error", "message": 'send {"type": "open", ...} frames'})
             return
-        async with self._lock:
+        if frame.conversation_id != self.conversation_id:
+            if self._follower is not None:
+                self._follower.cancel()
+                self._follower = None
             self.conversation_id = frame.conversation_id
-            self.sent_seq = frame.last_seq
-        await self.catch_up()
+            if frame.conversation_id is not None:
+                subscribed = asyncio.Event()
+                watch = self.workspace.engine.subscribe(frame.conversation_id)
+                self._follower = asyncio.create_task(self.socket.follow(watch, self.catch_up, subscribed))
+                await subscribed.wait()  # followed before the first read: no line falls in between
+        await self.catch_up(after=frame.last_seq, reset=True)
 
-    async def catch_up(self) -> None:
-        """Send the open conversation's lines the page does not have yet."""
-        async with self._lock:
-            conversation_id = self.conversation_id
-            if conversation_id is None or self.closed:
-                return
-            try:
-                lines = await self.workspace.views.lines(conversation_id, self.sent_seq)
-            except Exception:
-                log.exception("workspace socket: reading %s failed", conversation_id)
-                return
-            fresh = [line for line in lines if self.sent_seq is None or line.seq > self.sent_seq]
-            if not fresh and self.sent_seq is not None:
-                return
-            if fresh:
-                self.sent_seq = fresh[-1].seq
-            await self._write(
-                {
-                    "type": "lines",
-                    "conversation_id": conversation_id,
-                    "lines": [line.model_dump(mode="json") for line in fresh],
-                }
-            )
+    async def catch_up(self, *, after: int | None = None, reset: bool = False) -> None:
+        """Send the open conversation's lines the page does not have yet (on opening, the
+        lines after the page's ``last_seq``, even none, so the page knows it is current)."""
+        conversation_id = self.conversation_id
+        if conversation_id is None or self.closed:
+            return
+        first = reset and after is None
+
+        async def read(after_seq: int | None) -> list[WorkspaceLine]:
+            return await self.workspace.views.lines(conversation_id, after_seq)
+
+        def frames(fresh: list[WorkspaceLine]) -> list[dict[str, object]]:
+            if not fresh and not first:
+                return []
+            lines = [line.model_dump(mode="json") for line in fresh]
+            return [{"type": "lines", "conversation_id": conversation_id, "lines": lines}]
+
+        await self.socket.catch_up(read, frames, after=after, reset=reset)
 
     async def _push(self, subscription: Subscription) -> None:
         while not self.closed:
@@ -172,7 +187,7 @@ class LiveSession:
                 await self._close(WS_SESSION_ENDED)
                 return
             if queue is not None:
-                await self._send({"type": "queue", "queue": queue.model_dump(mode="json")})
+                await self.socket.send({"type": "queue", "queue": queue.model_dump(mode="json")})
             if tick or (self.conversation_id is not None and self.conversation_id in conversations):
                 await self.catch_up()
 
@@ -182,21 +197,9 @@ class LiveSession:
         return session is not None and session.user.role in WORKSPACE_ROLES
 
     async def _close(self, code: int) -> None:
-        self.closed = True
+        self.socket.closed = True
         with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
             await self.ws.close(code=code)
-
-    async def _send(self, frame: dict[str, object]) -> None:
-        async with self._lock:
-            await self._write(frame)
-
-    async def _write(self, frame: dict[str, object]) -> None:
-        if self.closed:
-            return
-        try:
-            await self.ws.send_text(json.dumps(frame, ensure_ascii=False))
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            self.closed = True
 
 
 def live_router() -> APIRouter:

@@ -267,7 +267,7 @@ async def test_live_subscribers_get_new_lines(engine: Engine) -> None:
     pending = asyncio.ensure_future(stream.__anext__())
     await asyncio.sleep(0)
     await engine.handle(msg("hello", sender="gil"))
-    first = await asyncio.wait_for(pending, 5)
+    first = (await asyncio.wait_for(pending, 5))[0]
     assert first.sender == "client" and first.text == "hello"
     await stream.aclose()
 

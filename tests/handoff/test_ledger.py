@@ -59,7 +59,7 @@ async def test_the_roster_combines_profiles_live_status_and_load_from_the_log(
         ("anna", "offline", 0),
         ("olena", "offline", 0),
     ]
-    directory.set_status("anna", "online")
+    await directory.set_status("anna", "online")
     for conversation in ("widget:a", "widget:b"):
         await service.request(conversation, "client_request")
         await service.claim(conversation, "anna")
@@ -67,4 +67,4 @@ async def test_the_roster_combines_profiles_live_status_and_load_from_the_log(
     assert (anna.status, anna.active_chats, anna.has_capacity, anna.load) == ("online", 2, False, "2/2 chats")
     assert olena.status == "offline"
     with pytest.raises(UnknownAgent):
-        directory.set_status("nobody", "online")
+        await directory.set_status("nobody", "online")

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -99,13 +99,13 @@ async def demo(
                 await engine.close()
 
 
-@pytest.fixture
-def engine(demo: Engine) -> Iterator[Engine]:
+@pytest_asyncio.fixture
+async def engine(demo: Engine) -> AsyncIterator[Engine]:
     """The module's engine at a Tuesday 11:00 in Warsaw, with every agent offline."""
     assert demo.handoff is not None
     demo.clock = Clock(OPEN)
     for agent in demo.handoff.roster.profiles:
-        demo.handoff.set_agent_status(agent.id, "offline")
+        await demo.handoff.set_agent_status(agent.id, "offline")
     yield demo
 
 
@@ -311,7 +311,7 @@ async def test_two_messages_the_bot_cannot_understand_hand_off(engine: Engine) -
 # ---- a VIP skips the bot: their named concierge ------------------------------------------------
 async def test_a_vip_asking_for_their_concierge_gets_them_directly_when_online(engine: Engine) -> None:
     rt = runtime(engine)
-    rt.set_agent_status("anna.kowalska", "online")
+    await rt.set_agent_status("anna.kowalska", "online")
     load_before = (await rt.ledger.loads()).get("anna.kowalska", 0)
     replies = await say(engine, "telegram", "ola_w", "connect me to my concierge")  # Aleksandra's Telegram
     assert replies == [
@@ -489,7 +489,7 @@ async def test_a_premium_client_gets_the_premium_greeting_in_polish(engine: Engi
 
 
 async def test_health_reports_the_handoff_component(engine: Engine) -> None:
-    runtime(engine).set_agent_status("dmytro.melnyk", "online")
+    await runtime(engine).set_agent_status("dmytro.melnyk", "online")
     health = await engine.health()
     assert health["handoff"].status == "ok"
     assert health["handoff"].detail == "8 agents (1 online), sentiment on"

@@ -17,7 +17,7 @@ from console.services.workspace.actions import WorkspaceActions
 from console.services.workspace.canned import CannedReplies, load_canned_replies
 from console.services.workspace.errors import NotAvailable, WorkspaceError
 from console.services.workspace.live import WorkspaceHub
-from console.services.workspace.presence import AgentSockets
+from console.services.workspace.presence import AgentHeartbeats
 from console.services.workspace.queue import QueueBuilder
 from console.services.workspace.views import WorkspaceViews
 
@@ -41,9 +41,9 @@ class Workspace:
         self.views = WorkspaceViews(engine, runtime, canned)
         self.actions = WorkspaceActions(engine, runtime, channels)
         self.hub = WorkspaceHub(engine.store.engine, self.queue)
-        self.presence = AgentSockets(runtime)
+        self.presence = AgentHeartbeats(runtime)
 
     async def close(self) -> None:
-        """Stop the live hub's poller and pending presence timers."""
+        """Stop the live hub's poller and the presence heartbeats."""
         await self.hub.close()
         await self.presence.close()

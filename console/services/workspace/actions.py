@@ -245,11 +245,11 @@ class WorkspaceActions:
             raise WrongState(str(exc)) from None
         return True
 
-    def set_presence(self, user: ConsoleUser, status: AgentStatus) -> None:
+    async def set_presence(self, user: ConsoleUser, status: AgentStatus) -> None:
         """Set the agent's own status (online, away, offline) for the router."""
         if user.agent_id is None:
             raise NotAvailable("only users linked to an agent profile have a status")
         try:
-            self.runtime.set_agent_status(user.agent_id, status)
+            await self.runtime.set_agent_status(user.agent_id, status)
         except UnknownAgent:
             raise NotAvailable(f"{user.agent_id!r} is not on this project's agent roster") from None

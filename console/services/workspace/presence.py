@@ -1,56 +1,65 @@
-"""Agents' presence as the router sees it: set in the workspace, dropped when they leave.
+"""Agents' presence as the router sees it: set in the workspace, kept alive by its sockets.
 
-An agent sets online / away / offline themselves. When their last workspace socket
-closes (the tab is closed, the laptop sleeps) and no socket comes back within ``grace``
-seconds, they are marked offline, so the router never sends a VIP to someone who is gone.
+An agent sets online / away / offline themselves (``POST /api/workspace/presence``); the
+status lives in the handoff runtime's :class:`~handoff.presence.PresenceStore` (Redis when
+several processes serve the bot) and expires unless renewed. While an agent has a
+workspace socket open on this process, :class:`AgentHeartbeats` renews their status every
+third of the store's ``ttl``. When the last socket closes (the tab is closed, the laptop
+sleeps, this process dies) the heartbeats stop and the status expires ``ttl`` seconds
+later, so the router never sends a VIP to someone who is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 
-from handoff.roster import UnknownAgent
 from handoff.runtime import HandoffRuntime
 
 log = logging.getLogger(__name__)
 
 
-class AgentSockets:
-    """Counts open workspace sockets per agent and marks an agent offline after the last one."""
+class AgentHeartbeats:
+    """Counts open workspace sockets per agent and heartbeats for every agent with one."""
 
-    def __init__(self, runtime: HandoffRuntime, grace: float = 30.0) -> None:
+    def __init__(self, runtime: HandoffRuntime, interval: float | None = None) -> None:
         self.runtime = runtime
-        self.grace = grace
+        self.interval = interval if interval is not None else runtime.roster.presence.ttl / 3
         self._open: Counter[str] = Counter()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def agents(self) -> set[str]:
+        """Agents with at least one open socket on this process."""
+        return set(self._open)
 
     def opened(self, agent_id: str) -> None:
-        """An agent's socket connected."""
+        """An agent's socket connected: heartbeat for them from now on."""
         self._open[agent_id] += 1
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._beat(), name="agent-heartbeats")
 
     def closed(self, agent_id: str) -> None:
-        """An agent's socket closed; the last one starts the grace period."""
+        """An agent's socket closed; after the last one their status is left to expire."""
         self._open[agent_id] -= 1
         if self._open[agent_id] <= 0:
             del self._open[agent_id]
-            task = asyncio.create_task(self._later(agent_id))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
 
-    async def _later(self, agent_id: str) -> None:
-        await asyncio.sleep(self.grace)
-        if self._open[agent_id] > 0 or self.runtime.roster.status(agent_id) == "offline":
-            return
-        try:
-            self.runtime.set_agent_status(agent_id, "offline")
-            log.info("%s left the workspace: marked offline", agent_id)
-        except UnknownAgent:
-            return
+    async def _beat(self) -> None:
+        while self._open:
+            for agent_id in list(self._open):
+                try:
+                    await self.runtime.roster.heartbeat(agent_id)
+                except Exception as exc:  # Redis away: the status may lapse; /health says why
+                    log.warning("presence heartbeat failed (%s); retrying", type(exc).__name__)
+            await asyncio.sleep(self.interval)
 
     async def close(self) -> None:
-        """Cancel pending grace periods (shutdown)."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Stop heartbeating (shutdown)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

@@ -314,9 +314,9 @@ async def test_suggestions_search_the_knowledge_base_and_canned_replies_are_pers
 
 
 async def test_presence_feeds_the_router(engine: Engine, workspace: Workspace) -> None:
-    workspace.actions.set_presence(OLENA, "online")
+    await workspace.actions.set_presence(OLENA, "online")
     with pytest.raises(NotAvailable, match="agent profile"):
-        workspace.actions.set_presence(KASIA, "online")
+        await workspace.actions.set_presence(KASIA, "online")
     states = {a.profile.id: a.status for a in await workspace.runtime.roster.states()}
     assert states["olena.shevchenko"] == "online" and states["anna.kowalska"] == "offline"
     cid = await vip_complains(engine)  # Anna, her concierge, is offline: Olena is suggested

@@ -1,0 +1,125 @@
+"""The send and catch-up code every live socket shares (the chat widget and the agent console).
+
+A socket shows a conversation's lines from the event log only, in ``seq`` order and each
+at most once: :meth:`SeqSocket.catch_up` reads what came after the last ``seq`` sent and
+writes it, under one lock with every other frame, so frames never interleave. A socket
+follows a conversation with :meth:`SeqSocket.follow`: it subscribes to the
+:class:`~bot.live.LiveFeed` first and only then catches up, so a line stored while it was
+subscribing is never skipped (the caller waits for ``subscribed``, then reads); each
+notice (or gap notice) triggers another catch-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from fastapi import WebSocket, WebSocketDisconnect
+
+log = logging.getLogger(__name__)
+
+
+class Numbered(Protocol):
+    """A line with its event ``seq`` (a ``TranscriptEntry``, a console ``WorkspaceLine``)."""
+
+    @property
+    def seq(self) -> int: ...
+
+
+Line = TypeVar("Line", bound=Numbered)
+Frame = dict[str, object]
+
+
+class Watch(Protocol):
+    """What :meth:`SeqSocket.follow` needs of a feed subscription."""
+
+    async def ready(self, within: float = ...) -> bool: ...
+    def __aiter__(self) -> AsyncIterator[Any]: ...
+    async def aclose(self) -> None: ...
+
+
+class SeqSocket:
+    """One WebSocket: ordered JSON frames and the ``seq`` of the last line it showed."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self.sent_seq: int | None = None
+        self.closed = False
+        self.lock = asyncio.Lock()  # frames and catch-ups never interleave
+
+    async def send(self, frame: Frame) -> None:
+        """Write one frame after whatever is being written now."""
+        async with self.lock:
+            await self.write(frame)
+
+    async def write(self, frame: Frame) -> None:
+        """Write one frame; the caller holds :attr:`lock`. A gone client just closes the socket:
+        what it missed waits in the log for its next (re)connect."""
+        if self.closed:
+            return
+        try:
+            await self.ws.send_text(json.dumps(frame, ensure_ascii=False))
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self.closed = True
+
+    async def catch_up(
+        self,
+        read: Callable[[int | None], Awaitable[Sequence[Line]]],
+        frames: Callable[[list[Line]], list[Frame]],
+        *,
+        after: int | None = None,
+        reset: bool = False,
+    ) -> bool:
+        """Send the lines after :attr:`sent_seq` (or after ``after`` when ``reset``), in order.
+
+        ``read(after_seq)`` reads them from the log; ``frames(lines)`` shapes them (it may
+        return no frame for no line). Returns False when reading failed (logged; the next
+        notice or reconnect tries again).
+        """
+        async with self.lock:
+            if self.closed:
+                return True
+            cursor = after if reset else self.sent_seq
+            try:
+                lines = await read(cursor)
+            except Exception:
+                log.exception("live socket: reading the conversation failed")
+                return False
+            fresh = [line for line in lines if cursor is None or line.seq > cursor]
+            for frame in frames(fresh):
+                await self.write(frame)
+            self.sent_seq = fresh[-1].seq if fresh else cursor
+            return True
+
+    async def follow(
+        self,
+        watch: Watch,
+        catch_up: Callable[[], Awaitable[object]],
+        subscribed: asyncio.Event | None = None,
+    ) -> None:
+        """Catch up after every notice, until cancelled or the socket closes.
+
+        ``subscribed`` is set once the feed delivers (or gave up waiting): the caller then
+        reads the history (its first catch-up) with no window in which a line is missed.
+        """
+        try:
+            await watch.ready()
+            if subscribed is not None:
+                subscribed.set()
+            async for _batch in watch:
+                if self.closed:
+                    return
+                await catch_up()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the socket still works; lines then arrive on the next catch-up
+            log.exception("live socket: following a conversation stopped")
+        finally:
+            if subscribed is not None:
+                subscribed.set()
+            with contextlib.suppress(Exception):
+                await watch.aclose()
