@@ -21,6 +21,7 @@ from bot.config import BotConfig
 from bot.domain import Domain
 from bot.events import ParseData
 from bot.loaders import Project, load_project
+from bot.nlu.bounds import window
 from bot.nlu.pipeline import NLUPipeline
 from bot.policies.ensemble import PolicyEnsemble
 from bot.sentiment.project import TEST_FILE, TRAIN_FILE, ProjectSentiment
@@ -83,7 +84,7 @@ class Agent:
         parsed = self.nlu.parse(text)
         if self.sentiment is None:
             return parsed
-        scored = self.sentiment.score(text)
+        scored = self.sentiment.score(window(text))  # the NLU's bounded window (bot.nlu.bounds)
         return parsed if scored is None else parsed.model_copy(update={"sentiment": scored})
 
     def save(self, directory: Path) -> None:

@@ -50,11 +50,22 @@ class Vocabulary:
 
     A word is known if it was seen, or if deleting one letter from it or from a seen word
     makes them equal (SymSpell's trick for edit distance one: "helo", "helllo", "hlelo").
+
+    Checking a word costs time linear in its length: a word more than one letter longer
+    than the longest seen word cannot be one deletion away from any, so its deletions
+    (``n`` strings of ``n - 1`` letters: quadratic) are never built.
     """
 
     def __init__(self, seen: set[str]) -> None:
         self.seen = frozenset(seen)
         self.near = frozenset(v for w in seen if len(w) >= 4 for v in _deletions(w))
+        self.longest = max((len(w) for w in seen), default=0)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        # Models pickled before ``longest`` existed load unchanged.
+        self.__dict__.update(state)
+        if "longest" not in state:
+            self.longest = max((len(w) for w in self.seen), default=0)
 
     def knows(self, word: str) -> bool:
         """Whether ``word`` was seen in training, allowing one typo in words of four letters or more."""
@@ -62,6 +73,8 @@ class Vocabulary:
             return True
         if len(word) < 4 or word.isdigit():
             return word.isdigit()
+        if len(word) > self.longest + 1:
+            return False  # too long to be one typo away from any seen word
         return word in self.near or any(v in self.seen or v in self.near for v in _deletions(word))
 
     def coverage(self, tokens: set[str]) -> float:

@@ -48,10 +48,11 @@ def parse_payload(
             return None
         name, response_key = base, name
     if name not in known_intents:
-        log.info("payload %r names unknown intent %r; parsing it as text", stripped, name)
+        # the payload is the client's text: its length, never its content, goes to the log
+        log.info("a payload (%d chars) names an unknown intent; parsing it as text", len(stripped))
         return None
     if match.group("rest"):
-        log.info("payload %r: ignoring unparsed rest %r", stripped, match.group("rest"))
+        log.info("a payload: ignoring an unparsed rest of %d chars", len(match.group("rest")))
     confidence = _confidence(match.group("confidence"))
     entities = _entities(match, known_entities)
     intent = IntentPrediction(name=name, confidence=confidence)

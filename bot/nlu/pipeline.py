@@ -4,7 +4,8 @@
 :mod:`bot.nlu.spec` for how Rasa component names map onto our components);
 :meth:`NLUPipeline.parse` is synchronous CPU work, safe to call from several threads at
 once (the engine runs it via ``asyncio.to_thread``); ``save``/``load`` round-trip to a
-directory and give identical parses.
+directory and give identical parses. A message's cost is bounded whatever its length:
+only a window of it is understood (:mod:`bot.nlu.bounds`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bot.config import BotConfig
 from bot.domain import Domain
 from bot.errors import ConfigError
 from bot.events import EntityValue, IntentPrediction, ParseData
+from bot.nlu import bounds
 from bot.nlu.classifier import CalibratedLinearClassifier
 from bot.nlu.embeddings import SentenceEncoder, StaticEncoder, TextEncoder
 from bot.nlu.entities import (
@@ -198,14 +200,19 @@ class NLUPipeline:
 
     def _classify(self, texts: list[str], reference_time: datetime | None) -> list[ParseData]:
         m = self.model
-        matches = patterns_for(texts, m.patterns)
-        embeddings = self.encoder.encode(texts) if self.encoder else None
-        X = m.featurizer.transform(texts, matches, embeddings)
-        rankings = m.intents.rank(X, texts, m.spec.classifier.ranking_length, embeddings)
-        selections = self._select(X, texts) if m.selector else [None] * len(texts)
+        # a bounded window of each message (bot.nlu.bounds): one message's cost is capped
+        windows = [bounds.window(t) for t in texts]
+        short = [bounds.for_classifier(t) for t in texts]
+        matches = patterns_for(windows, m.patterns)
+        embeddings = self.encoder.encode(short) if self.encoder else None
+        X = m.featurizer.transform(short, matches, embeddings)
+        rankings = m.intents.rank(X, short, m.spec.classifier.ranking_length, embeddings)
+        selections = self._select(X, short) if m.selector else [None] * len(texts)
         out: list[ParseData] = []
-        for text, found, ranked, selected in zip(texts, matches, rankings, selections, strict=True):
-            language = self.languages.detect(text)
+        for text, seen, found, ranked, selected in zip(
+            texts, windows, matches, rankings, selections, strict=True
+        ):
+            language = self.languages.detect(seen)
             ranking = [IntentPrediction(name=name, confidence=c) for name, c in ranked]
             intent = ranking[0].model_copy() if ranking else IntentPrediction(name=None, confidence=0.0)
             if m.spec.fallback:
@@ -216,7 +223,7 @@ class NLUPipeline:
                     intent=intent,
                     intent_ranking=ranking,
                     language=language,
-                    entities=self._entities(text, language, found, reference_time),
+                    entities=self._entities(seen, language, found, reference_time),
                     response_selector=selected,
                 )
             )

@@ -107,6 +107,21 @@ def test_vocabulary_forgives_one_typo() -> None:
     assert vocabulary.coverage(set()) == 1.0
 
 
+def test_a_word_far_longer_than_any_seen_is_unknown_and_checked_in_linear_time() -> None:
+    vocabulary = Vocabulary({"hello", "manicure", "hi"})
+    assert not vocabulary.knows("a" * 150_000)  # returns at once: no 150k deletions of 150k letters
+    assert vocabulary.knows("manicures")  # still one letter more than the longest seen word
+    assert vocabulary.coverage(words("hello " + "x" * 150_000)) == 0.5
+
+
+def test_a_vocabulary_pickled_before_the_length_bound_existed_still_forgives_typos() -> None:
+    old = Vocabulary({"hello", "manicure"})
+    del old.__dict__["longest"]
+    loaded = pickle.loads(pickle.dumps(old))
+    assert loaded.longest == len("manicure")
+    assert loaded.knows("helo") and not loaded.knows("b" * 50)
+
+
 def test_a_model_pickled_before_typicality_existed_still_predicts(
     fitted: tuple[Featurizer, CalibratedLinearClassifier],
 ) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from bot.domain import Domain, EntityDef, IntentDef, ResponseVariation
 from bot.errors import ConfigError
+from bot.nlu.bounds import MAX_UNDERSTOOD_CHARS
 from bot.nlu.pipeline import NLUPipeline
 from bot.training_data import NLUData
 
@@ -121,6 +122,25 @@ def test_entities_from_lookup_synonyms_and_duckling(pipeline: NLUPipeline) -> No
     assert by_type["time"].value == "2026-11-25T15:00:00.000+00:00"
     assert by_type["time"].model_extra["additional_info"]["grain"] == "hour"
     assert by_type["email"].value == "anna@example.com"
+
+
+def test_a_huge_message_is_understood_from_its_window(pipeline: NLUPipeline) -> None:
+    """A request followed by 150k characters of junk: the request is still understood,
+    entity offsets point into the message, and the whole text is kept."""
+    request = "I want to book gel nails tomorrow at 3pm "
+    text = request + "z" * 150_000 + " manicure " * 1000
+    parse = pipeline.parse(text, reference_time=NOW)
+    assert parse.text == text
+    assert parse.intent.name == "book_appointment"
+    service = next(e for e in parse.entities if e.entity == "service")
+    assert text[service.start : service.end] == "gel nails"
+    assert all((e.end or 0) <= MAX_UNDERSTOOD_CHARS for e in parse.entities)
+
+
+def test_one_enormous_word_is_unsure_not_an_error(pipeline: NLUPipeline) -> None:
+    parse = pipeline.parse("a" * 150_000)
+    assert parse.intent.name == "nlu_fallback"
+    assert parse.entities == []
 
 
 def test_detects_polish_and_ukrainian(pipeline: NLUPipeline) -> None:
