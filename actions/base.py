@@ -19,7 +19,15 @@ from pydantic import ValidationError
 
 from bot.domain import Domain
 from bot.errors import BadPayload
-from bot.events import ActiveLoop, BotUttered, Event, Restarted, event_from_dict
+from bot.events import (
+    SYSTEM_EVENT_TYPES,
+    ActiveLoop,
+    BotUttered,
+    Event,
+    Restarted,
+    SystemEventRefused,
+    action_event_from_dict,
+)
 from bot.nlg import DATA_KEYS, ResponseRenderer, bot_uttered_from_message
 from bot.tracker import Tracker
 
@@ -164,11 +172,17 @@ def event_from_wire(raw: Any, action_name: str) -> Event | None:
     """One event an action returned (Rasa's wire format) as our event.
 
     Event types we do not keep (reminders, ``export``, ``agent``) are logged and
-    skipped; a malformed event raises :class:`bot.errors.BadPayload`.
+    skipped; system events (handoff moves, pause/resume, notes, CSAT: only Concierge's
+    services write them) are refused with an error log and skipped, so the turn goes on
+    without them; a malformed event raises :class:`bot.errors.BadPayload`.
     """
     if not isinstance(raw, Mapping) or not raw.get("event"):
-        raise BadPayload(f"action {action_name!r} returned an event without an 'event' key: {raw!r}")
+        kind_only = {"event": raw.get("event")} if isinstance(raw, Mapping) else type(raw).__name__
+        raise BadPayload(f"action {action_name!r} returned an event without an 'event' key: {kind_only!r}")
     kind = raw["event"]
+    if kind in SYSTEM_EVENT_TYPES:
+        log.error("%s", SystemEventRefused(action_name, str(kind)))
+        return None
     if kind not in _KNOWN_EVENT_TYPES:
         log.warning(
             "action %r returned a %r event, which Concierge does not support; ignored", action_name, kind
@@ -177,7 +191,7 @@ def event_from_wire(raw: Any, action_name: str) -> Event | None:
     # rasa_sdk's helpers send ``timestamp: None`` and ``metadata: None``; let our defaults apply.
     cleaned = {k: v for k, v in raw.items() if not (k in ("timestamp", "metadata") and v is None)}
     try:
-        return event_from_dict(cleaned)
+        return action_event_from_dict(cleaned, action_name)
     except ValidationError as exc:
         raise BadPayload(f"action {action_name!r} returned an invalid {kind!r} event: {exc}") from exc
 

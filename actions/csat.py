@@ -4,7 +4,9 @@ The console asks (:func:`csat_question`) when an agent resolves a conversation o
 it to the bot: a ``CsatRequested`` event and a message with five buttons whose payloads
 are ``/csat{"score":N}``. The client's tap is an ordinary message with the ``csat``
 intent, and the rule ``csat -> action_record_csat`` runs :class:`ActionRecordCsat`, which
-stores ``CsatRecorded`` (what analytics read) and thanks the client. Texts come from the
+stores ``CsatRecorded`` (what analytics read) and thanks the client. ``CsatRecorded`` is a
+system event: the action holds an explicit grant for it (``system_events``, see
+:class:`bot.events.WritesSystemEvents`); any other action returning it is refused. Texts come from the
 domain's ``utter_ask_csat`` / ``utter_csat_thanks`` responses when it has them (so they
 sit with the bot's other texts and follow its ``language`` slot), else from the English,
 Polish and Ukrainian defaults here.
@@ -16,7 +18,7 @@ import json
 import logging
 
 from bot.domain import Domain
-from bot.events import BotUttered, CsatRecorded, CsatRequested, Event, UserUttered
+from bot.events import BotUttered, CsatRecorded, CsatRequested, Event, SystemEventType, UserUttered
 from bot.nlg import ResponseRenderer
 from bot.tracker import Tracker
 
@@ -113,6 +115,9 @@ class ActionRecordCsat:
     """
 
     name = ACTION_NAME
+    #: CSAT is the system's to write; this native action (built by the app, never loaded from
+    #: an actions module or called on an action server) is granted the score's event
+    system_events: frozenset[SystemEventType] = frozenset({CsatRecorded})
 
     async def run(self, tracker: Tracker, domain: Domain, nlg: ResponseRenderer, channel: str) -> list[Event]:
         """``CsatRecorded`` plus the thanks, or just the thanks for a repeated tap."""

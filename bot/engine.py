@@ -34,6 +34,7 @@ from bot.events import (
     Event,
     SessionStarted,
     UserUttered,
+    admit_action_events,
 )
 from bot.live import InProcessFeed, LiveFeed, Subscription
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
@@ -248,7 +249,7 @@ class Engine:
             if handoff is not None:
                 await handoff.while_paused()
             return
-        if message.metadata.get("record_only") == "true":  # a reaction or an edit: kept, not answered
+        if message.record_only:  # a reaction or an edit: kept, not answered
             return
 
         await self._run(
@@ -308,6 +309,7 @@ class Engine:
         except ActionRejected:
             apply([ActionExecutionRejected(name=name, policy=policy, confidence=confidence)])
             return False
+        events = admit_action_events(name, events, action)  # system events are the services'
         if any(isinstance(e, ActionExecutionRejected) for e in events):
             apply(list(events))
             return False

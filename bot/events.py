@@ -4,14 +4,28 @@ Each event is a pydantic model whose dump *is* Rasa's wire format (the ``event``
 and field names of ``rasa_sdk``), so trackers travel to a rasa_sdk action server and
 back without translation. A conversation's state is a fold over its events
 (:mod:`bot.tracker`). Our own events (handoff) use names Rasa does not have.
+
+The union is split by who may write an event. :data:`ActionEvent` is what an action may
+return: the events Rasa's action server can send back (``rasa_sdk.events``) that we keep,
+plus ``handoff_requested``, a *request* the handoff service checks against its transition
+table and answers itself. :data:`SystemEvent` is what only Concierge's services write:
+handoff moves and the pause/resume that go with them, agents' notes, CSAT. An action
+returning a system event is refused (:func:`admit_action_events`, :func:`action_event_from_dict`)
+and the turn goes on without it; the one exception is a native action that *is* the
+system, granted named event types through :class:`WritesSystemEvents`.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import Annotated, Any, Literal
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Protocol, get_args, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> float:
@@ -212,13 +226,24 @@ class HandoffRequested(_Event):
     detail: str | None = None
 
 
+class HandoffStatus(StrEnum):
+    """Who owns a conversation: the bot, the queue, an agent, or nobody (resolved).
+
+    Defined with the events that carry it; the transition table is :mod:`handoff.state`."""
+
+    BOT = "bot"
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    RESOLVED = "resolved"
+
+
 class HandoffStatusChanged(_Event):
     """A handoff ticket moved between states (``bot``, ``queued``, ``assigned``,
     ``resolved``); written only through the handoff transition table."""
 
     event: Literal["handoff_status"] = "handoff_status"
-    from_status: str
-    to_status: str
+    from_status: HandoffStatus
+    to_status: HandoffStatus
     actor: str
     reason: str | None = None
 
@@ -248,32 +273,49 @@ class CsatRecorded(_Event):
     agent_id: str | None = None
 
 
-Event = Annotated[
-    (
-        UserUttered
-        | BotUttered
-        | ActionExecuted
-        | SlotSet
-        | ActiveLoop
-        | LoopInterrupted
-        | ActionExecutionRejected
-        | SessionStarted
-        | Restarted
-        | AllSlotsReset
-        | FollowupAction
-        | UserUtteranceReverted
-        | ActionReverted
-        | ConversationPaused
-        | ConversationResumed
-        | EntitiesAdded
-        | HandoffRequested
-        | HandoffStatusChanged
-        | AgentNoteAdded
-        | CsatRequested
-        | CsatRecorded
-    ),
-    Field(discriminator="event"),
-]
+_ActionEventTypes = (
+    UserUttered
+    | BotUttered
+    | ActionExecuted
+    | SlotSet
+    | ActiveLoop
+    | LoopInterrupted
+    | ActionExecutionRejected
+    | SessionStarted
+    | Restarted
+    | AllSlotsReset
+    | FollowupAction
+    | UserUtteranceReverted
+    | ActionReverted
+    | EntitiesAdded
+    | HandoffRequested
+)
+_SystemEventTypes = (
+    ConversationPaused
+    | ConversationResumed
+    | HandoffStatusChanged
+    | AgentNoteAdded
+    | CsatRequested
+    | CsatRecorded
+)
+
+#: What an action may return (Rasa's action-server events we keep, and a handoff request).
+ActionEvent = Annotated[_ActionEventTypes, Field(discriminator="event")]
+#: What only Concierge's services write: who owns the conversation, notes, CSAT.
+SystemEvent = Annotated[_SystemEventTypes, Field(discriminator="event")]
+#: Every event a conversation's log can hold.
+Event = Annotated[_ActionEventTypes | _SystemEventTypes, Field(discriminator="event")]
+
+
+def _kinds(union: Any) -> frozenset[str]:
+    return frozenset(model.model_fields["event"].default for model in get_args(union))
+
+
+#: ``event`` names of :data:`ActionEvent` and :data:`SystemEvent`
+ACTION_EVENT_TYPES = _kinds(_ActionEventTypes)
+SYSTEM_EVENT_TYPES = _kinds(_SystemEventTypes)
+#: the system event classes, for grants (:class:`WritesSystemEvents`)
+SystemEventType = type[_SystemEventTypes]
 
 _adapter: TypeAdapter[Event] = TypeAdapter(Event)
 _list_adapter: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
@@ -300,6 +342,61 @@ def event_from_dict(raw: dict[str, Any]) -> Event:
 
 def events_from_dicts(raws: list[dict[str, Any]]) -> list[Event]:
     return _list_adapter.validate_python([_normalise(r) for r in raws])
+
+
+class SystemEventRefused(ValueError):
+    """An action sent an event only Concierge's services may write (a handoff move, a
+    pause or resume, a note, CSAT). Says which action and which event type, nothing more:
+    the event's contents may hold personal data."""
+
+    def __init__(self, action_name: str, kind: str) -> None:
+        super().__init__(
+            f"action {action_name!r} returned a {kind!r} event, which only Concierge's services "
+            "may write; refused (an action asks for a person with handoff_requested)"
+        )
+        self.action_name = action_name
+        self.kind = kind
+
+
+def is_system_event(event: Event) -> bool:
+    """True for an event only Concierge's services may write."""
+    return event.event in SYSTEM_EVENT_TYPES
+
+
+def action_event_from_dict(raw: dict[str, Any], action_name: str) -> Event:
+    """Parse one event an action returned (Rasa's wire format); a system event's type raises
+    :class:`SystemEventRefused` before anything else is read, a malformed event
+    ``pydantic.ValidationError``."""
+    kind = _ALIASES.get(str(raw.get("event")), raw.get("event"))
+    if kind in SYSTEM_EVENT_TYPES:
+        raise SystemEventRefused(action_name, str(kind))
+    return event_from_dict(raw)
+
+
+@runtime_checkable
+class WritesSystemEvents(Protocol):
+    """A native in-process action that is part of the system (built by the app, never loaded
+    from an actions module or called on an action server), granted the system event types
+    it may return, e.g. the CSAT action recording the client's score."""
+
+    system_events: frozenset[SystemEventType]
+
+
+def admit_action_events(action_name: str, events: Sequence[Event], action: object = None) -> list[Event]:
+    """The events an action returned, without the system events it may not write.
+
+    Each refused event is logged as an error (the action and the event type only) and
+    dropped; the rest of the turn goes on. ``action`` grants its
+    :attr:`WritesSystemEvents.system_events`, when it has them.
+    """
+    granted = action.system_events if isinstance(action, WritesSystemEvents) else frozenset()
+    admitted: list[Event] = []
+    for event in events:
+        if is_system_event(event) and type(event) not in granted:
+            log.error("%s", SystemEventRefused(action_name, event.event))
+            continue
+        admitted.append(event)
+    return admitted
 
 
 def events_to_dicts(events: list[Event]) -> list[dict[str, Any]]:

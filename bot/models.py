@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class Button(BaseModel):
@@ -54,6 +54,19 @@ class InboundMessage(BaseModel):
     attachments: list[Attachment] = Field(default_factory=list)
     metadata: dict[str, str] = Field(default_factory=dict)
     received_at: datetime = Field(default_factory=_now)
+    #: stored in the conversation but not answered (a reaction, an edit of an answered message)
+    record_only: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_record_only(cls, data: Any) -> Any:
+        # journal rows stored before the typed field (and adapters not yet moved to it) carry
+        # the flag as ``metadata["record_only"] = "true"``: read it once, here, into the field
+        if isinstance(data, dict) and "record_only" not in data:
+            metadata = data.get("metadata")
+            if isinstance(metadata, dict) and metadata.get("record_only") == "true":
+                data = {**data, "record_only": True}
+        return data
 
     @property
     def conversation_id(self) -> str:

@@ -23,6 +23,7 @@ from bot.events import (
     EntitiesAdded,
     Event,
     FollowupAction,
+    HandoffStatus,
     HandoffStatusChanged,
     LoopInterrupted,
     Restarted,
@@ -67,7 +68,7 @@ class Tracker:
     active_loop: LoopState = field(default_factory=LoopState)
     followup_action: str | None = ACTION_LISTEN
     paused: bool = False
-    handoff_status: str = "bot"
+    handoff_status: HandoffStatus = HandoffStatus.BOT
 
     # ---- construction -------------------------------------------------
     @classmethod
@@ -145,15 +146,19 @@ class Tracker:
         self.followup_action = ACTION_LISTEN
         # A new session or a restart does not hand the conversation back to the bot:
         # while a human owns it (queued or assigned) the bot stays silent.
-        self.paused = self.handoff_status != "bot"
+        self.paused = self.handoff_status != HandoffStatus.BOT
 
     def _replay_applied(self) -> None:
+        # A rewind or an undo takes back what the client and the bot said, never who owns the
+        # conversation: a handoff move and the pause or resume written with it are the
+        # system's, and the replay of the applied events (which may have dropped them with
+        # the turn they followed) must not bring an old pause back.
         applied = self.applied_events()
+        handoff, paused = self.handoff_status, self.paused
         self._reset()
-        handoff = self.handoff_status
         for event in applied:
             self._apply(event)
-        self.handoff_status = handoff
+        self.handoff_status, self.paused = handoff, paused
 
     # ---- views --------------------------------------------------------
     def applied_events(self) -> list[Event]:

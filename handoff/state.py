@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
@@ -28,17 +27,9 @@ from bot.events import (
     ConversationResumed,
     Event,
     HandoffRequested,
+    HandoffStatus,
     HandoffStatusChanged,
 )
-
-
-class HandoffStatus(StrEnum):
-    """Who owns a conversation: the bot, the queue, an agent, or nobody (resolved)."""
-
-    BOT = "bot"
-    QUEUED = "queued"
-    ASSIGNED = "assigned"
-    RESOLVED = "resolved"
 
 
 S = HandoffStatus

@@ -91,6 +91,20 @@ class Crash(Action):
         raise RuntimeError("database is down")
 
 
+class TakeBackTheChat(Action):
+    def name(self):
+        return "action_take_back_the_chat"
+
+    async def run(self, dispatcher, tracker, domain):
+        dispatcher.utter_message(text="I'm back!")
+        return [
+            {"event": "handoff_status", "from_status": "assigned", "to_status": "bot", "actor": "bot"},
+            {"event": "resume", "timestamp": None},
+            {"event": "csat_recorded", "score": 5, "comment": "from Ola at +48601234567"},
+            SlotSet("service", "yoga"),
+        ]
+
+
 class Slow(Action):
     def name(self):
         return "action_slow"
@@ -126,6 +140,7 @@ actions:
 - action_echo_domain
 - validate_booking_form
 - action_refuse
+- action_take_back_the_chat
 responses:
   utter_greet:
   - text: "Hi {name}!"
@@ -254,6 +269,26 @@ async def test_the_same_file_runs_in_process_with_the_same_result(
         results.append((texts(events), [(e.name, e.value) for e in events if isinstance(e, SlotSet)]))
     assert results[0] == results[1]
     assert sys.modules["served_actions"].__file__ == str(served_folder / "served_actions.py")
+
+
+async def test_system_events_from_an_action_server_or_in_process_are_refused_and_the_rest_kept(
+    domain, served_folder, monkeypatch, remote_registry, conversation, caplog
+) -> None:
+    monkeypatch.syspath_prepend(str(served_folder))
+    local = ActionRegistry(domain, ResponseRenderer(domain, seed=3), modules=["served_actions"])
+    for registry in (remote_registry, local):
+        caplog.clear()
+        chat = conversation(registry, sender_id="ola")
+        await chat.say("hi", "book")
+        with caplog.at_level("ERROR"):
+            events = await chat.run("action_take_back_the_chat")
+        # the message and the slot survive; the move, the resume and the score never reach the log
+        assert texts(events) == ["I'm back!"]
+        assert [(e.name, e.value) for e in events if isinstance(e, SlotSet)] == [("service", "yoga")]
+        assert {e.event for e in events} <= {"bot", "slot", "action"}
+        refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+        assert len(refused) == 3 and all("action_take_back_the_chat" in m for m in refused)
+        assert not any("+48601234567" in m for m in refused)
 
 
 def test_domain_dict_keeps_what_rasa_sdk_reads(domain) -> None:

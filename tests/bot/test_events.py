@@ -92,3 +92,83 @@ def test_sentiment_is_stored_as_score_and_label_and_older_bare_scores_still_load
     assert SentimentScore.of(0.1).label == "neutral" and SentimentScore.of(0.3).label == "positive"
     with pytest.raises(ValidationError):
         UserUttered(parse_data={"sentiment": {"score": 2.0, "label": "positive"}})
+
+
+# ---- who may write what -----------------------------------------------------------------------
+def test_the_union_splits_into_what_actions_may_return_and_what_only_services_write() -> None:
+    from bot.events import ACTION_EVENT_TYPES, SYSTEM_EVENT_TYPES
+
+    assert {"slot", "bot", "user", "followup", "rewind", "undo", "restart", "session_started"} <= (
+        ACTION_EVENT_TYPES
+    )
+    assert {"active_loop", "action_execution_rejected", "reset_slots", "entities"} <= ACTION_EVENT_TYPES
+    assert SYSTEM_EVENT_TYPES == {
+        "handoff_status",
+        "pause",
+        "resume",
+        "agent_note",
+        "csat_requested",
+        "csat_recorded",
+    }
+    assert not ACTION_EVENT_TYPES & SYSTEM_EVENT_TYPES
+    # a request for a person is an action's to make: the handoff service decides and moves
+    assert "handoff_requested" in ACTION_EVENT_TYPES
+
+
+def test_handoff_statuses_are_typed_and_stored_as_plain_strings() -> None:
+    from bot.events import HandoffStatus
+
+    event = event_from_dict(RASA_EVENTS[-1])
+    assert isinstance(event, HandoffStatusChanged)
+    assert event.to_status is HandoffStatus.QUEUED and event.from_status is HandoffStatus.BOT
+    assert event.to_dict()["to_status"] == "queued"
+    with pytest.raises(ValidationError):
+        event_from_dict({**RASA_EVENTS[-1], "to_status": "somewhere"})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        RASA_EVENTS[-1],
+        {"event": "resume"},
+        {"event": "pause"},
+        {"event": "agent_note", "text": "VIP, allergic to latex", "author": "anna"},
+        {"event": "csat_recorded", "score": 5},
+    ],
+    ids=lambda raw: raw["event"],
+)
+def test_an_action_cannot_send_a_system_event(raw: dict[str, object]) -> None:
+    from bot.events import SystemEventRefused, action_event_from_dict
+
+    with pytest.raises(SystemEventRefused) as refused:
+        action_event_from_dict(raw, "action_sneaky")
+    assert refused.value.kind == raw["event"] and "action_sneaky" in str(refused.value)
+    assert "latex" not in str(refused.value)  # the event's contents are never repeated
+
+
+def test_system_events_returned_by_an_action_are_dropped_and_logged_without_their_contents(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from bot.events import AgentNoteAdded, ConversationResumed, CsatRecorded, admit_action_events
+
+    returned = [
+        SlotSet(name="service", value="yoga"),
+        HandoffStatusChanged(from_status="queued", to_status="bot", actor="bot"),
+        ConversationResumed(),
+        AgentNoteAdded(text="Ola's phone is +48601234567", author="x"),
+        BotUttered(text="Done!"),
+    ]
+    with caplog.at_level("ERROR", logger="bot.events"):
+        admitted = admit_action_events("action_sneaky", returned)
+    assert admitted == [returned[0], returned[-1]]
+    refused = [r.getMessage() for r in caplog.records]
+    assert len(refused) == 3 and all("action_sneaky" in m and "refused" in m for m in refused)
+    assert {"'handoff_status'", "'resume'", "'agent_note'"} == {m.split(" event")[0].split()[-1] for m in refused}
+    assert not any("+48601234567" in m or "Ola" in m for m in refused)
+
+    class RecordsScores:  # a native action that is the system, granted one event type by name
+        system_events = frozenset({CsatRecorded})
+
+    score = CsatRecorded(score=4)
+    granted = admit_action_events("action_record_csat", [score, ConversationResumed()], RecordsScores())
+    assert granted == [score]

@@ -149,3 +149,43 @@ def test_a_new_session_does_not_unpause_a_conversation_a_human_owns() -> None:
     t.update(ConversationResumed())
     t.update(SessionStarted())
     assert not t.paused
+
+
+def test_a_rewind_after_a_return_to_the_bot_does_not_bring_the_handoffs_pause_back() -> None:
+    """The muted conversation (issue 11): a trigger handed the conversation off inside a turn
+    (its pause sits before the turn's ``action_listen``); an agent claimed it and gave it back
+    (status and resume after that ``action_listen``); the client's next message hit a core
+    fallback, whose rewind undoes back to and including that ``action_listen``. Replaying
+    what remained used to bring back the pause but not the resume: the bot said nothing again."""
+    t = Tracker.for_domain("c1", domain())
+    t.update(user("greet", "hi"))
+    t.update(ActionExecuted(name="utter_greet"))
+    t.update(ActionExecuted(name="action_listen"))
+    t.update(user("refund", "I want a refund"))  # an immediate trigger hands off in the turn
+    t.update(HandoffStatusChanged(from_status="bot", to_status="queued", actor="bot", reason="rule:refund"))
+    t.update(ConversationPaused())
+    t.update(ActionExecuted(name="action_listen", policy="handoff"))
+    t.update(HandoffStatusChanged(from_status="queued", to_status="assigned", actor="anna"))
+    t.update(HandoffStatusChanged(from_status="assigned", to_status="bot", actor="anna"))
+    t.update(ConversationResumed())
+    assert not t.paused
+    t.update(user("nlu_fallback", "5"))  # typed at the CSAT question: a core fallback
+    t.update(ActionExecuted(name="action_default_fallback"))
+    t.update(UserUtteranceReverted())
+    assert (t.paused, t.handoff_status) == (False, "bot")
+    t.update(ActionReverted())
+    assert (t.paused, t.handoff_status) == (False, "bot")
+    # the same log folded from the start agrees
+    rebuilt = Tracker.for_domain("c1", domain(), list(t.events))
+    assert (rebuilt.paused, rebuilt.handoff_status) == (False, "bot")
+
+
+def test_a_rewind_while_a_person_owns_the_conversation_keeps_the_bot_silent() -> None:
+    t = Tracker.for_domain("c1", domain())
+    t.update(user("greet", "hi"))
+    t.update(ActionExecuted(name="action_listen"))
+    t.update(HandoffStatusChanged(from_status="bot", to_status="queued", actor="bot"))
+    t.update(ConversationPaused())
+    t.update(user("nlu_fallback", "???"))
+    t.update(UserUtteranceReverted())
+    assert (t.paused, t.handoff_status) == (True, "queued")
