@@ -211,6 +211,9 @@ def _mount_subcommands() -> None:
     from console.cli import users_app  # ``concierge users ...``: console accounts
 
     app.add_typer(users_app, name="users")
+    from privacy.cli import privacy_app  # ``concierge privacy ...``: export, erase, retention
+
+    app.add_typer(privacy_app, name="privacy")
 
 
 _mount_subcommands()
@@ -219,6 +222,9 @@ _mount_subcommands()
 def main() -> None:
     """Entry point of the ``concierge`` console script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from privacy.logs import install
+
+    install()  # every log line without phones, e-mails or query strings (create_app does it too)
     try:
         app()
     except KeyboardInterrupt:

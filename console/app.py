@@ -28,6 +28,8 @@ from console.routes import health, pages
 from console.routes.workspace_live import close_workspace
 from console.security.http import install_security
 from console.security.platform import ConsolePlatform
+from privacy.logs import install as install_log_redaction
+from privacy.scheduler import start_retention
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +110,13 @@ def create_app(
             recovered = await recover_pending(built, adapters)  # replies go to the outbox
             if recovered:
                 log.warning("processed %d message(s) stored before a restart", recovered)
+        retention = start_retention(settings, built.store.engine) if built is not None else None
         try:
             await app.state.console.start()  # console accounts; demo users in demo mode
             yield
         finally:
+            if retention is not None:
+                await retention.stop()
             await app.state.console.close()
             await close_workspace(app)  # the agent workspace's live poller
             for adapter in adapters.values():
@@ -123,6 +128,7 @@ def create_app(
                 await built.close()
                 slot.engine = None
 
+    install_log_redaction()  # no phone, e-mail or search term in any log line (privacy/logs.py)
     app = FastAPI(title="Concierge", lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
     install_security(app)  # security headers, CSRF, sign-in redirects
@@ -142,7 +148,18 @@ def create_app(
 
 def _include_console_routes(app: FastAPI) -> None:
     """The console's own routers (sign-in, users, audit, knowledge, analytics, workspace, clients)."""
-    from console.routes import analytics, audit, auth, clients, home, knowledge_pages, media, users, workspace
+    from console.routes import (
+        analytics,
+        audit,
+        auth,
+        clients,
+        home,
+        knowledge_pages,
+        media,
+        privacy,
+        users,
+        workspace,
+    )
 
     app.include_router(auth.router())
     app.include_router(home.router())
@@ -153,3 +170,4 @@ def _include_console_routes(app: FastAPI) -> None:
     app.include_router(workspace.router())
     app.include_router(media.router())
     app.include_router(clients.router())
+    app.include_router(privacy.router())

@@ -119,6 +119,9 @@ EXPECTED: dict[tuple[str, str], str | tuple[Role, ...]] = {
     ("GET", "/api/clients/{client_id}"): WORKSPACE,
     ("PATCH", "/api/clients/{client_id}"): MANAGERS,
     ("POST", "/api/clients/{client_id}/identities"): MANAGERS,
+    # ---- privacy: a client's data exported or erased (admins) ----------------------------------
+    ("GET", "/api/privacy/clients/{client}/export"): ADMINS,
+    ("POST", "/api/privacy/clients/{client}/erase"): ADMINS,
 }
 
 # Values for path parameters; "{user_id}" is filled in with the agent's id at run time.
@@ -131,6 +134,7 @@ PATH_PARAMS: dict[str, str] = {
     "seq": "1",
     "index": "0",
     "client_id": "walk-test-client",
+    "client": "walk-test-client",
 }
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}

@@ -153,7 +153,9 @@ async def seed_person(
     gaps = GapLog(store.engine, encoder=None)  # type: ignore[arg-type]  # recording never encodes
     await gaps.record(f"Is parking free for {first} {last}?", "en", "no_answer", 0.1, f"whatsapp:{e164}")
     log = AuditLog(store.engine)
-    await log.record("kasia", "client.update", f"client:{profile.id}", {"last_name": {"from": "", "to": last}})
+    await log.record(
+        "kasia", "client.update", f"client:{profile.id}", {"last_name": {"from": "", "to": last}}
+    )
     await log.record("anna", "workspace.reply", f"conversation:whatsapp:{e164}", {"text": f"Hello {first}"})
     await log.record("kasia", "client.import", "clients", {"note": f"fixed {phone} for {first} {last}"})
     return person
