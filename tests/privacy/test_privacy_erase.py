@@ -48,8 +48,9 @@ async def every_row_text(store: EventStore) -> dict[str, list[str]]:
         for table in await conn.run_sync(tables):
             rows = (await conn.execute(select(table))).all()
             found[table.name] = [
-                json.dumps([str(v) if not isinstance(v, dict | list) else v for v in row], ensure_ascii=False)
-                .lower()
+                json.dumps(
+                    [str(v) if not isinstance(v, dict | list) else v for v in row], ensure_ascii=False
+                ).lower()
                 for row in rows
             ]
     return found
