@@ -9,7 +9,8 @@ import yaml
 
 from bot.config import BotConfig, ComponentConfig
 from bot.domain import Domain, FormDef, IntentDef, ResponseVariation
-from bot.evaluation.stories import StoryReport, evaluate_stories
+from bot.evaluation.stories import StoryReport, _at_gold_granularity, evaluate_stories
+from bot.events import IntentPrediction, ParseData
 from bot.loaders import load_project
 from bot.nlu.pipeline import NLUPipeline
 from bot.policies.ensemble import PolicyEnsemble
@@ -200,3 +201,21 @@ def test_public_demo_bots_pass_their_test_stories(public_bot: tuple[str, StoryRe
     assert report.total == expected_total
     assert report.conversation_accuracy["accuracy"] >= 0.95, report.failed_stories_yaml()
     assert report.action_accuracy >= 0.98
+
+
+def test_retrieval_intents_are_compared_at_the_granularity_the_story_names() -> None:
+    # as rasa test: a story step `faq` accepts any faq/* prediction; `faq/rasax` needs that response
+    parsed = ParseData(
+        text="what is rasa x",
+        intent=IntentPrediction(name="faq/rasax", confidence=0.9),
+        response_selector={"default": {"response": {"intent_response_key": "faq/rasax"}}},
+    )
+    assert _at_gold_granularity(parsed, "faq") == "faq"
+    assert _at_gold_granularity(parsed, "faq/rasax") == "faq/rasax"
+    base_only = ParseData(
+        text="what is rasa x",
+        intent=IntentPrediction(name="faq", confidence=0.9),
+        response_selector={"default": {"response": {"intent_response_key": "faq/nlu"}}},
+    )
+    assert _at_gold_granularity(base_only, "faq/rasax") == "faq/nlu"  # a wrong response fails
+    assert _at_gold_granularity(base_only, "greet") == "faq"
