@@ -20,6 +20,7 @@ import logging
 from bot.domain import Domain
 from bot.events import BotUttered, CsatRecorded, CsatRequested, Event, SystemEventType, UserUttered
 from bot.nlg import ResponseRenderer
+from bot.redact import conversation_ref
 from bot.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ class ActionRecordCsat:
         """``CsatRecorded`` plus the thanks, or just the thanks for a repeated tap."""
         score = score_of(tracker.latest_message)
         if score is None:
-            log.info("%s: csat message without a 1-5 score; ignored", tracker.sender_id)
+            log.info("%s: csat message without a 1-5 score; ignored", conversation_ref(tracker.sender_id))
             return []
         events: list[Event] = []
         request = pending_request(list(tracker.events))

@@ -38,6 +38,7 @@ from bot.events import (
 )
 from bot.live import InProcessFeed, LiveFeed, Subscription
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
+from bot.redact import conversation_ref
 from bot.tracker import Tracker
 from bot.transcript import outbound_from_bot_event, transcript_entry
 
@@ -129,7 +130,7 @@ class Engine:
             await self._turn(message, events)
             status, error = "processed", None
         except Exception as exc:  # the client gets a safe reply, the log gets the cause
-            log.exception("turn failed for %s", conversation_id)
+            log.exception("turn failed for %s", conversation_ref(conversation_id))
             events = [
                 *_through_last_user_message(events),
                 BotUttered(text=SAFE_REPLY, metadata={"sender": "system"}),
@@ -285,7 +286,9 @@ class Engine:
             if ran and name in NO_PREDICT_AFTER:
                 break
         else:
-            log.warning("%s: stopped after %d predictions", message.conversation_id, MAX_PREDICTIONS)
+            log.warning(
+                "%s: stopped after %d predictions", conversation_ref(message.conversation_id), MAX_PREDICTIONS
+            )
             apply([ActionExecuted(name=ACTION_LISTEN, policy="limit")])
         if handoff is not None:
             await handoff.after_bot()

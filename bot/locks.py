@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from bot.errors import ConciergeError
 from bot.models import ComponentHealth
+from bot.redact import conversation_ref
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +315,10 @@ class RedisLockStore:
                     return epoch, ticket
                 if state == -1:
                     # Only happens if this process stalled for a whole lifetime.
-                    log.warning("lock ticket for %s expired while waiting; queueing again", conversation_id)
+                    log.warning(
+                        "lock ticket for %s expired while waiting; queueing again",
+                        conversation_ref(conversation_id),
+                    )
                     epoch, ticket = await self._take_ticket(key)
                     continue
                 if deadline is not None and loop.time() >= deadline:

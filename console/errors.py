@@ -28,6 +28,7 @@ from bot.errors import (
     RateLimited,
     Unauthorized,
 )
+from bot.redact import masked_path
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def error_response(
 async def _concierge_error(request: Request, exc: Exception) -> JSONResponse:
     status, code = next(((s, c) for cls, s, c in STATUS if isinstance(exc, cls)), (500, "internal_error"))
     if status >= 500 and not isinstance(exc, ChannelError):
-        log.error("%s %s failed: %r", request.method, request.url.path, exc)
+        log.error("%s %s failed: %r", request.method, masked_path(request.url.path), exc)
         return error_response(status, code, INTERNAL)
     headers = None
     if isinstance(exc, RateLimited) and exc.retry_after is not None:
@@ -97,7 +98,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+    log.exception("%s %s failed", request.method, masked_path(request.url.path), exc_info=exc)
     return error_response(500, "internal_error", INTERNAL)
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel
 
 from bot.events import ActionExecuted, BotUttered, Event, Restarted, SessionStarted, UserUttered
+from bot.redact import conversation_ref
 from bot.sentiment.trajectory import SentimentTrajectory, trajectory
 from handoff.clients import ClientProfile, Visit
 from handoff.config import HandoffConfig, Tier
@@ -260,7 +261,11 @@ async def build_packet(
         try:
             written = (await summariser.summarise(lines)).strip()
         except Exception:  # the agent still gets the extractive summary
-            log.warning("LLM summary failed for %s; using the extractive one", conversation_id, exc_info=True)
+            log.warning(
+                "LLM summary failed for %s; using the extractive one",
+                conversation_ref(conversation_id),
+                exc_info=True,
+            )
             written = ""
         if written:
             summary, source = written, "llm"

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from bot.domain import Domain
 from bot.events import Event, SlotSet, UserUttered
 from bot.models import ComponentHealth, InboundMessage
+from bot.redact import conversation_ref
 from bot.store.event_store import split_conversation_id
 from bot.tracker import Tracker
 from handoff.agents import AgentRoster, AgentStatus, load_agents
@@ -192,7 +193,9 @@ class HandoffRuntime:
             try:
                 return await self.clients.get(str(client_id))
             except ClientNotFound:
-                log.warning("%s names client %s, who no longer exists", conversation_id, client_id)
+                log.warning(
+                    "%s names client %s, who no longer exists", conversation_ref(conversation_id), client_id
+                )
         channel, sender_id = split_conversation_id(conversation_id)
         return await self.recognition.for_conversation(channel, sender_id)
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.events import BotUttered, Event, HandoffRequested, HandoffStatusChanged, UserUttered
 from bot.models import InboundMessage
+from bot.redact import conversation_ref
 from bot.tracker import Tracker
 from handoff.clients import ClientProfile
 from handoff.config import Tier
@@ -210,7 +211,7 @@ class HandoffTurn:
             )
         else:
             await self.service.request(self.conversation_id, reason, detail, metadata=metadata)
-        log.info("%s handed off: %s", self.conversation_id, reason)
+        log.info("%s handed off: %s", conversation_ref(self.conversation_id), reason)
         if assignment.concierge and assignment.agent_id:
             await self.service.move(
                 self.conversation_id,

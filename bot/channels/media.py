@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from bot.errors import ChannelError
 from bot.events import UserUttered
 from bot.models import Attachment
+from bot.redact import conversation_ref
 
 if TYPE_CHECKING:
     from bot.store import EventStore
@@ -86,7 +87,9 @@ async def recorded_attachment(
             return None
         return Attachment.model_validate(items[index])
     except (ValueError, ValidationError):
-        log.warning("media: unreadable attachments recorded at %s seq %d", conversation_id, seq)
+        log.warning(
+            "media: unreadable attachments recorded at %s seq %d", conversation_ref(conversation_id), seq
+        )
         return None
 
 

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from bot.channels.base import MessageHandler
 from bot.errors import OutsideWindow
 from bot.models import OutboundMessage
+from bot.redact import conversation_ref
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,10 @@ class ServiceWindow:
     async def is_open(self, handler: MessageHandler | None, conversation_id: str, now: datetime) -> bool:
         """True when the client wrote within the window (unknown history counts as open)."""
         if handler is None:
-            log.warning("service window: no handler to read %s's history; assuming open", conversation_id)
+            log.warning(
+                "service window: no handler to read %s's history; assuming open",
+                conversation_ref(conversation_id),
+            )
             return True
         last = await last_client_message_at(handler, conversation_id)
         return last is not None and now - last < self.length

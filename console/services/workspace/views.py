@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from bot.engine import Engine
 from bot.events import CsatRecorded, CsatRequested, Event, UserUttered
+from bot.redact import conversation_ref
 from bot.sentiment.trajectory import trajectory
 from bot.store.event_store import StoredEvent, split_conversation_id
 from console.security.models import ConsoleUser
@@ -137,13 +138,13 @@ class WorkspaceViews:
             try:
                 packet = await self.runtime.packet(conversation_id)
             except Exception:  # the agent still gets the transcript and the card
-                log.exception("building the packet of %s failed", conversation_id)
+                log.exception("building the packet of %s failed", conversation_ref(conversation_id))
         routing = None
         if current.status == "queued":
             try:
                 routing = (await self.runtime.route(conversation_id)).explanation
             except Exception:
-                log.exception("routing %s failed", conversation_id)
+                log.exception("routing %s failed", conversation_ref(conversation_id))
         points = sentiment_points(stored)
         scores = sentiment_scores(events)
         trend = trajectory(scores, self.runtime.config.triggers.sentiment).describe() if scores else None
