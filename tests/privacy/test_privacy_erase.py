@@ -17,6 +17,7 @@ from sqlalchemy import MetaData, Table, inspect, select, text
 
 from bot.channels.media import recorded_attachment
 from bot.events import UserUttered
+from bot.redact import conversation_ref
 from bot.store import EventStore
 from console.audit import AuditFilter, AuditLog
 from privacy import logs
@@ -147,7 +148,9 @@ async def test_export_holds_everything_then_erase_leaves_no_trace(
     assert hits(after, ottilie) == []
     assert file_hits(files, ottilie) == []
     warned = [r.getMessage() for r in caplog.records if "unreadable attachments" in r.getMessage()]
-    assert warned == ["media: unreadable attachments recorded at whatsapp:*** seq 5"]
+    assert warned == [
+        f"media: unreadable attachments recorded at {conversation_ref(ottilie.conversations[0])} seq 5"
+    ]
     log_text = "\n".join(r.getMessage() for r in caplog.records).lower() + caplog.text.lower()
     assert [n for n in ottilie.needles if n.lower() in log_text] == []
     # the other client is untouched: same rows that name him, his file still there
