@@ -208,12 +208,13 @@ def _mount_subcommands() -> None:
     from knowledge.cli import kb_app
 
     app.add_typer(kb_app, name="kb")
-    from console.cli import users_app  # ``concierge users ...``: console accounts
+    from console.cli import tokens_app, users_app  # ``concierge users/tokens ...``: accounts, API tokens
 
     app.add_typer(users_app, name="users")
     from privacy.cli import privacy_app  # ``concierge privacy ...``: export, erase, retention
 
     app.add_typer(privacy_app, name="privacy")
+    app.add_typer(tokens_app, name="tokens")
 
 
 _mount_subcommands()

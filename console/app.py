@@ -23,7 +23,7 @@ from bot.channels.runtime import recover_pending, start_outbox
 from bot.live import Subscription
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
 from bot.settings import Settings
-from console.errors import install_error_handlers
+from console.errors import ERROR_RESPONSES, install_error_handlers
 from console.routes import health, pages
 from console.routes.workspace_live import close_workspace
 from console.security.http import install_security
@@ -129,7 +129,9 @@ def create_app(
                 slot.engine = None
 
     install_log_redaction()  # no phone, e-mail or search term in any log line (privacy/logs.py)
-    app = FastAPI(title="Concierge", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Concierge", lifespan=lifespan, docs_url=None, redoc_url=None, responses=ERROR_RESPONSES
+    )
     install_error_handlers(app)
     install_security(app)  # security headers, CSRF, sign-in redirects
     adapters.update(mount_channels(app, slot, [*channels, *credentials.enabled()], settings, credentials))
