@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import HTTPConnection
 
 from console.security.models import ConsoleUser
@@ -42,7 +42,7 @@ class AuditFilter(BaseModel):
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
 class AuditLog:
@@ -60,19 +60,36 @@ class AuditLog:
         *,
         at: dt.datetime | None = None,
     ) -> None:
-        """Append one entry; ``actor`` is the signed-in user or a name like ``"cli"``."""
-        name, role = (actor.username, actor.role) if isinstance(actor, ConsoleUser) else (str(actor), None)
+        """Append one entry; ``actor`` is the signed-in user, a token's caller, or a name like ``"cli"``."""
         async with self.engine.begin() as conn:
-            await conn.execute(
-                audit.insert().values(
-                    at=at or dt.datetime.now(dt.UTC),
-                    actor=name[:64],
-                    actor_role=role,
-                    action=action[:64],
-                    target=target[:MAX_TARGET],
-                    detail=detail or {},
-                )
+            await self.write(conn, actor, action, target, detail, at=at)
+
+    async def write(
+        self,
+        conn: AsyncConnection,
+        actor: ConsoleUser | str,
+        action: str,
+        target: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        at: dt.datetime | None = None,
+    ) -> None:
+        """Append one entry on ``conn``, inside the caller's transaction: the client store
+        writes a merge's entry this way, so the merge and its entry commit together."""
+        if isinstance(actor, ConsoleUser):
+            name, role = actor.username, ("token" if actor.is_token else actor.role)
+        else:
+            name, role = str(actor), None
+        await conn.execute(
+            audit.insert().values(
+                at=at or dt.datetime.now(dt.UTC),
+                actor=name[:64],
+                actor_role=role,
+                action=action[:64],
+                target=target[:MAX_TARGET],
+                detail=detail or {},
             )
+        )
 
     async def entries(self, query: AuditFilter) -> tuple[list[AuditEntry], int]:
         """Entries matching ``query``, newest first, and how many match in all."""

@@ -1,6 +1,8 @@
-"""``concierge users ...``: console accounts from the command line.
+"""``concierge users ...`` and ``concierge tokens ...``: console accounts and API tokens
+from the command line.
 
-A typer sub-app; ``bot/cli.py`` mounts it with ``app.add_typer(users_app, name="users")``.
+Typer sub-apps; ``bot/cli.py`` mounts them with ``app.add_typer(users_app, name="users")``
+and ``app.add_typer(tokens_app, name="tokens")``.
 Passwords are typed at a hidden prompt (twice) or read from standard input with
 ``--password-stdin`` (one line, for scripts); they never appear as arguments. Changes
 are written to the audit log with the actor ``cli``.
@@ -8,6 +10,12 @@ are written to the audit log with the actor ``cli``.
     concierge users add anna.kowalska --role agent --agent-id anna.kowalska --name "Anna Kowalska"
     concierge users list
     concierge users set-password anna.kowalska
+    concierge tokens create --name salon --scope clients:write --expires-days 90
+    concierge tokens list
+    concierge tokens revoke 3
+
+A new token is printed once on standard output (everything else goes to standard error),
+so ``concierge tokens create ... > salon.token`` captures only the token.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from console.security.models import ROLES
 from console.security.passwords import WeakPassword, check_strength
 
 users_app = typer.Typer(help="Console accounts: add, list, set passwords.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens for other systems: create, list, revoke.", no_args_is_help=True)
 err = Console(stderr=True)
 T = TypeVar("T")
 
@@ -158,3 +167,81 @@ def set_password(
     except AccountError as exc:
         _fail(str(exc))
     err.print(f"password changed for {user.username}")
+
+
+@tokens_app.command("create")
+def create_token(
+    name: Annotated[str, typer.Option("--name", help="the system it is for, e.g. salon")],
+    scope: Annotated[
+        list[str], typer.Option("--scope", help="a scope it carries (repeat for several)", show_default=False)
+    ],
+    expires_days: Annotated[int, typer.Option("--expires-days", help="days until it stops working")] = 90,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Make an API token and print it once (it is stored only as a hash)."""
+    import datetime as dt
+    import re
+
+    from console.audit import record
+    from console.security.tokens import MAX_EXPIRES_DAYS, NAME_PATTERN, SCOPES, TokenError
+
+    unknown = sorted(set(scope) - set(SCOPES))
+    if unknown or not scope:
+        _fail(f"--scope must be one or more of {', '.join(SCOPES)} (got {', '.join(unknown) or 'none'})")
+    if not re.fullmatch(NAME_PATTERN, name):
+        _fail("--name is 1-64 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit")
+    if not 1 <= expires_days <= MAX_EXPIRES_DAYS:
+        _fail(f"--expires-days must be 1 to {MAX_EXPIRES_DAYS}")
+
+    async def work(platform):  # type: ignore[no-untyped-def]
+        token, secret = await platform.tokens.create(
+            name, scope, expires_in=dt.timedelta(days=expires_days), created_by="cli"
+        )
+        detail = {"name": token.name, "scopes": token.scopes, "expires_at": token.expires_at.isoformat()}
+        await record(platform, "cli", "token.create", f"token:{token.id}", detail)
+        return token, secret
+
+    try:
+        token, secret = _run(project, work)
+    except TokenError as exc:
+        _fail(str(exc))
+    err.print(
+        f"created API token {token.id} {token.name!r} ({', '.join(token.scopes)}), "
+        f"expires {token.expires_at:%Y-%m-%d}; it is shown only now:"
+    )
+    print(secret)
+
+
+@tokens_app.command("list")
+def list_tokens(project: ProjectOption = Path(".")) -> None:
+    """Print every API token as JSON lines (never the token itself, which is not stored)."""
+
+    async def work(platform):  # type: ignore[no-untyped-def]
+        return await platform.tokens.list()
+
+    for token in _run(project, work):
+        print(json.dumps({**token.model_dump(mode="json"), "state": token.state().value}))
+
+
+@tokens_app.command("revoke")
+def revoke_token(
+    token_id: Annotated[int, typer.Argument(help="the token's id (see 'concierge tokens list')")],
+    project: ProjectOption = Path("."),
+) -> None:
+    """Revoke an API token: its next use is refused."""
+    from console.audit import record
+    from console.security.tokens import TokenError
+
+    if not 1 <= token_id <= 2**31 - 1:
+        _fail(f"no API token with id {token_id}")
+
+    async def work(platform):  # type: ignore[no-untyped-def]
+        token = await platform.tokens.revoke(token_id, "cli")
+        await record(platform, "cli", "token.revoke", f"token:{token.id}", {"name": token.name})
+        return token
+
+    try:
+        token = _run(project, work)
+    except TokenError as exc:
+        _fail(str(exc))
+    err.print(f"revoked API token {token.id} {token.name!r}")

@@ -12,10 +12,12 @@ status and its ``detail`` (added to the body), and request validation answers 42
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.errors import (
@@ -55,6 +57,32 @@ HTTP_CODES = {
     413: "too_large",
     422: "invalid_request",
     429: "rate_limited",
+}
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer: a stable code, a message for people, and sometimes detail
+    (request validation lists each problem's ``loc``, ``msg`` and ``type`` there)."""
+
+    error: str = Field(description="a stable code, e.g. invalid_request, not_found, conflict")
+    message: str
+    detail: Any = None
+
+
+_ERROR_MEANING = {
+    400: "The request could not be read (e.g. malformed JSON).",
+    401: "No valid session or API token.",
+    403: "The role or token may not do this, or the CSRF header is missing.",
+    404: "No such resource.",
+    409: "Someone changed it meanwhile, or it is in a state where this makes no sense.",
+    413: "The request body is too large.",
+    422: "The request breaks the schema or a rule; the message says which.",
+    429: "Too many requests; see Retry-After.",
+}
+# Documented on every operation (``FastAPI(responses=ERROR_RESPONSES)``), so API clients and
+# schema-based tests know each error's shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": meaning} for status, meaning in _ERROR_MEANING.items()
 }
 
 

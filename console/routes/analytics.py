@@ -24,6 +24,8 @@ from handoff.config import HandoffConfig, load_handoff_config
 from knowledge.gaps import GapGroup
 
 Manager = Annotated[ConsoleUser, Depends(require_roles(*ANALYTICS_ROLES))]
+# the API also admits BI tools whose API token has ``analytics:read``
+Reader = Annotated[ConsoleUser, Depends(require_roles(*ANALYTICS_ROLES, scope="analytics:read"))]
 DEFAULT_DAYS = 30
 
 
@@ -64,7 +66,7 @@ def router() -> APIRouter:
         return render(request, "analytics.html", {}, user=user, section="analytics")
 
     @routes.get("/api/analytics/report", response_model=AnalyticsReport)
-    async def report(request: Request, _: Manager, platform: Platform, period: Period) -> object:
+    async def report(request: Request, _: Reader, platform: Platform, period: Period) -> object:
         if isinstance(period, str):
             return error_response(422, "invalid_request", period)
         return await analytics_report(platform.store, period, handoff_config(request))
@@ -72,7 +74,7 @@ def router() -> APIRouter:
     @routes.get("/api/analytics/gaps", response_model=list[GapGroup])
     async def gaps(
         request: Request,
-        _: Manager,
+        _: Reader,
         period: Period,
         limit: Annotated[int, Query(ge=1, le=200)] = 20,
     ) -> object:

@@ -15,10 +15,13 @@ from pydantic import BaseModel
 
 from console.audit import AuditEntry, AuditFilter
 from console.deps import AUDIT_ROLES, Platform, require_roles
+from console.routes.fields import Offset
 from console.security.models import ConsoleUser
 from console.web import render
 
 Reader = Annotated[ConsoleUser, Depends(require_roles(*AUDIT_ROLES))]
+# the API also admits systems (a SIEM) whose API token has ``audit:read``
+ApiReader = Annotated[ConsoleUser, Depends(require_roles(*AUDIT_ROLES, scope="audit:read"))]
 
 
 class AuditPage(BaseModel):
@@ -46,7 +49,7 @@ def router() -> APIRouter:
 
     @routes.get("/api/audit", response_model=AuditPage)
     async def list_audit(
-        _: Reader,
+        _: ApiReader,
         platform: Platform,
         actor: Annotated[str | None, Query(max_length=64)] = None,
         action: Annotated[str | None, Query(max_length=64)] = None,
@@ -54,7 +57,7 @@ def router() -> APIRouter:
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> AuditPage:
         query = AuditFilter(
             actor=actor or None,

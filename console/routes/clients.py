@@ -1,10 +1,11 @@
 """Client profiles over HTTP: ``/api/clients`` (search, read, upsert, change, import CSV).
 
 Agents, managers and admins read profiles (``CLIENT_READ_ROLES``); managers and admins
-change them (``CLIENT_WRITE_ROLES``), and every change is audited. The profiles are the
-running bot's (:attr:`HandoffRuntime.clients`), and a change reaches the bot's recognition
-at once (its per-conversation cache is dropped), so a client made VIP is greeted as one on
-their next message.
+change them (``CLIENT_WRITE_ROLES``), and every change is audited. Other systems call the
+API with an API token: ``clients:read`` to search and read, ``clients:write`` to change.
+The profiles are the running bot's (:attr:`HandoffRuntime.clients`), and a change reaches
+the bot's recognition at once (its per-conversation cache is dropped), so a client made
+VIP is greeted as one on their next message.
 
 - ``GET /api/clients?q=&limit=&offset=``: live clients whose name, external id or any
   identity contains every word of ``q``, by last name; ``{"clients": [...], "total": N}``.
@@ -25,38 +26,43 @@ their next message.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.errors import FormatError
 from console.audit import record
-from console.deps import CLIENT_READ_ROLES, CLIENT_WRITE_ROLES, require_roles
+from console.deps import CLIENT_READ_ROLES, CLIENT_WRITE_ROLES, Unavailable, require_roles
 from console.errors import error_response
+from console.routes.fields import Offset
 from console.security.models import ConsoleUser
 from console.web import render
 from handoff.client_import import ImportReport, import_upserts, parse_clients_csv
 from handoff.clients import ClientChanges, ClientConflict, ClientNotFound, ClientProfile, ClientUpsert
 from handoff.config import Tier
 from handoff.identity import DEFAULT_REGION, Identity, IdentityKind, InvalidIdentity
-from handoff.profiles import Visit
 from handoff.runtime import HandoffRuntime
 
-Reader = Annotated[ConsoleUser, Depends(require_roles(*CLIENT_READ_ROLES))]
-Writer = Annotated[ConsoleUser, Depends(require_roles(*CLIENT_WRITE_ROLES))]
+PageReader = Annotated[ConsoleUser, Depends(require_roles(*CLIENT_READ_ROLES))]
+# the API also admits other systems (a salon system) whose API token has the scope
+Reader = Annotated[ConsoleUser, Depends(require_roles(*CLIENT_READ_ROLES, scope="clients:read"))]
+Writer = Annotated[ConsoleUser, Depends(require_roles(*CLIENT_WRITE_ROLES, scope="clients:write"))]
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_PAGE = 200
+MAX_AMOUNT = 10_000_000  # major units: stored in minor units in a 32-bit column
+MAX_NOTE = 2_000
 
 
 def get_runtime(request: Request) -> HandoffRuntime:
-    """Dependency: the running bot's handoff runtime (its client store), or 503 with the reason."""
+    """Dependency: the running bot's handoff runtime (its client store); when there is none,
+    a stand-in that answers 503 with the reason once the route uses it (after validation)."""
     engine = getattr(request.app.state.handler, "engine", None)
     runtime: HandoffRuntime | None = getattr(engine, "handoff", None)
     if runtime is None:
         reason = "the bot is starting" if engine is None else "the project has no handoff data"
-        raise HTTPException(503, f"Client profiles are not available: {reason}.")
+        return cast(HandoffRuntime, Unavailable(f"Client profiles are not available: {reason}."))
     return runtime
 
 
@@ -77,6 +83,19 @@ class IdentityLink(IdentityIn):
     region: str = Field(default=DEFAULT_REGION, min_length=2, max_length=2)
 
 
+class VisitIn(BaseModel):
+    """A past visit as another system sends it (bounded as the visits table stores it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    visited_on: date
+    category: str = Field(min_length=1, max_length=32)
+    service: str = Field(default="", max_length=200)
+    location: str | None = Field(default=None, max_length=64)
+    amount: float = Field(default=0.0, ge=0, le=MAX_AMOUNT, description="in currency major units")
+    currency: str = Field(default="PLN", pattern=r"^[A-Z]{3}$")
+    staff: str | None = Field(default=None, max_length=100)
+
+
 class ClientIn(BaseModel):
     """A client to create or update; fields left out (or null) keep their stored value."""
 
@@ -90,10 +109,14 @@ class ClientIn(BaseModel):
     tier_override: Tier | None = None
     concierge_agent_id: str | None = Field(default=None, max_length=64)
     home_location: str | None = Field(default=None, max_length=64)
-    preferences: dict[str, str] | None = None
+    preferences: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=500)]] | None = (
+        Field(default=None, max_length=50)
+    )
     identities: list[IdentityIn] = Field(default_factory=list, max_length=20)
-    visits: list[Visit] = Field(default_factory=list, max_length=1000)
-    notes: list[str] = Field(default_factory=list, max_length=50)
+    visits: list[VisitIn] = Field(default_factory=list, max_length=1000)
+    notes: list[Annotated[str, Field(min_length=1, max_length=MAX_NOTE)]] = Field(
+        default_factory=list, max_length=50
+    )
     region: str = Field(
         default=DEFAULT_REGION, min_length=2, max_length=2, description="country of national phone numbers"
     )
@@ -167,7 +190,7 @@ def router() -> APIRouter:
     routes = APIRouter()
 
     @routes.get("/console/clients", response_class=HTMLResponse, include_in_schema=False)
-    async def clients_page(request: Request, user: Reader) -> HTMLResponse:
+    async def clients_page(request: Request, user: PageReader) -> HTMLResponse:
         return render(
             request,
             "clients.html",
@@ -182,7 +205,7 @@ def router() -> APIRouter:
         runtime: Runtime,
         q: Annotated[str, Query(max_length=200)] = "",
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> ClientList:
         ids, total = await runtime.clients.search(q, limit=limit, offset=offset)
         return ClientList(clients=[summary(await runtime.clients.get(i)) for i in ids], total=total)

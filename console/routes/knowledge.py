@@ -11,7 +11,8 @@ Mount with ``app.include_router(knowledge.router(get_editor, current_user))``:
   Until the console has logins, pass a dependency that returns a fixed editor.
 
 A refused publish answers 409 with ``detail.failing``: the golden questions that would fail;
-an unknown article 404; malformed content 422.
+an unknown article 404; malformed content 422 (all in the app's error shape,
+:class:`console.errors.ErrorBody`).
 """
 
 # no ``from __future__ import annotations``: the routes' dependencies are local to router(),
@@ -21,11 +22,11 @@ from collections.abc import Callable, Collection, Coroutine
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, ValidationError
 
 from bot.errors import FormatError
+from console.errors import error_response
 from knowledge.editor import EditorService, TryResult
 from knowledge.errors import ArticleConflict, ArticleNotFound, GoldenRegression
 from knowledge.gaps import GapGroup
@@ -34,6 +35,8 @@ from knowledge.models import ARTICLE_ID, Article
 from knowledge.repository import ArticleRecord, ArticleVersion
 
 READ_ROLES = frozenset({"agent", "editor", "manager", "admin"})
+MAX_ANSWER = 4_000
+MAX_BODY = 200_000  # characters of Markdown: the longest demo article is a few thousand
 WRITE_ROLES = frozenset({"editor", "manager", "admin"})
 
 
@@ -48,14 +51,16 @@ class ArticleContent(BaseModel):
     """An article's editable content (everything but the id)."""
 
     title: str = Field(min_length=1, max_length=200)
-    category: str = "general"
+    category: str = Field(default="general", min_length=1, max_length=64)
     language: str = Field(default="en", pattern=r"^[a-z]{2}$")
-    tags: list[str] = Field(default_factory=list)
+    tags: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=50
+    )
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
-    answer: str | None = None
-    translation_of: str | None = None
-    body: str = ""
+    answer: str | None = Field(default=None, max_length=MAX_ANSWER)
+    translation_of: str | None = Field(default=None, pattern=ARTICLE_ID)
+    body: str = Field(default="", max_length=MAX_BODY)
 
     def to_article(self, article_id: str) -> Article:
         return Article(id=article_id, **self.model_dump(include=set(ArticleContent.model_fields)))
@@ -87,11 +92,11 @@ class VersionPublic(BaseModel):
 
 
 class PublishRequest(BaseModel):
-    version: int | None = Field(default=None, ge=1, description="default: the latest version")
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1, description="default: the latest version")
 
 
 class RollbackRequest(BaseModel):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**31 - 1)
 
 
 class TryRequest(BaseModel):
@@ -119,18 +124,33 @@ class KnowledgeRoute(APIRoute):
             try:
                 return await handler(request)
             except ArticleNotFound as exc:
-                return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
+                return error_response(status.HTTP_404_NOT_FOUND, "not_found", str(exc), detail=str(exc))
             except GoldenRegression as exc:
                 body = RefusedChange(message=str(exc), failing=exc.failures)
-                return JSONResponse(
-                    {"detail": body.model_dump(mode="json")}, status_code=status.HTTP_409_CONFLICT
+                return error_response(
+                    status.HTTP_409_CONFLICT,
+                    "golden_regression",
+                    str(exc),
+                    detail=body.model_dump(mode="json"),
                 )
             except ArticleConflict as exc:
-                return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
+                return error_response(status.HTTP_409_CONFLICT, "conflict", str(exc), detail=str(exc))
             except (FormatError, ValidationError) as exc:
-                return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+                # the problems only (never the submitted values, which ValidationError's text repeats)
+                problems = _problems(exc)
+                return error_response(
+                    status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_request", problems, detail=problems
+                )
 
         return translated
+
+
+def _problems(exc: FormatError | ValidationError) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'article'}: {e['msg']}" for e in exc.errors()
+        )
+    return str(exc)
 
 
 def _version(v: ArticleVersion) -> VersionPublic:
@@ -143,8 +163,15 @@ def router(
     *,
     read_roles: Collection[str] = READ_ROLES,
     write_roles: Collection[str] = WRITE_ROLES,
+    reader: Callable[..., Any] | None = None,
+    writer: Callable[..., Any] | None = None,
 ) -> APIRouter:
-    """The knowledge routes; see the module docstring for the two dependencies."""
+    """The knowledge routes; see the module docstring for the two dependencies.
+
+    ``reader`` / ``writer``, when given, are the dependencies that admit readers and
+    writers instead of the role checks over ``current_user`` (the console passes its own,
+    which also admit API tokens with the ``knowledge:read`` / ``knowledge:write`` scopes).
+    """
     routes = APIRouter(prefix="/api/knowledge", tags=["knowledge"], route_class=KnowledgeRoute)
     Editor = Annotated[EditorService, Depends(get_editor)]
 
@@ -156,8 +183,8 @@ def router(
 
         return check
 
-    Reader = Annotated[ConsoleUser, Depends(role_check(read_roles))]
-    Writer = Annotated[ConsoleUser, Depends(role_check(write_roles))]
+    Reader = Annotated[ConsoleUser, Depends(reader or role_check(read_roles))]
+    Writer = Annotated[ConsoleUser, Depends(writer or role_check(write_roles))]
 
     async def detail(editor: EditorService, article_id: str) -> ArticleDetail:
         record = await editor.repository.get(article_id)

@@ -15,13 +15,13 @@ as text): ``/console/knowledge`` (articles with status and versions), ``/console
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import HTMLResponse
 
 from console.audit import record
-from console.deps import KNOWLEDGE_READ_ROLES, KNOWLEDGE_WRITE_ROLES, current_user, require_roles
+from console.deps import KNOWLEDGE_READ_ROLES, KNOWLEDGE_WRITE_ROLES, Unavailable, current_user, require_roles
 from console.routes import knowledge
 from console.security.models import ConsoleUser
 from console.web import render
@@ -101,7 +101,8 @@ class AuditedEditor:
 def live_editor(request: Request) -> EditorService:
     """The process's editor service: ``app.state.kb_editor`` if set, else the engine's.
 
-    503 when this project has no knowledge base (no articles, or the domain does not use it).
+    Without one (no articles, or the domain does not use it) a stand-in that answers 503
+    once the route uses it, so a malformed request still gets its 422 first.
     """
     editor = getattr(request.app.state, "kb_editor", None)
     if editor is None:
@@ -109,7 +110,7 @@ def live_editor(request: Request) -> EditorService:
         services = getattr(engine, "knowledge", None)
         editor = getattr(services, "editor", None)
     if editor is None:
-        raise HTTPException(503, "This project has no knowledge base to edit.")
+        return cast(EditorService, Unavailable("This project has no knowledge base to edit."))
     return editor  # type: ignore[no-any-return]
 
 
@@ -163,8 +164,8 @@ def include(app: FastAPI) -> None:
         knowledge.router(
             audited_editor,
             current_user,
-            read_roles=KNOWLEDGE_READ_ROLES,
-            write_roles=KNOWLEDGE_WRITE_ROLES,
+            reader=require_roles(*KNOWLEDGE_READ_ROLES, scope="knowledge:read"),
+            writer=require_roles(*KNOWLEDGE_WRITE_ROLES, scope="knowledge:write"),
         )
     )
     app.include_router(pages())

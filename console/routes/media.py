@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response, StreamingResponse
 
 from bot.channels.media import (
@@ -38,6 +38,7 @@ from bot.errors import ChannelError
 from bot.models import Attachment
 from console.deps import WORKSPACE_ROLES, require_roles
 from console.errors import error_response
+from console.routes.fields import Seq
 from console.security.models import ConsoleUser
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,12 @@ def router() -> APIRouter:
 
     @routes.get("/api/media/{channel}/{conversation_id}/{seq}/{index}")
     async def media(
-        channel: str, conversation_id: str, seq: int, index: int, request: Request, user: MediaUser
+        channel: Annotated[str, Path(max_length=64)],
+        conversation_id: Annotated[str, Path(max_length=255)],
+        seq: Seq,
+        index: Annotated[int, Path(ge=0, le=1000)],
+        request: Request,
+        user: MediaUser,
     ) -> Response:
         """Stream attachment ``index`` of the client message at ``seq`` from its provider."""
         adapter = request.app.state.channels.get(channel)

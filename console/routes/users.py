@@ -1,5 +1,6 @@
 """User management, admins only: ``/console/users`` (page) and ``/api/users`` (list, create,
-change role or name, disable, reset password). Every change is audited.
+change role or name, disable, reset password). Every change is audited. The page also
+manages API tokens for other systems (:mod:`console.routes.tokens`).
 
 An admin cannot disable themselves or take away their own admin role (so the console
 always keeps someone who can manage it). Disabling a user or resetting their password
@@ -13,15 +14,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from console.audit import record
 from console.deps import ADMIN_ROLES, ROLES, Platform, require_roles
 from console.errors import error_response
+from console.routes import tokens
+from console.routes.fields import RowId, not_null
 from console.security.accounts import AccountError, UserExists, UserNotFound
 from console.security.models import USERNAME_PATTERN, ConsoleUser, Role, UserRecord
 from console.security.passwords import MAX_LENGTH, WeakPassword, check_strength
 from console.security.platform import ConsolePlatform
+from console.security.tokens import MAX_EXPIRES_DAYS, SCOPES
 from console.web import render
 
 Admin = Annotated[ConsoleUser, Depends(require_roles(*ADMIN_ROLES))]
@@ -30,6 +34,7 @@ Admin = Annotated[ConsoleUser, Depends(require_roles(*ADMIN_ROLES))]
 class UserCreate(BaseModel):
     """A new console account."""
 
+    model_config = ConfigDict(extra="forbid")
     username: str = Field(pattern=USERNAME_PATTERN)
     display_name: str = Field(min_length=1, max_length=100)
     role: Role
@@ -38,12 +43,14 @@ class UserCreate(BaseModel):
 
 
 class UserUpdate(BaseModel):
-    """Changes to an account; fields left out stay as they are."""
+    """Changes to an account; fields left out stay as they are (``agent_id: null`` unlinks the
+    agent profile; the other fields cannot be null)."""
 
-    display_name: str | None = Field(default=None, min_length=1, max_length=100)
-    role: Role | None = None
+    model_config = ConfigDict(extra="forbid")
+    display_name: str = not_null(min_length=1, max_length=100)
+    role: Role = not_null()
     agent_id: str | None = Field(default=None, max_length=64)
-    disabled: bool | None = None
+    disabled: bool = not_null()
 
 
 class PasswordReset(BaseModel):
@@ -102,7 +109,12 @@ def router() -> APIRouter:
         return render(
             request,
             "users.html",
-            {"roles": ROLES, "agent_ids": sorted(known_agent_ids(platform) or [])},
+            {
+                "roles": ROLES,
+                "agent_ids": sorted(known_agent_ids(platform) or []),
+                "scopes": SCOPES,
+                "max_expires_days": MAX_EXPIRES_DAYS,
+            },
             user=user,
             section="users",
         )
@@ -141,7 +153,7 @@ def router() -> APIRouter:
 
     @routes.patch("/api/users/{user_id}", response_model=UserPublic)
     async def update_user(
-        user_id: int, body: UserUpdate, request: Request, admin: Admin, platform: Platform
+        user_id: RowId, body: UserUpdate, request: Request, admin: Admin, platform: Platform
     ) -> Response:
         changes = body.model_dump(exclude_unset=True)
         if user_id == admin.id and (changes.get("disabled") or changes.get("role", "admin") != "admin"):
@@ -168,7 +180,7 @@ def router() -> APIRouter:
 
     @routes.post("/api/users/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT)
     async def reset_password(
-        user_id: int, body: PasswordReset, request: Request, admin: Admin, platform: Platform
+        user_id: RowId, body: PasswordReset, request: Request, admin: Admin, platform: Platform
     ) -> Response:
         try:
             check_strength(body.password)
@@ -184,4 +196,5 @@ def router() -> APIRouter:
         )
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
+    routes.include_router(tokens.router())  # API tokens: their section is on the users page
     return routes

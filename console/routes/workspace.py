@@ -50,6 +50,8 @@ from console.web import render
 from handoff.state import IllegalTransition
 
 WorkspaceUser = Annotated[ConsoleUser, Depends(require_roles(*WORKSPACE_ROLES))]
+# reads other systems may make with an API token holding ``conversations:read``
+WorkspaceReader = Annotated[ConsoleUser, Depends(require_roles(*WORKSPACE_ROLES, scope="conversations:read"))]
 WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]
 Conversation = Annotated[str, "a conversation id"]
 
@@ -89,7 +91,7 @@ def router() -> APIRouter:
         return await me_view(workspace, user)
 
     @routes.get("/api/workspace/queue", response_model=QueueView)
-    async def queue(_: WorkspaceUser, workspace: WorkspaceDep) -> QueueView:
+    async def queue(_: WorkspaceReader, workspace: WorkspaceDep) -> QueueView:
         return await workspace.queue.build()
 
     @routes.get("/api/workspace/agents", response_model=list[AgentView])
@@ -121,7 +123,7 @@ def router() -> APIRouter:
 
     @routes.get("/api/workspace/conversations/{conversation_id}", response_model=ConversationView)
     async def conversation(
-        conversation_id: Conversation, user: WorkspaceUser, workspace: WorkspaceDep
+        conversation_id: Conversation, user: WorkspaceReader, workspace: WorkspaceDep
     ) -> Response | ConversationView:
         try:
             return await workspace.views.conversation(conversation_id, user)
@@ -131,9 +133,9 @@ def router() -> APIRouter:
     @routes.get("/api/workspace/conversations/{conversation_id}/lines", response_model=list[WorkspaceLine])
     async def lines(
         conversation_id: Conversation,
-        _: WorkspaceUser,
+        _: WorkspaceReader,
         workspace: WorkspaceDep,
-        after_seq: Annotated[int | None, Query(ge=0)] = None,
+        after_seq: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     ) -> list[WorkspaceLine]:
         return await workspace.views.lines(conversation_id, after_seq)
 

@@ -25,15 +25,15 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Literal
+from typing import Literal, cast
 
-from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import HTTPConnection
 
 from bot.engine import Engine
 from bot.live_socket import SeqSocket
-from console.deps import WORKSPACE_ROLES, websocket_user
+from console.deps import WORKSPACE_ROLES, Unavailable, websocket_user
 from console.security.models import ConsoleUser
 from console.security.sessions import SESSION_COOKIE
 from console.services.workspace import CANNED_FILE, Workspace, WorkspaceError, load_canned_replies
@@ -61,11 +61,12 @@ def workspace_for(connection: HTTPConnection) -> Workspace:
 
 
 async def get_workspace(request: Request) -> Workspace:
-    """Dependency: the app's workspace, or 503 with the reason."""
+    """Dependency: the app's workspace; when there is none, a stand-in that answers 503 with
+    the reason once the route uses it (so a malformed request still gets its 422 first)."""
     try:
         return workspace_for(request)
     except WorkspaceError as exc:
-        raise HTTPException(503, str(exc)) from None
+        return cast(Workspace, Unavailable(str(exc)))
 
 
 async def close_workspace(app: object) -> None:
@@ -83,7 +84,7 @@ class OpenFrame(BaseModel):
     model_config = ConfigDict(extra="ignore")
     type: Literal["open"]
     conversation_id: str | None = Field(default=None, max_length=255)
-    last_seq: int | None = Field(default=None, ge=0)
+    last_seq: int | None = Field(default=None, ge=0, le=2**63 - 1)
 
 
 class LiveSession:

@@ -10,7 +10,10 @@ CSRF: a mutating console request (POST, PUT, PATCH, DELETE) that carries a sessi
 cookie must send ``X-CSRF-Token: <token>``, where the token is the one in the page's
 ``<meta name="csrf-token">`` (an HMAC of the session cookie; :func:`csrf_for`). Cross-site
 pages cannot read it or set custom headers, and the cookie is ``SameSite=Strict`` too.
-Requests without a session cookie pass on and get 401 from the route; the login form
+Requests without a session cookie pass on and get 401 from the route. Requests that
+carry ``Authorization: Bearer <token>`` (another system with an API token) need no CSRF
+token: a cross-site page cannot set that header, and such a request is judged by its token
+alone, never by the cookie (:mod:`console.deps`). The login form
 (which may have no session, or a dead one) is checked by the login route itself, against
 the session cookie or its own pre-login cookie.
 """
@@ -25,7 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console.deps import Forbidden, LoginRequired
+from console.deps import Forbidden, LoginRequired, TokenRejected, bearer_token
 from console.errors import error_response
 from console.security.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches
 
@@ -70,7 +73,7 @@ class SecurityMiddleware:
             return
         console = is_console_path(scope["path"])
         # the login form is checked by its route (against the session or the pre-login cookie)
-        if console and scope["method"] in MUTATING and scope["path"] != LOGIN_PATH:
+        if console and scope["method"] in MUTATING and scope["path"] != LOGIN_PATH and not _has_bearer(scope):
             token = _cookies(scope).get(SESSION_COOKIE)
             header = next(
                 (v.decode("latin-1") for k, v in scope["headers"] if k == CSRF_HEADER.lower().encode()), None
@@ -92,6 +95,14 @@ class SecurityMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+def _has_bearer(scope: Scope) -> bool:
+    """True when the request authenticates with an API token (``Authorization: Bearer ...``)."""
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            return bearer_token(value.decode("latin-1")) is not None
+    return False
+
+
 def _add_headers(headers: MutableHeaders, console: bool) -> None:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
@@ -107,10 +118,12 @@ def _with_headers(response: Response, console: bool) -> Response:
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:
-    if is_page_request(request):
+    if is_page_request(request) and not isinstance(exc, TokenRejected):  # systems get JSON
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='/')}", status_code=303)
-    return error_response(401, "unauthorized", "Please sign in.")
+    assert isinstance(exc, LoginRequired)
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(401, "unauthorized", str(exc.detail), headers=headers)
 
 
 async def _forbidden(request: Request, exc: Exception) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["agent", "editor", "manager", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -30,6 +30,12 @@ class ConsoleUser(BaseModel):
     ``agent_id`` is the ``data/agents.yml`` id when the user is an agent (their routing
     profile), else None. ``name`` is the username (what the knowledge editor records as
     a version's author).
+
+    An API token's caller is a ConsoleUser too (so routes need no second code path):
+    ``scopes`` holds the token's scopes (None for a person), ``id`` is minus the token's id,
+    ``username`` is ``token:<name>``, and ``role`` is ``agent`` (the least a person may do)
+    but is never what admits a token: routes check its scopes
+    (:func:`console.deps.require_roles`).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -39,11 +45,17 @@ class ConsoleUser(BaseModel):
     display_name: str
     role: Role
     agent_id: str | None = None
+    scopes: frozenset[str] | None = Field(default=None, description="an API token's scopes; None: a person")
 
     @property
     def name(self) -> str:
         """The username; the knowledge editor's author field."""
         return self.username
+
+    @property
+    def is_token(self) -> bool:
+        """True when the caller is another system with an API token, not a signed-in person."""
+        return self.scopes is not None
 
 
 class UserRecord(ConsoleUser):

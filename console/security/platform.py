@@ -1,4 +1,4 @@
-"""The console's object graph: accounts, sessions, throttle, audit log over one database.
+"""The console's object graph: accounts, sessions, API tokens, throttle, audit log over one database.
 
 ``create_app`` builds one :class:`ConsolePlatform` (stored as ``app.state.console``). It
 uses the engine's own event store (the same database as the conversations) once the
@@ -24,6 +24,7 @@ from console.security.passwords import Passwords
 from console.security.sessions import SessionStore
 from console.security.settings import ConsoleSettings
 from console.security.throttle import LoginThrottle
+from console.security.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class _Opened:
 
 
 class ConsolePlatform:
-    """Accounts, sessions, throttle and audit log, opened on first use."""
+    """Accounts, sessions, API tokens, throttle and audit log, opened on first use."""
 
     def __init__(self, settings: Settings, handler: Any, console: ConsoleSettings | None = None) -> None:
         self.settings = settings
@@ -65,6 +66,7 @@ class ConsolePlatform:
         self.sessions: SessionStore
         self.throttle: LoginThrottle
         self.audit: AuditLog
+        self.tokens: TokenStore
 
     @property
     def store(self) -> EventStore:
@@ -112,6 +114,7 @@ class ConsolePlatform:
             max_per_ip=cfg.throttle_max_per_ip,
         )
         self.audit = AuditLog(db)
+        self.tokens = TokenStore(db)
         self._opened = opened
 
     async def start(self) -> None:

@@ -67,6 +67,9 @@ EXPECTED: dict[tuple[str, str], str | tuple[Role, ...]] = {
     ("POST", "/api/users"): ADMINS,
     ("PATCH", "/api/users/{user_id}"): ADMINS,
     ("POST", "/api/users/{user_id}/password"): ADMINS,
+    ("GET", "/api/tokens"): ADMINS,
+    ("POST", "/api/tokens"): ADMINS,
+    ("DELETE", "/api/tokens/{token_id}"): ADMINS,
     ("GET", "/console/audit"): MANAGERS,
     ("GET", "/api/audit"): MANAGERS,
     # ---- knowledge editor ---------------------------------------------------------------------
@@ -135,6 +138,7 @@ PATH_PARAMS: dict[str, str] = {
     "index": "0",
     "client_id": "walk-test-client",
     "client": "walk-test-client",
+    "token_id": "1",
 }
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}

@@ -28,7 +28,7 @@ from bot.store.event_store import split_conversation_id
 from bot.transcript import outbound_from_bot_event
 from console.security.models import ConsoleUser
 from console.services.workspace.access import actor_id, can_assign
-from console.services.workspace.errors import ConversationNotFound, NotAvailable, NotYours, WrongState
+from console.services.workspace.errors import ConversationNotFound, NoAgentProfile, NotYours, WrongState
 from console.services.workspace.models import DeliveryView
 from handoff.agents import AgentStatus
 from handoff.clients import ClientNotFound
@@ -248,8 +248,8 @@ class WorkspaceActions:
     async def set_presence(self, user: ConsoleUser, status: AgentStatus) -> None:
         """Set the agent's own status (online, away, offline) for the router."""
         if user.agent_id is None:
-            raise NotAvailable("only users linked to an agent profile have a status")
+            raise NoAgentProfile("only users linked to an agent profile have a status")
         try:
             await self.runtime.set_agent_status(user.agent_id, status)
         except UnknownAgent:
-            raise NotAvailable(f"{user.agent_id!r} is not on this project's agent roster") from None
+            raise NoAgentProfile(f"{user.agent_id!r} is not on this project's agent roster") from None

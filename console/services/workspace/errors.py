@@ -38,3 +38,11 @@ class NotAvailable(WorkspaceError):
 
     status = 503
     code = "not_available"
+
+
+class NoAgentProfile(NotAvailable):
+    """The user is not linked to an agent on the roster, so has no status to set: the
+    caller's own account is the problem (409), not the server (never a 503)."""
+
+    status = 409
+    code = "no_agent_profile"
