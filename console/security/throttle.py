@@ -1,8 +1,17 @@
-"""Login throttling: too many failed sign-ins for a username or from an address pause sign-in.
+"""Login throttling keyed on username *and* address, so nobody can lock another person out.
 
-Failures count within a sliding window (15 minutes by default); a successful sign-in
-clears the username's count. While refused, the caller learns how long to wait (until
-the oldest counted failure leaves the window), not whether the password was right.
+Failures count within a sliding window (15 minutes by default). Two budgets:
+
+* per (username, address): ``max_per_username`` failures pause sign-in for that username
+  *from that address* only. An attacker hammering a known username from elsewhere never
+  stops its owner signing in from their own address; a successful sign-in clears the
+  pair's count.
+* per address: ``max_per_ip`` failures (any usernames) pause every sign-in from that
+  address, the global brake on one source guessing many accounts.
+
+While refused, the caller learns how long to wait (until the oldest counted failure
+leaves the window), not whether the password was right. Addresses are the client's as
+:mod:`console.limits` resolves it (``X-Forwarded-For`` only from trusted proxies).
 """
 
 from __future__ import annotations
@@ -17,7 +26,8 @@ from console.tables import login_attempts
 
 
 class LoginThrottle:
-    """Counts attempts in ``console_login_attempts`` and says when to refuse."""
+    """Counts attempts in ``console_login_attempts`` and says when to refuse (per username and
+    address, and per address)."""
 
     def __init__(
         self, engine: AsyncEngine, *, window: dt.timedelta, max_per_username: int, max_per_ip: int
@@ -32,27 +42,23 @@ class LoginThrottle:
         now = now or dt.datetime.now(dt.UTC)
         start = now - self.window
         async with self.engine.connect() as conn:
+            pair = and_(login_attempts.c.username == username, login_attempts.c.ip == ip)
             last_ok = (
                 await conn.execute(
-                    select(func.max(login_attempts.c.at)).where(
-                        login_attempts.c.username == username, login_attempts.c.succeeded.is_(True)
-                    )
+                    select(func.max(login_attempts.c.at)).where(pair, login_attempts.c.succeeded.is_(True))
                 )
             ).scalar_one_or_none()
             since = max(start, last_ok) if last_ok else start
             waits = []
-            for column, value, limit, after in (
-                (login_attempts.c.username, username, self.max_per_username, since),
-                (login_attempts.c.ip, ip, self.max_per_ip, start),
+            for where, limit, after in (
+                (pair, self.max_per_username, since),
+                (login_attempts.c.ip == ip, self.max_per_ip, start),
             ):
                 failures = (
                     (
                         await conn.execute(
                             select(login_attempts.c.at)
-                            .where(
-                                and_(column == value, login_attempts.c.succeeded.is_(False)),
-                                login_attempts.c.at > after,
-                            )
+                            .where(where, login_attempts.c.succeeded.is_(False), login_attempts.c.at > after)
                             .order_by(login_attempts.c.at.desc())
                             .limit(limit)
                         )

@@ -1,4 +1,4 @@
-"""Sign-in throttling by username and by address, and that success resets a username's count."""
+"""Sign-in throttling by username and address, and by address; success resets the pair's count."""
 
 from __future__ import annotations
 
@@ -14,16 +14,26 @@ async def test_username_limit_window_and_reset_on_success(platform: ConsolePlatf
     for minute in range(4):
         await throttle.record("ewa", "10.0.0.1", False, now=T0 + dt.timedelta(minutes=minute))
     assert await throttle.retry_after("ewa", "10.0.0.1", now=T0 + dt.timedelta(minutes=4)) is None
-    await throttle.record("ewa", "10.0.0.2", False, now=T0 + dt.timedelta(minutes=4))  # 5th, other address
-    wait = await throttle.retry_after("ewa", "10.0.0.9", now=T0 + dt.timedelta(minutes=5))
+    await throttle.record("ewa", "10.0.0.1", False, now=T0 + dt.timedelta(minutes=4))  # the 5th
+    wait = await throttle.retry_after("ewa", "10.0.0.1", now=T0 + dt.timedelta(minutes=5))
     assert wait == 10 * 60  # the first failure (minute 0) leaves the window at minute 15
-    assert await throttle.retry_after("ewa", "10.0.0.9", now=T0 + dt.timedelta(minutes=15, seconds=1)) is None
-    # a success clears the count for the username
+    assert await throttle.retry_after("ewa", "10.0.0.1", now=T0 + dt.timedelta(minutes=15, seconds=1)) is None
+    # a success clears the count for the username at that address
     await throttle.record("kasia", "10.0.0.3", True, now=T0)
     for second in range(4):
         await throttle.record("kasia", "10.0.0.3", False, now=T0 - dt.timedelta(seconds=10 - second))
     await throttle.record("kasia", "10.0.0.3", False, now=T0 + dt.timedelta(seconds=1))
     assert await throttle.retry_after("kasia", "10.0.0.3", now=T0 + dt.timedelta(seconds=2)) is None
+
+
+async def test_failures_from_another_address_never_lock_the_owner_out(platform: ConsolePlatform) -> None:
+    """A third party hammering a known username pauses only their own address."""
+    throttle = platform.throttle
+    for second in range(50):  # far past the per-username budget, from the attacker's address
+        await throttle.record("ewa", "203.0.113.66", False, now=T0 + dt.timedelta(seconds=second))
+    later = T0 + dt.timedelta(minutes=1)
+    assert await throttle.retry_after("ewa", "203.0.113.66", now=later) is not None
+    assert await throttle.retry_after("ewa", "10.0.0.1", now=later) is None  # the owner's office
 
 
 async def test_an_address_trying_many_usernames_is_paused(platform: ConsolePlatform) -> None:
