@@ -44,6 +44,7 @@ from handoff.clients import ClientNotFound, ClientProfile, ClientStore
 from handoff.config import HandoffConfig, load_handoff_config
 from handoff.ledger import HandoffLedger
 from handoff.packet import HandoffPacket, Summariser, build_packet
+from handoff.projections import register_handoff_projections
 from handoff.presence import PresenceStore
 from handoff.queue import RankedItem, queue_item, rank
 from handoff.recognition import CLIENT_SLOT, ClientRecognition
@@ -236,6 +237,7 @@ async def build_handoff(
     if clients_csv.is_file() and not await clients.has_any():
         report = await import_clients_csv(clients_csv, clients)
         log.info("imported %d clients from %s", report.clients, clients_csv.name)
+    await register_handoff_projections(engine.store)  # the ledger and the queue read them
     ledger = HandoffLedger(engine.store.engine)
     runtime = HandoffRuntime(
         engine,

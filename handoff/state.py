@@ -31,7 +31,6 @@ from bot.events import (
     HandoffStatusChanged,
 )
 
-
 S = HandoffStatus
 #: The only legal moves, each with what it means.
 TRANSITIONS: Mapping[tuple[HandoffStatus, HandoffStatus], str] = {
@@ -46,15 +45,18 @@ TRANSITIONS: Mapping[tuple[HandoffStatus, HandoffStatus], str] = {
 
 
 class IllegalTransition(ConciergeError):
-    """A status change the table does not allow; nothing was written."""
+    """A status change the table does not allow; nothing was written. ``holder`` is the agent
+    who has the conversation when one does (what the loser of two claims is told)."""
 
-    def __init__(self, current: HandoffStatus, target: HandoffStatus) -> None:
+    def __init__(self, current: HandoffStatus, target: HandoffStatus, *, holder: str | None = None) -> None:
         self.current = current
         self.target = target
+        self.holder = holder
         allowed = sorted(str(to) for (frm, to) in TRANSITIONS if frm == current)
         self.allowed = allowed
+        held = f" (held by {holder})" if holder else ""
         super().__init__(
-            f"cannot move a conversation from {current} to {target}; from {current} it can go to "
+            f"cannot move a conversation from {current}{held} to {target}; from {current} it can go to "
             f"{', '.join(allowed) or 'nowhere'}"
         )
 
@@ -137,15 +139,23 @@ def ticket(conversation_id: str, events: Sequence[Event]) -> HandoffTicket:
     A new handoff starts when the conversation leaves ``bot``; re-queueing after a
     transfer keeps the original ``queued_at`` (the client has been waiting since then).
     """
-    t = HandoffTicket(conversation_id=conversation_id, status=S.BOT)
-    pending: HandoffRequested | None = None
+    return fold_ticket(HandoffTicket(conversation_id=conversation_id, status=S.BOT), None, events)[0]
+
+
+def fold_ticket(
+    t: HandoffTicket, pending: HandoffRequested | None, events: Sequence[Event]
+) -> tuple[HandoffTicket, HandoffRequested | None]:
+    """Continue the ticket fold from ``t`` (and a request not yet followed by a move) over
+    more ``events``: :func:`ticket` starts it from nothing, the tickets read model
+    (:mod:`handoff.projections`) resumes it from its stored row after each append."""
+    t = t.model_copy()
     for event in events:
         if isinstance(event, HandoffRequested):
             pending = event
         elif isinstance(event, HandoffStatusChanged):
             status = HandoffStatus(event.to_status)
             if event.from_status == S.BOT:
-                t = HandoffTicket(conversation_id=conversation_id, status=status, queued_at=event.timestamp)
+                t = HandoffTicket(conversation_id=t.conversation_id, status=status, queued_at=event.timestamp)
                 if pending is not None:
                     t.reason, t.detail, t.requested_at = pending.reason, pending.detail, pending.timestamp
                 else:
@@ -165,4 +175,4 @@ def ticket(conversation_id: str, events: Sequence[Event]) -> HandoffTicket:
             and t.first_response_at is None
         ):
             t.first_response_at = event.timestamp
-    return t
+    return t, pending

@@ -28,6 +28,7 @@ config = context.config
 METADATA_SOURCES = (
     "knowledge.tables:metadata",
     "handoff.tables:METADATA",
+    "handoff.projections:METADATA",
     "bot.channels.tables:METADATA",
     "console.tables:METADATA",
 )

@@ -8,6 +8,7 @@ from bot.events import BotUttered
 from bot.store import EventStore
 from handoff.agents import AgentProfile, AgentRoster
 from handoff.ledger import HandoffLedger
+from handoff.projections import handoff_projectors
 from handoff.roster import AgentDirectory, UnknownAgent
 from handoff.service import HandoffService
 from handoff.state import HandoffStatus
@@ -15,6 +16,8 @@ from handoff.state import HandoffStatus
 
 @pytest.fixture
 async def service(event_store: EventStore) -> HandoffService:
+    for projector in handoff_projectors():  # the ledger reads the tickets read model
+        event_store.add_projector(projector)
     clock = iter(range(1000, 2000, 10))
     return HandoffService(event_store, clock=lambda: float(next(clock)))
 

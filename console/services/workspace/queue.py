@@ -1,71 +1,47 @@
 """The live queue: every open handoff (waiting or with an agent), ranked by ``handoff.queue``.
 
-Which conversations are open comes from the handoff ledger (each conversation's latest
-``handoff_status`` event, one query); each one's tier, sentiment, reason, language and SLA
-clock come from its own log and client profile, and the order from
-:func:`handoff.queue.rank_item`, the same priority the router uses. Conversations an agent
-already holds are listed too (after the waiting ones), so a manager sees the whole floor.
+Read from the handoff read models (:mod:`handoff.projections`), never from whole logs:
+the open tickets and each one's conversation facts (language, sentiment scores, last
+client line) come from ONE query over ``handoff_tickets`` joined with
+``conversation_facts``; each client's profile is one read by id. The order comes from
+:func:`handoff.queue.rank_item`, the same priority the router uses. Conversations an
+agent already holds are listed too (after the waiting ones), so a manager sees the whole
+floor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
-from bot.events import Event, HandoffStatusChanged, UserUttered
+from sqlalchemy import Row, select
+
 from bot.sentiment.trajectory import trajectory
 from bot.store.event_store import split_conversation_id
 from console.services.workspace.models import QueueEntry, QueueView
-from handoff.clients import ClientProfile
+from handoff.clients import ClientNotFound, ClientProfile
+from handoff.projections import (
+    ConversationFacts,
+    TicketRow,
+    conversation_facts,
+    handoff_tickets,
+    ticket_from_row,
+)
 from handoff.queue import QueueItem, RankedItem, rank_item
 from handoff.runtime import HandoffRuntime
-from handoff.state import HandoffStatus, HandoffTicket, ticket
-from handoff.triggers import sentiment_scores
+from handoff.state import HandoffStatus
 
 OPEN = (HandoffStatus.QUEUED, HandoffStatus.ASSIGNED)
-PREVIEW = 140
+#: facts columns read with the ticket (prefixed so they do not clash with the ticket's)
+_FACTS = [c.label(f"f_{c.name}") for c in conversation_facts.c]
 
 
-def _language(events: Sequence[Event], client: ClientProfile | None) -> str | None:
-    found = next(
-        (
-            e.parse_data.language
-            for e in reversed(events)
-            if isinstance(e, UserUttered) and e.parse_data.language
-        ),
-        None,
-    )
-    return found or (client.language if client else None)
-
-
-def _last_client_text(events: Sequence[Event]) -> str | None:
-    for event in reversed(events):
-        if isinstance(event, UserUttered) and event.text:
-            title = event.metadata.get("title")
-            text = title if isinstance(title, str) and title else event.text
-            return text if len(text) <= PREVIEW else text[: PREVIEW - 1] + "…"
-    return None
-
-
-def _routing(events: Sequence[Event]) -> str | None:
-    """The router's explanation recorded when the conversation was handed off."""
-    for event in reversed(events):
-        if isinstance(event, HandoffStatusChanged):
-            explanation = event.metadata.get("routing") or event.metadata.get("explanation")
-            if isinstance(explanation, str):
-                return explanation
-    return None
-
-
-def _sentiment_label(events: Sequence[Event]) -> str | None:
-    for event in reversed(events):
-        if isinstance(event, UserUttered) and event.parse_data.sentiment is not None:
-            return event.parse_data.sentiment.label
-    return None
-
-
-def _answered(current: HandoffTicket) -> bool:
-    """A person has replied since the handoff (the first-response SLA is met)."""
-    return current.first_response_at is not None
+def _facts(row: Row[Any], conversation_id: str) -> ConversationFacts:
+    """The facts half of a ticket row joined with its facts (defaults when it has none yet)."""
+    mapping = row._mapping
+    if mapping["f_conversation_id"] is None:
+        channel = split_conversation_id(conversation_id)[0]
+        return ConversationFacts(conversation_id=conversation_id, channel=channel)
+    return ConversationFacts.model_validate({c.name: mapping[f"f_{c.name}"] for c in conversation_facts.c})
 
 
 class QueueBuilder:
@@ -81,30 +57,42 @@ class QueueBuilder:
         profile = self.runtime.roster.get(agent_id)
         return profile.name if profile else agent_id
 
-    async def entry(self, conversation_id: str, events: Sequence[Event], now: float) -> QueueEntry | None:
+    async def client(self, facts: ConversationFacts) -> ClientProfile | None:
+        """The client behind a conversation: the one its turns recognised (the ``client_id``
+        slot), else the known owner of its sender id; None for an anonymous conversation."""
+        runtime = self.runtime
+        if facts.client_id:
+            try:
+                return await runtime.clients.get(facts.client_id)
+            except ClientNotFound:
+                pass  # merged away or deleted since: fall back to the sender id
+        channel, sender_id = split_conversation_id(facts.conversation_id)
+        return await runtime.recognition.for_conversation(channel, sender_id)
+
+    async def entry(self, row: TicketRow, facts: ConversationFacts, now: float) -> QueueEntry | None:
         """The queue's line for one conversation, or None when it is not open."""
-        current = ticket(conversation_id, events)
+        current = row.ticket
         if current.status not in OPEN or current.queued_at is None:
             return None
-        client = await self.runtime.client_for(conversation_id)
+        client = await self.client(facts)
         config = self.runtime.config
-        path = trajectory(sentiment_scores(events), config.triggers.sentiment)
+        path = trajectory(facts.sentiment_scores, config.triggers.sentiment)
         category = client.recent_visits[0].category if client and client.recent_visits else None
         item = QueueItem(
-            conversation_id=conversation_id,
+            conversation_id=current.conversation_id,
             tier=client.tier if client else config.tiers.default,
             queued_at=current.queued_at,
             sentiment=path.latest,
             reason=current.reason,
-            language=_language(events, client),
+            language=facts.detected_language or (client.language if client else None),
             category=category,
             client_name=client.display_name if client else None,
         )
         ranked: RankedItem = rank_item(item, now, config)
-        channel, _ = split_conversation_id(conversation_id)
+        answered = current.first_response_at is not None  # a person replied: the SLA is met
         return QueueEntry(
-            conversation_id=conversation_id,
-            channel=channel,
+            conversation_id=current.conversation_id,
+            channel=split_conversation_id(current.conversation_id)[0],
             status=current.status,
             tier=item.tier,
             client_name=item.client_name,
@@ -112,30 +100,38 @@ class QueueBuilder:
             reason_detail=current.detail,
             language=item.language,
             sentiment=item.sentiment,
-            sentiment_label=_sentiment_label(events),
+            sentiment_label=facts.sentiment_label,
             assigned_to=current.assigned_to,
             assigned_name=self.agent_name(current.assigned_to),
             queued_at=current.queued_at,
             deadline=ranked.deadline,
             seconds_left=ranked.seconds_left,
-            overdue=ranked.overdue and not _answered(current),
-            answered=_answered(current),
+            overdue=ranked.overdue and not answered,
+            answered=answered,
             priority=ranked.priority,
             explanation=ranked.explanation,
-            last_message=_last_client_text(events),
-            suggestion=_routing(events),
+            last_message=facts.last_client_text,
+            suggestion=row.routing,
         )
 
     async def build(self, now: float | None = None) -> QueueView:
         """Every open handoff: waiting ones by priority, then held ones by priority."""
         at = self.runtime.clock() if now is None else now
-        latest = await self.runtime.ledger.latest()
+        stmt = (
+            select(handoff_tickets, *_FACTS)
+            .select_from(
+                handoff_tickets.outerjoin(
+                    conversation_facts,
+                    conversation_facts.c.conversation_id == handoff_tickets.c.conversation_id,
+                )
+            )
+            .where(handoff_tickets.c.status.in_([s.value for s in OPEN]))
+        )
+        async with self.runtime.engine.store.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
         entries: list[QueueEntry] = []
-        for conversation_id, change in latest.items():
-            if change.to_status not in OPEN:
-                continue
-            events = await self.runtime.engine.store.events(conversation_id)
-            entry = await self.entry(conversation_id, events, at)
+        for row in rows:
+            entry = await self.entry(ticket_from_row(row), _facts(row, row.conversation_id), at)
             if entry is not None:
                 entries.append(entry)
         entries.sort(
