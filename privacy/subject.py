@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import phonenumbers
 from sqlalchemy import func, or_, select
@@ -85,21 +86,26 @@ class DataSubject:
             return f"client:{self.primary}"
         return "conversations" if not self.identities else "anonymous sender"
 
-    def pattern(self) -> re.Pattern[str] | None:
-        """One regex for every way this subject's data is written in free text (None: nothing)."""
+    @cached_property
+    def _pattern(self) -> re.Pattern[str] | None:
         parts: list[str] = []
         for identity in sorted(self.identities, key=str):
             if identity.kind == "phone":
                 parts.append(phone_pattern(identity.value))
             elif len(identity.value) >= 3:
                 parts.append(_literal(identity.value))
-        parts += [_literal(c) for c in sorted(self.conversation_ids)]
+        # conversation ids are not listed: theirs carry one of these identities, and retention's
+        # subjects (thousands of ids, no identities) are matched by key, never by text
         parts += [
             r"\s+".join(re.escape(word) for word in name.split()) for name in sorted(self.names) if name
         ]
         if not parts:
             return None
         return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE)
+
+    def pattern(self) -> re.Pattern[str] | None:
+        """One regex for every way this subject's data is written in free text (None: nothing)."""
+        return self._pattern
 
     def mentions(self, text: str) -> bool:
         """Whether ``text`` carries any of this subject's data."""
