@@ -100,3 +100,51 @@ def test_mistakes_exit_1_with_a_reason(tmp_path: Path, repo_dir: Path) -> None:
         input="first password 1\n",
     )
     assert again.exit_code == 1 and "taken" in again.output
+
+
+async def token_state(project_dir: Path, secret: str) -> tuple[str | None, list[str], list[str]]:
+    """The state of the token ``secret`` (None if unknown), its scopes, and the token.* audit actions."""
+    from console.audit import AuditFilter
+
+    platform = ConsolePlatform(Settings(project_dir=project_dir), None)
+    try:
+        await platform.ready()
+        found = await platform.tokens.resolve(secret)
+        entries, _ = await platform.audit.entries(AuditFilter(action="token.*"))
+        actions = [f"{e.actor} {e.action} {e.target}" for e in reversed(entries)]
+        return (found.state().value, list(found.scopes), actions) if found else (None, [], actions)
+    finally:
+        await platform.close()
+
+
+def test_tokens_create_list_revoke(tmp_path: Path, repo_dir: Path) -> None:
+    root = project(tmp_path, repo_dir)
+    runner = CliRunner()
+    made = runner.invoke(
+        app,
+        ["tokens", "create", "--name", "salon", "--scope", "clients:write", "--scope", "clients:read"]
+        + ["--expires-days", "90", "--project", str(root)],
+    )
+    assert made.exit_code == 0, made.output
+    secret = made.stdout.strip()  # the token alone on standard output
+    assert secret.startswith("cct_") and "\n" not in secret
+    assert asyncio.run(token_state(root, secret))[:2] == ("active", ["clients:read", "clients:write"])
+    listed = runner.invoke(app, ["tokens", "list", "--project", str(root)])
+    assert listed.exit_code == 0 and secret not in listed.stdout
+    (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (row["name"], row["state"], row["created_by"]) == ("salon", "active", "cli")
+    revoked = runner.invoke(app, ["tokens", "revoke", str(row["id"]), "--project", str(root)])
+    assert revoked.exit_code == 0, revoked.output
+    state, _, actions = asyncio.run(token_state(root, secret))
+    assert state == "revoked"
+    assert actions == [f"cli token.create token:{row['id']}", f"cli token.revoke token:{row['id']}"]
+    again = runner.invoke(app, ["tokens", "revoke", str(row["id"]), "--project", str(root)])
+    assert again.exit_code == 1 and "already revoked" in again.output
+    for args, message in (
+        (["create", "--name", "x", "--scope", "users:write"], "--scope must be one or more of"),
+        (["create", "--name", "x", "--scope", "clients:read", "--expires-days", "0"], "--expires-days"),
+        (["create", "--name", "a:b", "--scope", "clients:read"], "--name"),
+        (["revoke", "999"], "no API token with id 999"),
+    ):
+        result = runner.invoke(app, ["tokens", *args, "--project", str(root)])
+        assert result.exit_code == 1 and message in result.output, (args, result.output)
