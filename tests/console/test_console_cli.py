@@ -120,11 +120,8 @@ async def token_state(project_dir: Path, secret: str) -> tuple[str | None, list[
 def test_tokens_create_list_revoke(tmp_path: Path, repo_dir: Path) -> None:
     root = project(tmp_path, repo_dir)
     runner = CliRunner()
-    made = runner.invoke(
-        app,
-        ["tokens", "create", "--name", "salon", "--scope", "clients:write", "--scope", "clients:read"]
-        + ["--expires-days", "90", "--project", str(root)],
-    )
+    create = ["tokens", "create", "--name", "salon", "--scope", "clients:write", "--scope", "clients:read"]
+    made = runner.invoke(app, [*create, "--expires-days", "90", "--project", str(root)])
     assert made.exit_code == 0, made.output
     secret = made.stdout.strip()  # the token alone on standard output
     assert secret.startswith("cct_") and "\n" not in secret
