@@ -276,3 +276,18 @@ async def test_a_salon_system_upserts_a_client_with_its_token(
         assert [(a, r, t) for a, r, t, _ in changes] == [("token:salon", "token", f"client:{client_id}")]
     finally:
         await app.state.console.close()
+
+
+async def test_the_users_page_has_the_tokens_section(
+    console_app: FastAPI, role_users: dict[Role, str], repo_dir: Path
+) -> None:
+    async with client_for(console_app) as admin:
+        await sign_in(admin, role_users["admin"])
+        page = (await admin.get("/console/users")).text
+        script = await admin.get("/static/console-tokens.js")
+    assert 'id="token-form"' in page and 'src="/static/console-tokens.js"' in page
+    assert all(f'value="{scope}"' in page for scope in SCOPES)
+    assert script.status_code == 200
+    # the console's rule: text from the API goes in with textContent (Concierge.el), never as HTML
+    source = (repo_dir / "console" / "static" / "console-tokens.js").read_text()
+    assert "innerHTML" not in source and "insertAdjacentHTML" not in source
