@@ -39,6 +39,7 @@ from bot.events import (
 from bot.live import InProcessFeed, LiveFeed, Subscription
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
 from bot.redact import conversation_ref
+from bot.store.snapshots import TrackerSnapshots
 from bot.tracker import Tracker
 from bot.transcript import outbound_from_bot_event, transcript_entry
 
@@ -89,6 +90,8 @@ class Engine:
         self.live: LiveFeed = live if live is not None else InProcessFeed()  # Redis across processes
         self.knowledge: KnowledgeServices | None = None
         self.handoff: HandoffRuntime | None = None
+        # each turn folds only the events it has not seen (bot/store/snapshots.py)
+        self.snapshots = TrackerSnapshots(store)
 
     @property
     def domain(self) -> Domain:
@@ -138,6 +141,7 @@ class Engine:
             ]
             status, error = "failed", f"{type(exc).__name__}: {exc}"
         seqs = await self.store.append(conversation_id, events, outcome=(message.message_id, status, error))
+        self.snapshots.checkin(conversation_id, seqs if status == "processed" else None)
         return events, seqs
 
     async def _deliver(
@@ -211,7 +215,7 @@ class Engine:
     # ---- one turn ------------------------------------------------------------
     async def _turn(self, message: InboundMessage, new: list[Event]) -> None:
         """Run the turn, appending every event it produces to ``new`` as it goes."""
-        tracker = await self.tracker(message.conversation_id)
+        tracker = await self.snapshots.checkout(message.conversation_id, self.domain)
 
         def apply(events: list[Event]) -> None:
             for event in events:

@@ -1,0 +1,175 @@
+"""Tracker snapshots equal the full fold of the log: across turns, writers in other
+processes, failed turns, rewinds and restarts, and a conversation erased and written again;
+on a real SQLite file and real PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.domain import Domain, SlotDef
+from bot.events import (
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    Event,
+    HandoffStatusChanged,
+    IntentPrediction,
+    ParseData,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUtteranceReverted,
+    UserUttered,
+)
+from bot.store import EventStore, scratch_schema
+from bot.store.snapshots import TrackerSnapshots
+from bot.store.tables import conversations
+from bot.tracker import Tracker
+
+DOMAIN = Domain(
+    slots={"cuisine": SlotDef(name="cuisine"), "tier": SlotDef(name="tier", initial_value="standard")}
+)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
+) -> AsyncIterator[EventStore]:
+    if request.param == "sqlite":
+        event_store = EventStore.from_url(f"sqlite:///{tmp_path / 'snapshots.db'}")
+        await event_store.migrate()
+        try:
+            yield event_store
+        finally:
+            await event_store.close()
+        return
+    async with scratch_schema(postgres_url, "test_snapshots") as schema:
+        event_store = EventStore.from_url(postgres_url, schema=schema)
+        try:
+            await event_store.migrate()
+            yield event_store
+        finally:
+            await event_store.close()
+
+
+def random_events(rng: random.Random, clock: list[float]) -> list[Event]:
+    out: list[Event] = []
+    for _ in range(rng.randint(1, 5)):
+        clock[0] += 1.0
+        at = clock[0]
+        kind = rng.random()
+        if kind < 0.3:
+            intent = rng.choice(["greet", "order", "bye"])
+            out.append(
+                UserUttered(
+                    text=intent,
+                    parse_data=ParseData(text=intent, intent=IntentPrediction(name=intent, confidence=0.9)),
+                    timestamp=at,
+                )
+            )
+        elif kind < 0.5:
+            out.append(
+                ActionExecuted(name=rng.choice(["action_listen", "utter_hi", "order_form"]), timestamp=at)
+            )
+        elif kind < 0.6:
+            out.append(BotUttered(text="hi", timestamp=at))
+        elif kind < 0.75:
+            out.append(
+                SlotSet(
+                    name=rng.choice(["cuisine", "tier"]),
+                    value=rng.choice(["thai", "vip", None]),
+                    timestamp=at,
+                )
+            )
+        elif kind < 0.8:
+            out.append(ActiveLoop(name=rng.choice(["order_form", None]), timestamp=at))
+        elif kind < 0.85:
+            out.append(UserUtteranceReverted(timestamp=at))
+        elif kind < 0.9:
+            out.append(rng.choice([Restarted(timestamp=at), SessionStarted(timestamp=at)]))
+        else:
+            frm, to = rng.choice([("bot", "queued"), ("queued", "bot")])
+            out.append(HandoffStatusChanged(from_status=frm, to_status=to, actor="bot", timestamp=at))
+    return out
+
+
+async def full_fold(store: EventStore, conversation_id: str) -> Tracker:
+    return Tracker.for_domain(conversation_id.split(":", 1)[-1], DOMAIN, await store.events(conversation_id))
+
+
+async def turn(
+    snapshots: TrackerSnapshots, store: EventStore, cid: str, new: list[Event], *, fail: bool = False
+) -> None:
+    """What the engine does: check out, extend the tracker, append, check in."""
+    tracker = await snapshots.checkout(cid, DOMAIN)
+    for event in new:
+        tracker.update(event)
+    seqs = await store.append(cid, new)
+    snapshots.checkin(cid, None if fail else seqs)
+
+
+async def test_snapshots_equal_the_full_fold_with_other_writers_between_turns(store: EventStore) -> None:
+    here, there = TrackerSnapshots(store), TrackerSnapshots(store)  # two processes
+    rng = random.Random(13)
+    clock = [1_000.0]
+    ids = [f"test:s{i}" for i in range(5)]
+    for step in range(150):
+        cid = rng.choice(ids)
+        writer = here if rng.random() < 0.7 else there
+        roll = rng.random()
+        if roll < 0.15:  # an agent or handoff append outside any turn
+            await store.append(cid, random_events(rng, clock))
+        else:
+            await turn(writer, store, cid, random_events(rng, clock), fail=roll > 0.95)
+        if step % 5 == 0:
+            for check in ids:
+                tracker = await here.checkout(check, DOMAIN)
+                assert tracker.current_state() == (await full_fold(store, check)).current_state()
+                here.checkin(check, [])
+    assert here.hits > here.folds  # most reads were incremental
+
+
+async def test_a_conversation_erased_and_written_again_is_folded_from_scratch(store: EventStore) -> None:
+    snapshots = TrackerSnapshots(store)
+    cid = "test:erased"
+    await turn(
+        snapshots,
+        store,
+        cid,
+        [UserUttered(text="a", timestamp=1.0), SlotSet(name="cuisine", value="thai", timestamp=1.0)],
+    )
+    await turn(snapshots, store, cid, [BotUttered(text="b", timestamp=2.0)])
+    async with store.engine.begin() as conn:
+        await conn.execute(conversations.delete().where(conversations.c.id == cid))
+    # another process writes the same id again, as long a log as before
+    await store.append(
+        cid,
+        [
+            UserUttered(text="x", timestamp=9.0),
+            BotUttered(text="y", timestamp=9.0),
+            BotUttered(text="z", timestamp=9.0),
+        ],
+    )
+    tracker = await snapshots.checkout(cid, DOMAIN)
+    assert tracker.get_slot("cuisine") is None
+    assert tracker.current_state() == (await full_fold(store, cid)).current_state()
+
+
+async def test_a_failed_turn_or_a_changed_domain_is_never_served_from_the_snapshot(store: EventStore) -> None:
+    snapshots = TrackerSnapshots(store)
+    cid = "test:failed"
+    await turn(snapshots, store, cid, [UserUttered(text="a", timestamp=1.0)])
+    tracker = await snapshots.checkout(cid, DOMAIN)
+    tracker.update(SlotSet(name="cuisine", value="never stored", timestamp=2.0))  # the turn failed here
+    snapshots.checkin(cid, None)
+    again = await snapshots.checkout(cid, DOMAIN)
+    assert again.get_slot("cuisine") is None
+    snapshots.checkin(cid, [])
+    other = DOMAIN.model_copy(
+        update={"slots": {**DOMAIN.slots, "extra": SlotDef(name="extra", initial_value=1)}}
+    )
+    assert (await snapshots.checkout(cid, other)).get_slot("extra") == 1
