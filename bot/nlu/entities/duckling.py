@@ -116,8 +116,15 @@ _PHONE = re.compile(
 )
 
 
+#: What a Duckling server assumes when a request names no ``tz`` (its ``defaultTimeZone``),
+#: and Rasa sends none unless the component sets ``timezone``: a Rasa project without one
+#: gets times in this zone, so ours does too. Set ``timezone`` in config.yml for your studio.
+DUCKLING_DEFAULT_TIMEZONE = "America/Los_Angeles"
+
+
 class DucklingExtractor:
-    """Extracts the configured Duckling dimensions locally."""
+    """Extracts the configured Duckling dimensions locally (``timezone``: an IANA name;
+    unset, Duckling's own default, :data:`DUCKLING_DEFAULT_TIMEZONE`)."""
 
     def __init__(self, dimensions: list[str] | None = None, timezone: str | None = None) -> None:
         wanted = list(SUPPORTED) if not dimensions else dimensions
@@ -126,7 +133,7 @@ class DucklingExtractor:
             log.info("Duckling dimensions %s have no local implementation; ignored", unknown)
         self.dimensions = [d for d in wanted if d in SUPPORTED]
         try:
-            self.zone: tzinfo = ZoneInfo(timezone) if timezone else ZoneInfo("UTC")
+            self.zone: tzinfo = ZoneInfo(timezone or DUCKLING_DEFAULT_TIMEZONE)
         except Exception as exc:
             raise ConfigError(f"DucklingEntityExtractor: unknown timezone {timezone!r}") from exc
         self._times = TimeParser()

@@ -154,7 +154,10 @@ def salon_config(**classifier: object) -> BotConfig:
             ComponentConfig(name="RegexEntityExtractor"),
             ComponentConfig(
                 name="DucklingEntityExtractor",
-                params={"dimensions": ["email", "number", "time", "amount-of-money", "phone-number", "url"]},
+                params={
+                    "dimensions": ["email", "number", "time", "amount-of-money", "phone-number", "url"],
+                    "timezone": "UTC",
+                },
             ),
             ComponentConfig(name="EntitySynonymMapper"),
             ComponentConfig(name="ResponseSelector", params={"retrieval_intent": "faq"}),

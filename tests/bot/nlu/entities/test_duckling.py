@@ -16,7 +16,7 @@ NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def duckling() -> DucklingExtractor:
-    return DucklingExtractor()
+    return DucklingExtractor(timezone="UTC")
 
 
 def _found(duckling: DucklingExtractor, text: str, language: str = "en") -> list[EntityValue]:
@@ -80,6 +80,15 @@ def test_time_in_the_configured_timezone() -> None:
     warsaw = DucklingExtractor(["time"], timezone="Europe/Warsaw")
     [time_] = warsaw.extract("tomorrow at 3pm", "en", NOW)
     assert time_.value == "2026-11-25T15:00:00.000+01:00"
+
+
+def test_without_a_timezone_times_are_in_ducklings_default_zone_as_rasa_gets_them() -> None:
+    # a Duckling server asked without `tz` answers in America/Los_Angeles, and Rasa sends no
+    # `tz` unless configured: Rasa's financial demo expects "-08:00" in its test stories
+    [time_] = DucklingExtractor(["time"]).extract("in January 2019", "en", NOW)
+    assert time_.value == "2019-01-01T00:00:00.000-08:00"
+    [time_] = DucklingExtractor(["time"]).extract("tomorrow at 3pm", "en", NOW)
+    assert time_.value == "2026-11-25T15:00:00.000-08:00"
 
 
 def test_money_is_not_read_as_a_time(duckling: DucklingExtractor) -> None:
