@@ -215,6 +215,9 @@ def _mount_subcommands() -> None:
 
     app.add_typer(privacy_app, name="privacy")
     app.add_typer(tokens_app, name="tokens")
+    from handoff.projections_cli import projections_app  # ``concierge projections rebuild``
+
+    app.add_typer(projections_app, name="projections")
 
 
 _mount_subcommands()
