@@ -39,6 +39,7 @@ from bot.events import (
 from bot.live import InProcessFeed, LiveFeed, Subscription
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
 from bot.redact import conversation_ref
+from bot.recovery import already_answered
 from bot.store.snapshots import TrackerSnapshots
 from bot.tracker import Tracker
 from bot.transcript import outbound_from_bot_event, transcript_entry
@@ -106,8 +107,11 @@ class Engine:
         return await self.store.record_inbound(message)
 
     async def process(self, message: InboundMessage) -> list[OutboundMessage]:
-        """Run the bot's turn for an already stored message, in order within its conversation."""
+        """Run the bot's turn for an already stored message, in order within its conversation;
+        no replies when its turn already committed (another process or a recovery sweep ran it)."""
         async with self.locks.lock(message.conversation_id):
+            if await already_answered(self.store, message):
+                return []
             events, seqs = await self._process_locked(message)
         return await self._deliver(message, events, seqs)
 
@@ -457,7 +461,12 @@ async def _build_knowledge(
         state_dir=settings.resolved_state_dir(),
         engine=store.engine,
         detector=LanguageDetector(kb_settings.default_language, kb_settings.languages),
+        follow=True,  # articles published through other processes reach this one's index
     )
+    if services.sync is not None:
+        await services.sync.mark_current()  # before the import: a change meanwhile is caught
     if services.editor is not None:
         await services.editor.bootstrap(load_articles(articles_dir))
+    if services.sync is not None:
+        services.sync.start()
     return services

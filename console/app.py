@@ -2,8 +2,9 @@
 
 ``create_app(settings)`` wires nothing at import time. Given an ``engine`` (tests, the
 CLI's own), the app uses it; otherwise its lifespan builds one with
-``bot.engine.build_engine(settings)``, processes messages left unprocessed by a crash,
-and closes the engine at shutdown.
+``bot.engine.build_engine(settings)``, answers messages left unprocessed by a crash or an
+outage in the background (:class:`bot.recovery.RecoveryLoop`; start-up never waits for
+it), and closes the engine at shutdown.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from fastapi.staticfiles import StaticFiles
 from bot.channels.base import ChannelAdapter, MessageHandler
 from bot.channels.credentials import Credentials, load_credentials
 from bot.channels.registry import mount_channels
-from bot.channels.runtime import recover_pending, start_outbox
+from bot.channels.runtime import start_outbox
+from bot.channels.webhook import WebhookChannel
 from bot.live import Subscription
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
+from bot.recovery import RecoveryLoop
 from bot.settings import Settings
 from console.errors import ERROR_RESPONSES, install_error_handlers
 from console.routes import health, pages
@@ -102,19 +105,29 @@ def create_app(
         built = None
         if slot.engine is None:
             from bot.engine import build_engine  # heavy (models); only when serving
+            from bot.startup import startup_lock
 
-            built = await build_engine(settings)
+            async with startup_lock(settings):  # migrations and first-run imports: one process at a time
+                built = await build_engine(settings)
             slot.engine = built
         app.state.outbox = await start_outbox(slot.engine, adapters, credentials.outbox)
-        if built is not None:
-            recovered = await recover_pending(built, adapters)  # replies go to the outbox
-            if recovered:
-                log.warning("processed %d message(s) stored before a restart", recovered)
+        recovery = None
+        if built is not None:  # messages left unanswered (a crash, an outage), in the background
+
+            def wake(message: InboundMessage) -> None:  # the recovered turn's replies are outbox rows
+                channel = adapters.get(message.channel)
+                if isinstance(channel, WebhookChannel):
+                    channel.replies_stored()
+
+            recovery = RecoveryLoop(built, after=wake)
+            recovery.start()
         retention = start_retention(settings, built.store.engine) if built is not None else None
         try:
             await app.state.console.start()  # console accounts; demo users in demo mode
             yield
         finally:
+            if recovery is not None:
+                await recovery.stop()
             if retention is not None:
                 await retention.stop()
             await app.state.console.close()

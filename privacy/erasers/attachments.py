@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Text, and_, cast, select, true
+from sqlalchemy import ColumnElement, Text, and_, cast, select, true
 
 from bot.store.tables import events, inbound_messages
 from privacy.base import Run
@@ -65,6 +65,7 @@ class AttachmentEraser:
         ids = sorted(conversation_ids)
         for table, column in ((events, events.c.data), (inbound_messages, inbound_messages.c.payload)):
             text = cast(column, Text)
+            batches: list[ColumnElement[bool]]
             if inside:
                 batches = [table.c.conversation_id.in_(chunk) for chunk in chunked(ids)]
             elif ids:

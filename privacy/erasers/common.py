@@ -31,9 +31,9 @@ def plain(value: Any) -> Any:
     return value
 
 
-def row_dict(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A database row as a JSON-ready dict."""
-    return {key: plain(value) for key, value in row.items()}
+def row_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A database row (``row._mapping``) as a JSON-ready dict."""
+    return {str(key): plain(value) for key, value in row.items()}
 
 
 def cutoff(now: datetime, days: int | None) -> datetime | None:
