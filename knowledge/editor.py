@@ -159,6 +159,12 @@ class EditorService:
         await self.store.upsert_many(published, progress)
         return len(published)
 
+    async def follow_published(self) -> int:
+        """Re-sync the index after another process changed what is published (see
+        :mod:`knowledge.sync`); one change at a time with this process's own edits."""
+        async with self._lock:
+            return await self.sync_index()
+
     async def import_articles(
         self, articles: list[Article], author: str, progress: Callable[[int], None] | None = None
     ) -> list[str]:

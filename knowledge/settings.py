@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,7 @@ from knowledge.guard import ConfidenceGuard
 from knowledge.llm import LLMAnswerer, make_openai_client
 from knowledge.repository import ArticleRepository
 from knowledge.service import KnowledgeBase, LanguageGuesser
+from knowledge.sync import IndexSync, claim_embedded_path
 
 
 class KnowledgeSettings(BaseSettings):
@@ -64,12 +66,20 @@ class KnowledgeServices:
     editor: EditorService | None = None
     gaps: GapLog | None = None
     llm_client: object | None = None
+    sync: IndexSync | None = None  # follows articles published by other processes
+    claim: IO[bytes] | None = None  # holds this process's embedded index directory
 
     async def aclose(self) -> None:
-        """Close the LLM client (the engine and the Chroma client belong to the caller / process)."""
+        """Stop following, close the LLM client and give the index directory back (the engine
+        and the Chroma client belong to the caller / process)."""
+        if self.sync is not None:
+            await self.sync.stop()
         close = getattr(self.llm_client, "close", None)
         if close is not None:
             await close()
+        if self.claim is not None:
+            self.claim.close()
+            self.claim = None
 
 
 async def build_knowledge(
@@ -80,12 +90,17 @@ async def build_knowledge(
     state_dir: Path,
     engine: AsyncEngine | None = None,
     detector: LanguageGuesser | None = None,
+    follow: bool = False,
 ) -> KnowledgeServices:
     """Wire store, composer (with the LLM when configured), gap log and editor service.
 
     Without ``engine`` there is no editor workflow and no gap log (e.g. ``kb ask``
     on a machine without the database); the database must be migrated already.
+    ``follow`` (a serving process): the embedded index gets a directory no other process
+    uses, and ``sync`` follows the articles other processes publish (start it with
+    ``sync.start()`` once the index is bootstrapped; see :mod:`knowledge.sync`).
     """
+    claim = None
     if kb_settings.chroma_url:
         store = await asyncio.to_thread(
             ChromaKnowledgeStore.remote, kb_settings.chroma_url, encoder, collection=kb_settings.collection
@@ -93,6 +108,8 @@ async def build_knowledge(
     else:
         path = kb_settings.chroma_path or state_dir / "chroma"
         path.mkdir(parents=True, exist_ok=True)
+        if follow:
+            path, claim = claim_embedded_path(path)
         store = await asyncio.to_thread(
             ChromaKnowledgeStore.embedded, str(path), encoder, collection=kb_settings.collection
         )
@@ -121,4 +138,7 @@ async def build_knowledge(
         golden_path = project_dir / kb_settings.golden_file
         golden = load_golden(golden_path) if golden_path.is_file() else []
         editor = EditorService(ArticleRepository(engine), kb, golden)
-    return KnowledgeServices(kb=kb, store=store, editor=editor, gaps=gaps, llm_client=llm_client)
+    sync = IndexSync(editor, engine) if follow and editor is not None and engine is not None else None
+    return KnowledgeServices(
+        kb=kb, store=store, editor=editor, gaps=gaps, llm_client=llm_client, sync=sync, claim=claim
+    )
