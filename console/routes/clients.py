@@ -217,7 +217,11 @@ def router() -> APIRouter:
         except ClientNotFound:
             return error_response(404, "not_found", f"no client {client_id!r}")
 
-    @routes.post("/api/clients", response_model=UpsertResult)
+    @routes.post(
+        "/api/clients",
+        response_model=UpsertResult,
+        responses={201: {"model": UpsertResult, "description": "a new client (200: an existing one updated)"}},
+    )
     async def upsert_client(body: ClientIn, request: Request, user: Writer, runtime: Runtime) -> Response:
         try:
             identities = _identities(body.identities, body.region)
