@@ -95,9 +95,12 @@ class PrivacyService:
         """The service of a project: its tiers, retention, attachment folders, on ``engine``."""
         config_file = settings.project_dir / "handoff.yml"
         path = config_file if config_file.is_file() else None
+        from privacy.erasers.bookings import BookingEraser  # the demo actions' own database
+
         return cls(
             engine,
-            erasers=default_erasers(attachment_dirs(settings), extra),
+            # bookings last: their database is another, so they go once everything else succeeded
+            erasers=[*default_erasers(attachment_dirs(settings), extra), BookingEraser()],
             tiers=load_handoff_config(path).tiers,
             config=load_privacy_config(path),
         )

@@ -233,8 +233,8 @@ class TelegramChannel(WebhookChannel):
 
         async def job() -> None:
             await self._answer_callback(query_id)
-            replies = await handler.process(message)
-            await self.enqueue_replies(message, replies)
+            await handler.process(message)
+            self.replies_stored()
 
         self.sequencer.submit(message.conversation_id, job)
 

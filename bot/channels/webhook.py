@@ -16,8 +16,9 @@
 5. Message kinds we cannot read get a polite reply through the outbox (idempotent per
    provider id, so a redelivery does not repeat it).
 6. New messages are processed in the background, one at a time per conversation, in
-   arrival order (:class:`ConversationSequencer`); the bot's replies are queued in the
-   outbox with idempotency keys derived from the message id.
+   arrival order (:class:`ConversationSequencer`); the bot's replies become outbox rows in
+   the transaction that stores the turn (:mod:`bot.channels.outbox_projection`), so a
+   crash never leaves a turn answered in the log but not on the wire.
 """
 
 from __future__ import annotations
@@ -340,16 +341,16 @@ class WebhookChannel(PushChannel):
         """Process ``message`` in the background, after its conversation's earlier messages."""
 
         async def job() -> None:
-            replies = await handler.process(message)
-            await self.enqueue_replies(message, replies)
+            await handler.process(message)
+            self.replies_stored()
 
         self.sequencer.submit(message.conversation_id, job)
 
-    async def enqueue_replies(self, message: InboundMessage, replies: Iterable[OutboundMessage]) -> None:
-        """Queue a turn's replies; the keys make a re-processed turn send nothing twice."""
-        for index, reply in enumerate(replies):
-            key = f"{self.name}:{message.sender_id}:{message.message_id}:{index}"
-            await self.enqueue(reply, key=key)
+    def replies_stored(self) -> None:
+        """A turn committed: its replies are outbox rows already (written with its events,
+        :mod:`bot.channels.outbox_projection`), so the worker only needs a nudge."""
+        if self.outbox is not None:
+            self.outbox.wake()
 
     async def idle(self, within: float = 30.0) -> None:
         """Wait until every accepted message has been processed and its replies queued."""

@@ -3,7 +3,9 @@
 Order matters: files are found through the events that name them, so the attachment
 eraser runs before the conversation eraser deletes those events; read models keyed by
 conversation or client go before the rows they may reference; profiles go last.
-See :func:`default_erasers` and docs/security.md ("Personal data map").
+See :func:`default_erasers` and docs/security.md ("Personal data map"). The demo actions'
+bookings (:mod:`privacy.erasers.bookings`) live in a database of their own and are added by
+:meth:`privacy.service.PrivacyService.for_settings`.
 """
 
 from __future__ import annotations

@@ -12,11 +12,12 @@ erased) once they are a day old (a file is written just before its message is st
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +81,12 @@ class AttachmentEraser:
 
     async def export(self, subject: DataSubject, run: Run) -> list[dict[str, Any]]:
         """Each of the subject's stored files: digest, name, type, size and content (base64)."""
+        digests = sorted(await self._digests(run, subject.conversation_ids, inside=True))
+        return await asyncio.to_thread(self._read_all, digests)
+
+    def _read_all(self, digests: list[str]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for digest in sorted(await self._digests(run, subject.conversation_ids, inside=True)):
+        for digest in digests:
             for path in self._files(digest)[:1]:
                 meta = path.with_name(f"{digest}.json")
                 info = json.loads(meta.read_text()) if meta.is_file() else {}
@@ -106,7 +111,9 @@ class AttachmentEraser:
         if not mine:
             return 0
         shared = await self._digests(run, subject.conversation_ids, inside=False)
-        paths = [path for digest in sorted(mine - shared) for path in self._files(digest)]
+        paths = await asyncio.to_thread(
+            lambda: [path for digest in sorted(mine - shared) for path in self._files(digest)]
+        )
         run.after_commit(lambda: _unlink(paths))
         return len(paths)
 
@@ -114,16 +121,14 @@ class AttachmentEraser:
         """Schedule files no stored message names (older than a day) for deletion at commit."""
         if not self.directories:
             return 0
-        stored = list(self._all_files())
+        stored = await asyncio.to_thread(lambda: list(self._all_files()))
         if not stored:
             return 0
         named = await self._digests(run, (), inside=False)
-        old = run.now - ORPHAN_GRACE
-        paths = [
-            path
-            for digest, path in stored
-            if digest not in named and datetime.fromtimestamp(path.stat().st_mtime, UTC) < old
-        ]
+        old = (run.now - ORPHAN_GRACE).timestamp()
+        paths = await asyncio.to_thread(
+            lambda: [path for digest, path in stored if digest not in named and path.stat().st_mtime < old]
+        )
         run.after_commit(lambda: _unlink(paths))
         return len(paths)
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from actions.bookings import BookingRepository
+from actions.mariia_catalog import Catalog
 from bot.channels.email.files import AttachmentFiles
 from bot.channels.email.parse import EmailFile
 from bot.channels.outbox import outbox_insert
@@ -91,6 +93,7 @@ async def seed_person(
     last: str,
     handle: str,
     numeric: str,
+    bookings_url: str | None = None,
 ) -> Person:
     """Seed one person everywhere (see the module docstring); ``handle`` and ``numeric`` make
     their social and widget ids unique."""
@@ -158,6 +161,12 @@ async def seed_person(
     )
     await log.record("anna", "workspace.reply", f"conversation:whatsapp:{e164}", {"text": f"Hello {first}"})
     await log.record("kasia", "client.import", "clients", {"note": f"fixed {phone} for {first} {last}"})
+    if bookings_url is not None:  # the demo actions' bookings, a database of their own
+        async with BookingRepository(bookings_url, seed_dir=files_dir / "no-seed") as repo:
+            service = Catalog.load().find_service("manicure")
+            assert service is not None
+            starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+            await repo.create(service, "mokotow", starts, client_name=f"{first} {last}", sender_id=e164)
     return person
 
 

@@ -44,7 +44,8 @@ def seed(root: Path) -> Person:
 def test_export_erase_with_confirmation_and_retention(tmp_path: Path) -> None:
     (tmp_path / "handoff.yml").write_text("privacy:\n  retention:\n    anonymous_conversations_days: 30\n")
     person = seed(tmp_path)
-    runner = CliRunner()
+    # the demo actions' bookings database: this test's own
+    runner = CliRunner(env={"CONCIERGE_BOOKINGS_URL": f"sqlite:///{tmp_path / 'bookings.db'}"})
     project = ["--project", str(tmp_path)]
 
     archive = tmp_path / "ottilie.json"

@@ -22,6 +22,7 @@ from bot.store import EventStore
 from console.audit import AuditFilter, AuditLog
 from privacy import logs
 from privacy.erasers import default_erasers
+from privacy.erasers.bookings import BookingEraser
 from privacy.service import PrivacyService
 from privacy.subject import SubjectNotFound
 from tests.privacy.seed import Person, seed_person
@@ -76,7 +77,7 @@ def file_hits(folder: Path, person: Person) -> list[str]:
     return found
 
 
-async def seed_two(store: EventStore, files: Path) -> tuple[Person, Person]:
+async def seed_two(store: EventStore, files: Path, bookings: str | None = None) -> tuple[Person, Person]:
     ottilie = await seed_person(
         store,
         files,
@@ -86,6 +87,7 @@ async def seed_two(store: EventStore, files: Path) -> tuple[Person, Person]:
         last="Quennell",
         handle="ottilie_q",
         numeric="555000111",
+        bookings_url=bookings,
     )
     bart = await seed_person(
         store,
@@ -96,6 +98,7 @@ async def seed_two(store: EventStore, files: Path) -> tuple[Person, Person]:
         last="Zaleski",
         handle="bart_z",
         numeric="555000222",
+        bookings_url=bookings,
     )
     return ottilie, bart
 
@@ -106,15 +109,17 @@ async def test_export_holds_everything_then_erase_leaves_no_trace(
     for package in ("bot", "handoff", "knowledge", "console", "privacy"):  # our own code, every level
         caplog.set_level(logging.DEBUG, logger=package)
     files = tmp_path / "attachments"
-    ottilie, bart = await seed_two(store, files)
+    bookings_db = f"sqlite:///{tmp_path / 'bookings.db'}"
+    ottilie, bart = await seed_two(store, files, bookings_db)
     # a real code path that logs a conversation id (an unreadable attachment list)
     await store.append(ottilie.conversations[0], [UserUttered(text="x", metadata={"attachments": "{oops"})])
     assert await recorded_attachment(store, ottilie.conversations[0], 5, 0) is None
-    service = PrivacyService(store.engine, erasers=default_erasers([files]))
-    before = await every_row_text(store)
+    service = PrivacyService(store.engine, erasers=[*default_erasers([files]), BookingEraser(bookings_db)])
+    bookings = EventStore.from_url(bookings_db)  # the demo actions' database, searched like ours
+    before = {**await every_row_text(store), **await every_row_text(bookings)}
     seeded = {
         "conversations", "events", "inbound_messages", "outbox", "kb_gaps", "clients",
-        "client_identities", "client_notes", "client_visits", "console_audit",
+        "client_identities", "client_notes", "client_visits", "console_audit", "bookings",
     }  # fmt: skip
     assert {table for table, _ in hits(before, ottilie)} >= seeded - {"client_visits"}
     assert hits(before, bart)
@@ -124,7 +129,16 @@ async def test_export_holds_everything_then_erase_leaves_no_trace(
     assert archive["subject"]["client_id"] == ottilie.client_id
     assert set(archive["subject"]["conversation_ids"]) == set(ottilie.conversations)
     data = archive["data"]
-    for kind in ("client_profiles", "conversations", "outbox", "knowledge_gaps", "attachments", "audit"):
+    kinds = (
+        "client_profiles",
+        "conversations",
+        "outbox",
+        "knowledge_gaps",
+        "attachments",
+        "audit",
+        "bookings",
+    )
+    for kind in kinds:
         assert data[kind], kind
     profiles = json.dumps(data["client_profiles"]).lower()
     for needle in (ottilie.phone_e164, ottilie.email, "ottilie", "quennell"):
@@ -135,6 +149,7 @@ async def test_export_holds_everything_then_erase_leaves_no_trace(
     assert "quennell" in json.dumps(data["knowledge_gaps"]).lower()
     assert "Quennell" in __import__("base64").b64decode(data["attachments"][0]["content_base64"]).decode()
     assert "601 234 567" in json.dumps(data["audit"])
+    assert [b["client_name"] for b in data["bookings"]] == ["Ottilie Quennell"]
     everything = json.dumps(archive, ensure_ascii=False).lower()
     assert "bartholomew" not in everything and "602345678" not in everything  # only hers
 
@@ -143,8 +158,10 @@ async def test_export_holds_everything_then_erase_leaves_no_trace(
     assert report.subject == f"client:{ottilie.client_id}"
     assert report.conversations == len(ottilie.conversations)
     assert report.removed["attachments"] == 1 and report.removed["client_profiles"] > 0
+    assert report.removed["bookings"] == 1
 
-    after = await every_row_text(store)
+    after = {**await every_row_text(store), **await every_row_text(bookings)}
+    await bookings.close()
     assert hits(after, ottilie) == []
     assert file_hits(files, ottilie) == []
     warned = [r.getMessage() for r in caplog.records if "unreadable attachments" in r.getMessage()]

@@ -30,7 +30,7 @@ import binascii
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -300,11 +300,12 @@ class EmailChannel(WebhookChannel):
         )
 
     # ---- outbound ------------------------------------------------------------------
-    async def enqueue_replies(self, message: InboundMessage, replies: Iterable[OutboundMessage]) -> None:
-        """A turn's replies as one mail (one answer per client mail), queued idempotently."""
-        merged = merge_replies(list(replies))
-        if merged is not None:
-            await self.enqueue(merged, key=f"{self.name}:{message.sender_id}:{message.message_id}:0")
+    def outbox_rows(
+        self, replies: Sequence[tuple[str, OutboundMessage]]
+    ) -> list[tuple[str, OutboundMessage]]:
+        """A turn's replies as one mail (one answer per client mail), under the first line's key."""
+        merged = merge_replies([reply for _key, reply in replies])
+        return [(replies[0][0], merged)] if merged is not None else []
 
     async def deliver(self, message: OutboundMessage) -> str | None:
         """Send one mail by SMTP, threaded under the client's latest mail; its Message-ID."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import pytest
 from fastapi import FastAPI
 
 from bot.settings import Settings
@@ -15,9 +16,15 @@ from tests.privacy.seed import seed_person
 
 
 async def test_an_admin_exports_then_erases_a_client(
-    console_app: FastAPI, platform: ConsolePlatform, role_users: dict[Role, str], console_settings: Settings
+    console_app: FastAPI,
+    platform: ConsolePlatform,
+    role_users: dict[Role, str],
+    console_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     files = console_settings.resolved_state_dir() / "attachments"
+    bookings = f"sqlite:///{console_settings.resolved_state_dir() / 'bookings.db'}"
+    monkeypatch.setenv("CONCIERGE_BOOKINGS_URL", bookings)  # the demo actions' database, this test's own
     person = await seed_person(
         platform.store,
         files,
@@ -27,6 +34,7 @@ async def test_an_admin_exports_then_erases_a_client(
         last="Quennell",
         handle="ottilie_q",
         numeric="555000111",
+        bookings_url=bookings,
     )
     phone = quote("+48 601 234 567", safe="")
     async with client_for(console_app) as manager:
@@ -53,6 +61,7 @@ async def test_an_admin_exports_then_erases_a_client(
         report = done.json()
         assert report["subject"] == f"client:{person.client_id}"
         assert report["conversations"] == len(person.conversations)
+        assert report["removed"]["bookings"] == 1
         assert person.attachment is not None and not person.attachment.exists()
 
         gone = await admin.get(f"/api/privacy/clients/{quote(person.email)}/export")
