@@ -8,7 +8,10 @@ back into the provider's format. Nothing provider-specific travels past the adap
 Three kinds of adapter
 ----------------------
 - :class:`ChannelAdapter`: request/response or socket channels (``rest``, ``widget``).
-- :class:`PushChannel`: may message a client at any time. ``send(message)`` runs
+- :class:`PushChannel`: may message a client at any time. Lines stored in the event log
+  (the bot's replies, an agent's reply) become outbox rows in the same transaction
+  (:mod:`bot.channels.outbox_projection`; :meth:`PushChannel.outbox_rows` says how lines
+  become rows). ``send(message)`` (a message with no line in the log) runs
   :meth:`PushChannel.prepare` (e.g. the 24-hour window: rewrite as a template, or raise
   :class:`~bot.errors.OutsideWindow` so the agent is told) and enqueues a durable row in the
   outbox (:mod:`bot.channels.outbox`); the outbox worker calls ``deliver(message)``, ONE
@@ -29,8 +32,8 @@ Three kinds of adapter
   gets 403, is logged and changes nothing) ->
   parse -> drop echoes of our own sends -> ``handler.receive(msg)`` (durable, deduplicated by
   the provider's id) -> receipts -> polite reply for unsupported kinds -> 200 -> process in
-  the background, in order per conversation -> replies into the outbox with idempotency
-  keys ``<channel>:<sender>:<message id>:<n>`` (a re-processed turn never sends twice).
+  the background, in order per conversation; the turn's replies reach the outbox with its
+  events (keys ``<conversation>:seq<n>``: a turn re-run after a crash never sends twice).
 
 Configuration comes from the project's ``credentials.yml`` (:mod:`bot.channels.credentials`):
 one top-level key per channel, ``${ENV}`` substitution, and a pydantic ``config_model`` per
@@ -55,7 +58,7 @@ The console reads a conversation's sends and failures with
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
@@ -300,6 +303,23 @@ class PushChannel(ChannelAdapter):
     def split(self, message: OutboundMessage) -> list[OutboundMessage]:
         """The pieces ``message`` goes out as, one provider call each (by default: itself)."""
         return [message]
+
+    def outbox_rows(
+        self, replies: Sequence[tuple[str, OutboundMessage]]
+    ) -> list[tuple[str, OutboundMessage]]:
+        """The outbox rows ``(key, message)`` of lines stored in one append (a turn's replies,
+        an agent's reply), in order; by default each line's :meth:`split` pieces, keyed
+        ``<key>:part<n>`` when there are several. Written in the append's transaction by
+        :class:`~bot.channels.outbox_projection.OutboxProjector`.
+        """
+        rows: list[tuple[str, OutboundMessage]] = []
+        for key, reply in replies:
+            pieces = self.split(reply)
+            if len(pieces) == 1:
+                rows.append((key, pieces[0]))
+            else:
+                rows.extend((f"{key}:part{index}", piece) for index, piece in enumerate(pieces))
+        return rows
 
     async def prepare(self, message: OutboundMessage) -> OutboundMessage:
         """The message as it should be queued; providers with a service window override this."""

@@ -3,11 +3,20 @@
 ``PushChannel.send(message)`` enqueues; a worker task (started and stopped by the app's
 lifespan) delivers each row through its adapter's ``deliver(message)``:
 
+- **With the turn.** A turn's replies are written by :class:`~bot.channels.outbox_projection.
+  OutboxProjector` inside the transaction that stores the turn's events and marks its
+  inbound message processed: a crash leaves either all three or none (and then the message
+  is still ``received`` and is processed again at the next start).
 - **Once.** ``idempotency_key`` is unique, so a retried turn (a provider redelivery, a
   restart) cannot enqueue the same reply twice; a row is claimed with a conditional UPDATE
-  (``queued -> sending``), so two workers, in one process or many, never send the same row.
-  A claim is a lease: a worker that dies mid-send leaves a ``sending`` row that another
-  worker may claim again once ``lease_until`` has passed.
+  (``queued -> sending``, committed before the provider is called), so two workers, in one
+  process or many, never send the same row. A claim is a lease: a worker that dies
+  mid-send leaves a ``sending`` row that another worker claims again once ``lease_until``
+  has passed. That retry may repeat a send the provider had already accepted (the
+  duplicate window, ``docs/channels.md``): it is logged, noted in ``last_error``, and the
+  adapter gets the row's key as ``OutboundMessage.idempotency_key`` for providers that
+  dedupe on one. A delivery call is cut off before its lease ends (``lease_seconds`` minus
+  a margin), so a slow call never overlaps another worker's retry.
 - **In order.** Per conversation, only the oldest unfinished row is due; a reply waiting
   for its retry holds back the replies after it, so a client never reads them shuffled.
 - **Retries.** A retryable :class:`~bot.errors.ChannelError` is retried with exponential
@@ -33,12 +42,12 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -75,7 +84,12 @@ class OutboxSettings(BaseModel):
     base_delay: float = Field(default=2.0, gt=0, description="seconds before the first retry")
     max_delay: float = Field(default=600.0, gt=0)
     poll_interval: float = Field(default=1.0, gt=0, description="seconds between scans when idle")
-    lease_seconds: float = Field(default=120.0, gt=0, description="a claimed row's lease")
+    lease_seconds: float = Field(
+        default=30.0,
+        ge=5,
+        description="a claimed row's lease: how soon a send cut short by a crash is retried; "
+        "a delivery call is cancelled LEASE_MARGIN seconds before it ends",
+    )
     batch_size: int = Field(default=50, ge=1)
 
 
@@ -160,6 +174,41 @@ class TokenBucket:
 
 #: how long :meth:`Outbox.stop` lets a delivery round finish before cancelling it
 STOP_GRACE_SECONDS = 5.0
+#: a delivery call is cancelled this many seconds before its lease ends, so no other worker
+#: can claim the row while the call may still reach the provider
+LEASE_MARGIN = 2.0
+#: ``last_error`` of a row claimed again after its lease ran out (its worker died mid-send)
+MAYBE_SENT = "the previous attempt's worker stopped mid-send; the provider may have the message already"
+
+
+def outbox_insert(dialect: str, rows: Sequence[tuple[str, OutboundMessage]], now: datetime) -> Any:
+    """The INSERT of ``(idempotency_key, message)`` rows as ``queued``; keys already present
+    are left alone (ON CONFLICT DO NOTHING), so writing the same rows again is harmless.
+
+    Shared by :meth:`Outbox.enqueue` (its own transaction) and the outbox projector (the
+    append's transaction); returns the inserted ids.
+    """
+    insert = postgresql_insert(outbox) if dialect == "postgresql" else sqlite_insert(outbox)
+    values = [
+        {
+            "channel": message.channel,
+            "recipient_id": message.recipient_id,
+            "conversation_id": f"{message.channel}:{message.recipient_id}",
+            "idempotency_key": key,
+            "payload": message.model_dump(mode="json", exclude={"idempotency_key"}),
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for key, message in rows
+    ]
+    return (
+        insert.values(values)
+        .on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
+        .returning(outbox.c.id)
+    )
 
 
 class Outbox:
@@ -235,23 +284,7 @@ class Outbox:
         """
         now = self.clock()
         key = key or f"{message.channel}:{uuid.uuid4().hex}"
-        insert = (postgresql_insert if self._postgres else sqlite_insert)(outbox)
-        stmt = (
-            insert.values(
-                channel=message.channel,
-                recipient_id=message.recipient_id,
-                conversation_id=f"{message.channel}:{message.recipient_id}",
-                idempotency_key=key,
-                payload=message.model_dump(mode="json"),
-                status="queued",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
-            .returning(outbox.c.id)
-        )
+        stmt = outbox_insert(self.engine.dialect.name, [(key, message)], now)
         async with self.engine.begin() as conn:
             row_id = (await conn.execute(stmt)).scalar_one_or_none()
             if row_id is None:
@@ -261,6 +294,10 @@ class Outbox:
                 log.info("outbox: %s already holds key %s (row %s)", message.channel, key, row_id)
         self._wake.set()
         return int(row_id)
+
+    def wake(self) -> None:
+        """Look for due rows now (rows were committed elsewhere, e.g. with a turn's events)."""
+        self._wake.set()
 
     async def record_receipt(
         self,
@@ -446,17 +483,41 @@ class Outbox:
                     and_(outbox.c.status == "sending", outbox.c.lease_until < now),
                 ),
             )
-            .values(status="sending", lease_until=lease, attempts=outbox.c.attempts + 1, updated_at=now)
+            .values(
+                status="sending",
+                lease_until=lease,
+                attempts=outbox.c.attempts + 1,
+                updated_at=now,
+                # a row still "sending" here was leased by a worker that died mid-send
+                last_error=case((outbox.c.status == "sending", MAYBE_SENT), else_=outbox.c.last_error),
+            )
             .returning(*outbox.c)
         )
         async with self.engine.begin() as conn:
             found = (await conn.execute(stmt)).mappings().first()
-        return _row(dict(found)) if found is not None else None
+        if found is None:
+            return None
+        if found["last_error"] == MAYBE_SENT:
+            log.warning(
+                "outbox: row %s on %s is sent again after its worker stopped mid-send (attempt %d); "
+                "the client may see it twice",
+                row_id,
+                found["channel"],
+                found["attempts"],
+            )
+        return _row(dict(found))
 
     async def _attempt(self, row: OutboxRow) -> None:
         channel = self._channels[row.channel]
+        message = row.message.model_copy(update={"idempotency_key": row.idempotency_key})
+        timeout = max(1.0, self.settings.lease_seconds - LEASE_MARGIN)
         try:
-            provider_id = await channel.deliver(row.message)
+            provider_id = await asyncio.wait_for(channel.deliver(message), timeout)
+        except TimeoutError:
+            # cut off before the lease ends: no other worker may hold the row yet
+            exc = ChannelError(f"the provider did not answer within {timeout:g}s")
+            await self._failed_attempt(row, channel, exc)
+            return
         except RateLimited as exc:
             if exc.retry_after:
                 self._buckets[row.channel].pause(exc.retry_after)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from bot.channels.base import ChannelAdapter, MessageHandler, PushChannel
 from bot.channels.outbox import Outbox, OutboxSettings
+from bot.channels.outbox_projection import OutboxProjector
 from bot.channels.webhook import WebhookChannel
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,8 @@ log = logging.getLogger(__name__)
 async def start_outbox(
     handler: MessageHandler, adapters: Mapping[str, ChannelAdapter], settings: OutboxSettings | None = None
 ) -> Outbox | None:
-    """An outbox on the engine's database, attached to every push channel and started.
+    """An outbox on the engine's database, attached to every push channel and started;
+    the outbox projector is installed on the engine's event store.
 
     None when no mounted channel pushes (only rest and widget) or the handler has no
     event store to share.
@@ -32,6 +34,8 @@ async def start_outbox(
     if store is None:
         log.warning("channels %s cannot send: the engine has no event store", [a.name for a in pushing])
         return None
+    # the turn's replies become outbox rows in the append's own transaction
+    OutboxProjector.install(store, {adapter.name: adapter for adapter in pushing})
     outbox = Outbox(store.engine, settings)
     for adapter in pushing:
         adapter.attach(outbox)
@@ -41,19 +45,19 @@ async def start_outbox(
 
 
 async def recover_pending(handler: MessageHandler, adapters: Mapping[str, ChannelAdapter]) -> int:
-    """Process messages stored but never processed (a crash, a restart), queueing their replies.
+    """Process messages stored but never processed (a crash, a restart).
 
-    Replies of webhook channels go to the outbox (their idempotency keys make a turn that
-    had already queued them send nothing twice); other channels' clients see the replies
-    in the conversation's history.
+    A message is still ``received`` only if its turn never committed, and a turn commits
+    with its outbox rows (:mod:`bot.channels.outbox_projection`), so re-running it sends
+    each reply once; other channels' clients see the replies in the conversation's history.
     """
     store = getattr(handler, "store", None)
     if store is None:
         return 0
     pending = await store.pending_inbound()
     for message in pending:
-        replies = await handler.process(message)
+        await handler.process(message)
         channel = adapters.get(message.channel)
-        if isinstance(channel, WebhookChannel) and channel.outbox is not None:
-            await channel.enqueue_replies(message, replies)
+        if isinstance(channel, WebhookChannel):
+            channel.replies_stored()
     return len(pending)

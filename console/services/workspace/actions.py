@@ -1,12 +1,13 @@
 """What the agent does: claim, assign, transfer, resolve, return to the bot, reply, note, presence.
 
 Every handoff move goes through the runtime's :class:`~handoff.service.HandoffService` (the
-one transition table; an illegal move is refused and writes nothing). Replies are stored
-first (``BotUttered`` with ``sender: agent``, appended through the engine so the widget and
-other consoles see them live) and then pushed through the client's own channel; a channel
-that refuses (the WhatsApp 24-hour window, an unreachable provider) is reported back to the
-agent, never swallowed. After a resolution or a return to the bot the client is asked for
-CSAT in their language (:func:`actions.csat.csat_question`).
+one transition table; an illegal move is refused and writes nothing). A reply is stored
+(``BotUttered`` with ``sender: agent``, appended through the engine so the widget and other
+consoles see it live) together with its outbox row on a push channel, in one transaction
+(:mod:`bot.channels.outbox_projection`); a channel that refuses (the WhatsApp 24-hour
+window, no outbox running) is checked before storing and reported back to the agent, never
+swallowed (the line is stored marked not sent). After a resolution or a return to the bot
+the client is asked for CSAT in their language (:func:`actions.csat.csat_question`).
 
 A resolved conversation is closed straight away (``resolved -> bot``): the transition table
 keeps the bot silent while a conversation is resolved, and the client's CSAT tap and any
@@ -19,11 +20,13 @@ import logging
 from collections.abc import Mapping
 
 from actions.csat import csat_question
-from bot.channels.base import ChannelAdapter
+from bot.channels.base import ChannelAdapter, PushChannel
+from bot.channels.outbox_projection import NOT_SENT
 from bot.engine import Engine
 from bot.errors import ChannelError, OutsideWindow
 from bot.events import AgentNoteAdded, BotUttered, Event
 from bot.models import OutboundMessage
+from bot.redact import conversation_ref
 from bot.store.event_store import split_conversation_id
 from bot.transcript import outbound_from_bot_event
 from console.security.models import ConsoleUser
@@ -43,6 +46,11 @@ log = logging.getLogger(__name__)
 LIVE_FROM_LOG = frozenset({"widget"})
 CLOSED_AFTER_RESOLUTION = "closed after resolution"
 CSAT_TEMPLATE = "csat"
+
+
+def _not_sent(event: BotUttered, why: str) -> BotUttered:
+    """The line as stored when it cannot go out: marked so it gets no outbox row."""
+    return event.model_copy(update={"metadata": {**event.metadata, NOT_SENT: why}})
 
 
 class WorkspaceActions:
@@ -169,24 +177,46 @@ class WorkspaceActions:
             },
             timestamp=self.runtime.clock(),
         )
-        seqs = await self.engine.append(conversation_id, [event])
-        return await self.push(conversation_id, event, seqs[-1])
+        (delivery,) = await self.store_and_send(conversation_id, [event])
+        return delivery
 
-    async def push(self, conversation_id: str, event: BotUttered, seq: int) -> DeliveryView:
-        """Send a stored line through the conversation's channel; the outcome says what happened."""
-        channel, sender_id = split_conversation_id(conversation_id)
-        if channel in LIVE_FROM_LOG:
-            return DeliveryView(seq=seq, channel=channel, delivered=True)
+    async def store_and_send(self, conversation_id: str, events: list[Event]) -> list[DeliveryView]:
+        """Append ``events``; each ``BotUttered`` among them reaches the client's channel: a
+        push channel's outbox row is written in the same transaction as the line
+        (:mod:`bot.channels.outbox_projection`), so a crash cannot keep one without the other.
+        One :class:`DeliveryView` per line, in order.
+
+        The channel's checks run first (the service window: a template stands in, or the line
+        is stored marked not sent and the agent is told why).
+        """
+        channel, _ = split_conversation_id(conversation_id)
+        prepared: list[Event] = []
+        refusals: list[tuple[str, str] | None] = []
+        for event in events:
+            if isinstance(event, BotUttered):
+                event, refusal = await self._prepared(conversation_id, event)
+                refusals.append(refusal)
+            prepared.append(event)
+        seqs = await self.engine.append(conversation_id, prepared)
         adapter = self.channels.get(channel)
-        if adapter is None:
-            return DeliveryView(
-                seq=seq,
-                channel=channel,
-                delivered=False,
-                error=f"the {channel or 'unknown'} channel is not running on this server; "
-                "the reply is stored but did not reach the client",
-                error_kind="no_channel",
-            )
+        if isinstance(adapter, PushChannel) and adapter.outbox is not None:
+            adapter.outbox.wake()  # the rows are committed: deliver now, not at the next poll
+        lines = [seq for event, seq in zip(prepared, seqs, strict=True) if isinstance(event, BotUttered)]
+        return [self._delivery(channel, seq, refusal) for seq, refusal in zip(lines, refusals, strict=True)]
+
+    async def _prepared(
+        self, conversation_id: str, event: BotUttered
+    ) -> tuple[BotUttered, tuple[str, str] | None]:
+        """``event`` as it should be stored for its channel, and ``(error_kind, error)`` when it
+        cannot go out (then it is stored marked :data:`NOT_SENT`, and gets no outbox row)."""
+        channel, sender_id = split_conversation_id(conversation_id)
+        adapter = self.channels.get(channel)
+        if channel in LIVE_FROM_LOG or adapter is None:
+            return event, None
+        if not isinstance(adapter, PushChannel) or adapter.outbox is None:
+            refusal = ("channel_error", f"channel {channel}: the outbox is not running yet")
+            log.warning("%s: pushing a reply failed: %s", conversation_ref(conversation_id), refusal[1])
+            return _not_sent(event, refusal[0]), refusal
         message: OutboundMessage = outbound_from_bot_event(event, channel, sender_id)
         # what a channel with a service window needs to pick an approved template (bot/channels/
         # service_window.py): the CSAT question's purpose, the agent's name for their replies
@@ -197,16 +227,32 @@ class WorkspaceActions:
             custom.setdefault("agent_name", str(event.metadata["agent_name"]))
         message = message.model_copy(update={"custom": custom or None})
         try:
-            await adapter.send(message)
+            message = await adapter.prepare(message)
         except OutsideWindow as exc:
-            log.info("%s: reply outside the channel's window", conversation_id)
-            return DeliveryView(
-                seq=seq, channel=channel, delivered=False, error=str(exc), error_kind="outside_window"
-            )
+            log.info("%s: reply outside the channel's window", conversation_ref(conversation_id))
+            return _not_sent(event, "outside_window"), ("outside_window", str(exc))
         except ChannelError as exc:
-            log.warning("%s: pushing a reply failed: %s", conversation_id, exc)
+            log.warning("%s: pushing a reply failed: %s", conversation_ref(conversation_id), exc)
+            return _not_sent(event, "channel_error"), ("channel_error", str(exc))
+        if message.custom:
+            # the outbox row is built from the stored line: it carries what the channel chose
+            event = event.model_copy(update={"data": {**event.data, "custom": message.custom}})
+        return event, None
+
+    def _delivery(self, channel: str, seq: int, refusal: tuple[str, str] | None) -> DeliveryView:
+        if refusal is not None:
+            kind, error = refusal
+            return DeliveryView(seq=seq, channel=channel, delivered=False, error=error, error_kind=kind)
+        if channel in LIVE_FROM_LOG:
+            return DeliveryView(seq=seq, channel=channel, delivered=True)
+        if channel not in self.channels:
             return DeliveryView(
-                seq=seq, channel=channel, delivered=False, error=str(exc), error_kind="channel_error"
+                seq=seq,
+                channel=channel,
+                delivered=False,
+                error=f"the {channel or 'unknown'} channel is not running on this server; "
+                "the reply is stored but did not reach the client",
+                error_kind="no_channel",
             )
         return DeliveryView(seq=seq, channel=channel, delivered=True, queued=True)
 
@@ -216,11 +262,7 @@ class WorkspaceActions:
         tracker = await self.engine.tracker(conversation_id)
         events = csat_question(tracker, self.engine.domain, self.engine.nlg, channel, agent_id=agent_id)
         stamped: list[Event] = [e.model_copy(update={"timestamp": self.runtime.clock()}) for e in events]
-        seqs = await self.engine.append(conversation_id, stamped)
-        question = next(
-            (event, seq) for event, seq in zip(stamped, seqs, strict=True) if isinstance(event, BotUttered)
-        )
-        outcome = await self.push(conversation_id, *question)  # type: ignore[arg-type]
+        outcome = (await self.store_and_send(conversation_id, stamped))[0]
         if not outcome.delivered:
             log.warning(
                 "%s: the CSAT question was stored but not delivered: %s", conversation_id, outcome.error
