@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import MetaData, Table, delete, inspect, select
+from sqlalchemy import MetaData, Table, delete, inspect, or_, select
 from sqlalchemy.engine import Connection
 
 from privacy.base import Run
@@ -41,22 +41,19 @@ CONVERSATION_KEYS = ("conversation_id", "conversation")
 CLIENT_KEYS = ("client_id",)
 
 
-def _keyed_tables(sync: Connection) -> list[tuple[Table, str, str]]:
-    """(table, column, "conversation" | "client") for every unowned table with a key column."""
-    found: list[tuple[Table, str, str]] = []
+def _keyed_tables(sync: Connection) -> list[tuple[Table, str | None, str | None]]:
+    """(table, conversation key column, client key column) for every unowned table with either."""
+    found: list[tuple[Table, str | None, str | None]] = []
     metadata = MetaData()
     inspector = inspect(sync)
     for name in sorted(inspector.get_table_names()):
         if name in OWNED:
             continue
         columns = {c["name"] for c in inspector.get_columns(name)}
-        for key in CONVERSATION_KEYS:
-            if key in columns:
-                found.append((Table(name, metadata, autoload_with=sync), key, "conversation"))
-                break
-        for key in CLIENT_KEYS:
-            if key in columns:
-                found.append((Table(name, metadata, autoload_with=sync), key, "client"))
+        conversation = next((k for k in CONVERSATION_KEYS if k in columns), None)
+        client = next((k for k in CLIENT_KEYS if k in columns), None)
+        if conversation or client:
+            found.append((Table(name, metadata, autoload_with=sync), conversation, client))
     return found
 
 
@@ -65,30 +62,35 @@ class ReadModelEraser:
 
     name = "read_models"
 
-    async def _tables(self, run: Run) -> list[tuple[Table, str, list[str]]]:
-        keyed = await run.conn.run_sync(_keyed_tables)
-        return [(table, column, [table.name, kind]) for table, column, kind in keyed]
-
-    @staticmethod
-    def _ids(subject: DataSubject, kind: str) -> frozenset[str]:
-        return subject.conversation_ids if kind == "conversation" else subject.client_ids
+    async def _conditions(self, subject: DataSubject, run: Run) -> list[tuple[Table, list[Any]]]:
+        """Each keyed table with its WHERE clauses (one per chunk of ids) for ``subject``."""
+        out: list[tuple[Table, list[Any]]] = []
+        for table, conversation, client in await run.conn.run_sync(_keyed_tables):
+            clauses: list[Any] = []
+            if conversation:
+                clauses += [table.c[conversation].in_(ids) for ids in chunked(subject.conversation_ids)]
+            if client:
+                clauses += [table.c[client].in_(ids) for ids in chunked(subject.client_ids)]
+            if clauses:
+                out.append((table, clauses))
+        return out
 
     async def export(self, subject: DataSubject, run: Run) -> dict[str, list[dict[str, Any]]]:
         """The subject's rows of each such table, by table name."""
         out: dict[str, list[dict[str, Any]]] = {}
-        for table, column, (name, kind) in await self._tables(run):
-            for ids in chunked(self._ids(subject, kind)):
-                rows = await run.conn.execute(select(table).where(table.c[column].in_(ids)))
-                out.setdefault(name, []).extend(row_dict(row._mapping) for row in rows)
-        return {name: rows for name, rows in out.items() if rows}
+        for table, clauses in await self._conditions(subject, run):
+            rows = await run.conn.execute(select(table).where(or_(*clauses)))
+            found = [row_dict(row._mapping) for row in rows]
+            if found:
+                out[table.name] = found
+        return out
 
     async def erase(self, subject: DataSubject, run: Run) -> int:
         """Delete those rows; returns how many."""
         removed = 0
-        for table, column, (_name, kind) in await self._tables(run):
-            for ids in chunked(self._ids(subject, kind)):
-                result = await run.conn.execute(delete(table).where(table.c[column].in_(ids)))
-                removed += result.rowcount or 0
+        for table, clauses in await self._conditions(subject, run):
+            for clause in clauses:
+                removed += (await run.conn.execute(delete(table).where(clause))).rowcount or 0
         return removed
 
     async def expire(self, retention: RetentionConfig, run: Run) -> int:

@@ -20,6 +20,7 @@ from bot.events import UserUttered
 from bot.redact import conversation_ref
 from bot.store import EventStore
 from console.audit import AuditFilter, AuditLog
+from handoff.projections import handoff_projectors
 from privacy import logs
 from privacy.erasers import default_erasers
 from privacy.erasers.bookings import BookingEraser
@@ -108,6 +109,8 @@ async def test_export_holds_everything_then_erase_leaves_no_trace(
 ) -> None:
     for package in ("bot", "handoff", "knowledge", "console", "privacy"):  # our own code, every level
         caplog.set_level(logging.DEBUG, logger=package)
+    for projector in handoff_projectors():  # the read models follow every append, as in the server
+        store.add_projector(projector)
     files = tmp_path / "attachments"
     bookings_db = f"sqlite:///{tmp_path / 'bookings.db'}"
     ottilie, bart = await seed_two(store, files, bookings_db)
@@ -120,6 +123,7 @@ async def test_export_holds_everything_then_erase_leaves_no_trace(
     seeded = {
         "conversations", "events", "inbound_messages", "outbox", "kb_gaps", "clients",
         "client_identities", "client_notes", "client_visits", "console_audit", "bookings",
+        "conversation_facts",
     }  # fmt: skip
     assert {table for table, _ in hits(before, ottilie)} >= seeded - {"client_visits"}
     assert hits(before, bart)
