@@ -46,6 +46,7 @@ def test_overrides_and_keep_forever(tmp_path: Path) -> None:
             "privacy.retention.conversations_days",
         ),
         ("privacy:\n  retention_days: 10\n", "privacy.retention_days"),
+        ("privacy:\n  retention:\n    conversations_days: {VIP: -1}\n", "conversations_days.VIP"),
         ("privacy: [\n", "invalid YAML"),
     ],
 )
