@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.domain import (
     ACTION_EXTRACT_SLOTS,
@@ -38,8 +38,8 @@ from bot.events import (
 )
 from bot.live import InProcessFeed, LiveFeed, Subscription
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
-from bot.redact import conversation_ref
 from bot.recovery import already_answered
+from bot.redact import conversation_ref
 from bot.store.snapshots import TrackerSnapshots
 from bot.tracker import Tracker
 from bot.transcript import outbound_from_bot_event, transcript_entry
@@ -241,7 +241,9 @@ class Engine:
                 await handoff.recognise()
         finally:
             parse = await parsing
-        metadata = {"sender": "client", **message.metadata}
+        metadata: dict[str, Any] = {"sender": "client", **message.metadata}
+        if not message.hints.is_empty():  # what the sender claims, kept for agents as unverified
+            metadata["unverified_contact"] = message.hints.model_dump(exclude_none=True)
         apply(
             [
                 UserUttered(
@@ -426,9 +428,17 @@ async def _build_handoff(
         kb_settings = KnowledgeSettings()
         return LLMSummariser(knowledge.llm_client, kb_settings.llm_model, timeout=kb_settings.llm_timeout)
 
+    from console.audit import AuditLog  # client merges are audited where managers read them
+
     presence = presence_from_url(redis_url)
     try:
-        return await build_handoff(engine, project_dir, summariser_factory=summariser, presence=presence)
+        return await build_handoff(
+            engine,
+            project_dir,
+            summariser_factory=summariser,
+            presence=presence,
+            audit=AuditLog(engine.store.engine),
+        )
     except BaseException:
         await presence.close()
         raise

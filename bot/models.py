@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Button(BaseModel):
@@ -40,11 +40,50 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+#: how a channel proved an identity: a provider's signed webhook or our own mailbox
+#: (``provider``), a token the website signed for its logged-in customer (``site_token``)
+IdentityProof = Literal["provider", "site_token"]
+#: the kinds of identity a channel can prove (the client store's kinds, minus widget sessions)
+VerifiedKind = Literal["phone", "email", "telegram", "instagram", "messenger"]
+
+
+class VerifiedIdentity(BaseModel):
+    """An identity the channel proved, set by the adapter only after verifying the request.
+
+    The only thing that recognises a client or merges two profiles. ``value`` is as the
+    provider gave it; the client store normalises it (E.164 phones, lower-case e-mail).
+    """
+
+    model_config = ConfigDict(frozen=True)
+    kind: VerifiedKind
+    value: str = Field(min_length=1, max_length=320)
+    proof: IdentityProof
+
+
+class ContactHints(BaseModel):
+    """Contact details the sender claims (a REST caller's metadata, a display name).
+
+    Never proof: hints never recognise a client, never merge profiles and never create
+    one; agents see them labelled unverified. A display name only fills an empty first
+    name of the profile a verified identity already found.
+    """
+
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=64)
+    email: str | None = Field(default=None, max_length=320)
+
+    def is_empty(self) -> bool:
+        """Whether no hint is given."""
+        return not (self.name or self.phone or self.email)
+
+
 class InboundMessage(BaseModel):
     """One message from a client, as any channel delivers it.
 
     ``message_id`` is the provider's id when it has one, so a retried delivery is
-    recognised and processed once.
+    recognised and processed once. ``identities`` are what the channel proved about the
+    sender (empty for an anonymous widget visitor or a REST caller); ``hints`` are what
+    the sender merely claims.
     """
 
     channel: str
@@ -53,6 +92,8 @@ class InboundMessage(BaseModel):
     message_id: str = Field(default_factory=_new_id)
     attachments: list[Attachment] = Field(default_factory=list)
     metadata: dict[str, str] = Field(default_factory=dict)
+    identities: list[VerifiedIdentity] = Field(default_factory=list)
+    hints: ContactHints = Field(default_factory=ContactHints)
     received_at: datetime = Field(default_factory=_now)
     #: stored in the conversation but not answered (a reaction, an edit of an answered message)
     record_only: bool = False

@@ -1,11 +1,15 @@
 """Client profiles: who is writing, across every channel, and what tier they are.
 
 A client has any number of identities (phone in E.164, e-mail, Telegram, Instagram,
-Messenger, widget ids); each identity belongs to one client. When a message arrives
-with identities that point at two different clients (a Telegram user shares the phone
-number of a client we knew from the widget), the two are merged: the older profile
-survives and receives the other's identities, visits and notes, so neither history is
-lost. Tier and milestones are computed on read from visits and config
+Messenger); each identity belongs to one client. Two profiles are merged only when
+identities that point at both are *proven* to belong to one person (a Telegram user
+shares their own number, which Telegram vouches for, and a client with that number
+exists) or when a manager says so (linking an identity, an upsert, a CSV import): the
+older profile survives and receives the other's identities, visits and notes, so neither
+history is lost. Every merge writes an audit entry (``client.merge``: who, which two
+clients, why; never the identity values) in the merge's own transaction, through the
+store's :class:`ClientAudit`; a store without one refuses to merge
+(:class:`MergeRefused`). Tier and milestones are computed on read from visits and config
 (:mod:`handoff.tiers`), never stored.
 """
 
@@ -13,7 +17,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from typing import Any, Protocol
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,12 +33,14 @@ from handoff.profiles import ClientChanges, ClientProfile, ClientUpsert, Note, V
 from handoff.tables import client_identities, client_notes, client_visits, clients
 
 __all__ = [
+    "ClientAudit",
     "ClientChanges",
     "ClientConflict",
     "ClientNotFound",
     "ClientProfile",
     "ClientStore",
     "ClientUpsert",
+    "MergeRefused",
     "Note",
     "Visit",
 ]
@@ -59,8 +67,46 @@ class ClientConflict(ConciergeError):
     """A change that would give a client another client's external id."""
 
 
+class MergeRefused(ClientConflict):
+    """Two profiles would merge, but this store has no audit log to record it in."""
+
+
+class ClientAudit(Protocol):
+    """Where merges are recorded: one entry written on the merge's own connection, so a
+    merge and its audit entry commit (or roll back) together."""
+
+    async def write(
+        self, conn: AsyncConnection, actor: str, action: str, target: str, detail: dict[str, Any]
+    ) -> None:
+        """Append one entry (``actor`` did ``action`` to ``target``; ``detail`` holds no personal data)."""
+        ...
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class _Why:
+    """Who asked for a write that may merge, and why: what a merge's audit entry says."""
+
+    actor: str
+    cause: str
+    context: str | None = None
+    identity_kind: str | None = None
+
+    def naming(self, identity: Identity) -> _Why:
+        """The same, naming the kind of identity two clients shared (never its value)."""
+        return _Why(self.actor, self.cause, self.context, identity.kind)
+
+    def detail(self, absorbed: str) -> dict[str, Any]:
+        """The audit entry's detail: the absorbed client, the cause; no personal data."""
+        detail: dict[str, Any] = {"absorbed": absorbed, "cause": self.cause}
+        if self.context:
+            detail["context"] = self.context
+        if self.identity_kind:  # what the two profiles shared: an identity's kind or external_id
+            detail["shared"] = self.identity_kind
+        return detail
 
 
 def _escape_like(text: str) -> str:
@@ -76,18 +122,27 @@ class ClientStore:
         tiers: TierConfig | None = None,
         *,
         today: Callable[[], date] = date.today,
+        audit: ClientAudit | None = None,
     ) -> None:
         self.engine = engine
         self.tiers = tiers or TierConfig()
         self.today = today
+        self.audit = audit
 
     @classmethod
-    def from_url(cls, url: str, tiers: TierConfig | None = None, *, schema: str | None = None) -> ClientStore:
+    def from_url(
+        cls,
+        url: str,
+        tiers: TierConfig | None = None,
+        *,
+        schema: str | None = None,
+        audit: ClientAudit | None = None,
+    ) -> ClientStore:
         """A store with its own engine; usually share the event store's: ``ClientStore(store.engine)``.
 
         The tables come from the Alembic revisions (``EventStore.migrate()``).
         """
-        return cls(create_engine(url, schema=schema, pool_pre_ping=True), tiers)
+        return cls(create_engine(url, schema=schema, pool_pre_ping=True), tiers, audit=audit)
 
     async def close(self) -> None:
         """Dispose of the engine's connections."""
@@ -160,28 +215,40 @@ class ClientStore:
             return [r.id for r in rows], int(total)
 
     # ---- writes ----------------------------------------------------------------------
-    async def identify(self, identities: Sequence[Identity], **fields: object) -> ClientProfile:
+    async def identify(
+        self,
+        identities: Sequence[Identity],
+        *,
+        actor: str = "bot",
+        context: str | None = None,
+        **fields: object,
+    ) -> ClientProfile:
         """The one client behind ``identities``: created if none is known, merged if several are.
 
-        This is what a channel calls on every new conversation; ``fields`` (e.g.
-        ``first_name`` from a Telegram profile) fill gaps but never overwrite.
+        Only for identities a channel *proved* (:mod:`handoff.recognition` passes nothing
+        else): a merge here is a proven one, audited as ``actor`` with ``context`` (the
+        channel). ``fields`` (e.g. ``first_name`` from a Telegram profile) fill gaps but
+        never overwrite.
         """
         if not identities:
             raise ConciergeError("identify needs at least one identity")
         data = ClientUpsert(identities=list(identities))
         async with self.engine.begin() as conn:
-            client_id = await self._upsert(conn, data, fill_only=fields)
+            why = _Why(actor, "proven identities", context)
+            client_id = await self._upsert(conn, data, fill_only=fields, why=why)
         return await self.get(client_id)
 
-    async def upsert(self, data: ClientUpsert) -> ClientProfile:
+    async def upsert(self, data: ClientUpsert, *, actor: str = "system") -> ClientProfile:
         """Create or update a client from ``data`` (see :class:`ClientUpsert`)."""
-        return (await self.upsert_reporting(data))[0]
+        return (await self.upsert_reporting(data, actor=actor))[0]
 
-    async def upsert_reporting(self, data: ClientUpsert) -> tuple[ClientProfile, bool]:
+    async def upsert_reporting(
+        self, data: ClientUpsert, *, actor: str = "system"
+    ) -> tuple[ClientProfile, bool]:
         """:meth:`upsert`, and whether it created the client (in the same transaction)."""
         async with self.engine.begin() as conn:
             created = not await self._owners(conn, data)
-            client_id = await self._upsert(conn, data, fill_only={})
+            client_id = await self._upsert(conn, data, fill_only={}, why=_Why(actor, "upsert"))
         return await self.get(client_id), created
 
     async def update(self, client_id: str, changes: ClientChanges) -> ClientProfile:
@@ -209,17 +276,22 @@ class ClientStore:
             ) from None
         return await self.get(client_id)
 
-    async def link(self, client_id: str, identity: Identity) -> ClientProfile:
-        """Attach an identity to a client; if another client owns it, the two are merged."""
+    async def link(self, client_id: str, identity: Identity, *, actor: str = "system") -> ClientProfile:
+        """Attach an identity to a client; if another client owns it, the two are merged (audited)."""
         async with self.engine.begin() as conn:
-            survivor = await self._attach(conn, await self._resolve(conn, client_id), identity)
+            survivor = await self._attach(
+                conn, await self._resolve(conn, client_id), identity, _Why(actor, "link")
+            )
         return await self.get(survivor)
 
-    async def merge(self, first_id: str, second_id: str) -> ClientProfile:
-        """Merge two clients into the older one; returns the survivor's profile."""
+    async def merge(self, first_id: str, second_id: str, *, actor: str = "system") -> ClientProfile:
+        """Merge two clients into the older one (audited); returns the survivor's profile."""
         async with self.engine.begin() as conn:
             survivor = await self._merge(
-                conn, await self._resolve(conn, first_id), await self._resolve(conn, second_id)
+                conn,
+                await self._resolve(conn, first_id),
+                await self._resolve(conn, second_id),
+                _Why(actor, "merge"),
             )
         return await self.get(survivor)
 
@@ -265,25 +337,33 @@ class ClientStore:
 
     async def _owners(self, conn: AsyncConnection, data: ClientUpsert) -> list[str]:
         """The live clients ``data`` points at: by external id first, then by each identity."""
-        owners: list[str] = []
+        return list(await self._owners_by(conn, data))
+
+    async def _owners_by(self, conn: AsyncConnection, data: ClientUpsert) -> dict[str, str]:
+        """:meth:`_owners`, each with what led to it (``external_id`` or an identity's kind)."""
+        owners: dict[str, str] = {}
         if data.external_id:
             row = (
                 await conn.execute(select(clients.c.id).where(clients.c.external_id == data.external_id))
             ).first()
             if row:
-                owners.append(await self._resolve(conn, row.id))
+                owners[await self._resolve(conn, row.id)] = "external_id"
         for identity in data.identities:
             owner = await self._owner(conn, identity)
             if owner and owner not in owners:
-                owners.append(owner)
+                owners[owner] = identity.kind
         return owners
 
-    async def _upsert(self, conn: AsyncConnection, data: ClientUpsert, fill_only: dict[str, object]) -> str:
-        owners = await self._owners(conn, data)
+    async def _upsert(
+        self, conn: AsyncConnection, data: ClientUpsert, fill_only: dict[str, object], why: _Why
+    ) -> str:
+        owners = await self._owners_by(conn, data)
         if owners:
-            client_id = owners[0]
-            for other in owners[1:]:
-                client_id = await self._merge(conn, client_id, other)
+            client_id, *others = owners
+            for other in others:
+                client_id = await self._merge(
+                    conn, client_id, other, replace(why, identity_kind=owners[other])
+                )
         else:
             client_id = uuid.uuid4().hex
             now = _now()
@@ -300,7 +380,7 @@ class ClientStore:
             )
         await self._apply_fields(conn, client_id, data, fill_only)
         for identity in data.identities:
-            client_id = await self._attach(conn, client_id, identity)
+            client_id = await self._attach(conn, client_id, identity, why)
         await self._add_visits(conn, client_id, data.visits)
         for text in data.notes:
             await conn.execute(
@@ -335,12 +415,12 @@ class ClientStore:
             values["updated_at"] = _now()
             await conn.execute(update(clients).where(clients.c.id == client_id).values(**values))
 
-    async def _attach(self, conn: AsyncConnection, client_id: str, identity: Identity) -> str:
+    async def _attach(self, conn: AsyncConnection, client_id: str, identity: Identity, why: _Why) -> str:
         owner = await self._owner(conn, identity)
         if owner == client_id:
             return client_id
         if owner is not None:
-            return await self._merge(conn, client_id, owner)
+            return await self._merge(conn, client_id, owner, why.naming(identity))
         await conn.execute(
             client_identities.insert().values(
                 client_id=client_id, kind=identity.kind, value=identity.value, created_at=_now()
@@ -348,11 +428,16 @@ class ClientStore:
         )
         return client_id
 
-    async def _merge(self, conn: AsyncConnection, first: str, second: str) -> str:
+    async def _merge(self, conn: AsyncConnection, first: str, second: str, why: _Why) -> str:
         if first == second:
             return first
+        if self.audit is None:
+            raise MergeRefused("two client profiles would merge, but no audit log is configured")
         rows = {r.id: r for r in await conn.execute(select(clients).where(clients.c.id.in_([first, second])))}
         survivor, absorbed = sorted((rows[first], rows[second]), key=lambda r: (r.created_at, r.id))
+        await self.audit.write(
+            conn, why.actor, "client.merge", f"client:{survivor.id}", why.detail(absorbed.id)
+        )
         for table in (client_identities, client_visits, client_notes):
             await conn.execute(
                 update(table).where(table.c.client_id == absorbed.id).values(client_id=survivor.id)

@@ -3,7 +3,13 @@
 A phone number typed as "601-234-567", "0048 601 234 567" or "(+48) 601234567" is one
 identity, ``+48601234567`` (E.164; national numbers default to Poland). E-mail addresses
 are lower-cased; Telegram and Instagram handles lose their ``@`` and case; platform ids
-(Messenger PSIDs, Telegram numeric ids, widget ids) are kept as given, trimmed.
+(Messenger PSIDs, Telegram numeric ids) are kept as given, trimmed.
+
+Which identities may *recognise* someone is decided at the channel edge: only those a
+channel proved (:class:`bot.models.VerifiedIdentity`). A widget session or a REST sender
+id is a conversation key chosen by the caller, never an identity (no entry in
+:data:`CHANNEL_KINDS`); ``widget`` stays a valid kind only so that rows stored before
+this rule still load.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict
 
 from bot.errors import ConciergeError
+from bot.models import VerifiedIdentity
 
 IdentityKind = Literal["phone", "email", "telegram", "instagram", "messenger", "widget"]
 IDENTITY_KINDS: tuple[IdentityKind, ...] = ("phone", "email", "telegram", "instagram", "messenger", "widget")
@@ -22,8 +29,10 @@ DEFAULT_REGION = "PL"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HANDLE = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
 
-# channel name -> identity kind of its sender ids (WhatsApp senders are phone numbers:
-# "whatsapp:+48601234567" from Twilio, the bare wa_id "48601234567" from Meta's Cloud API)
+# channel name -> identity kind of its sender ids, for channels whose sender ids the provider
+# signs (WhatsApp senders are phone numbers: "whatsapp:+48601234567" from Twilio, the bare
+# wa_id "48601234567" from Meta's Cloud API). Used to find the known client behind a stored
+# conversation; never to create one.
 CHANNEL_KINDS: dict[str, IdentityKind] = {
     "telegram": "telegram",
     "instagram": "instagram",
@@ -33,8 +42,6 @@ CHANNEL_KINDS: dict[str, IdentityKind] = {
     "whatsapp_cloud": "phone",
     "sms": "phone",
     "email": "email",
-    "widget": "widget",
-    "rest": "widget",
 }
 
 
@@ -55,6 +62,11 @@ class Identity(BaseModel):
         if kind not in IDENTITY_KINDS:
             raise InvalidIdentity(f"unknown identity kind {kind!r}")
         return cls(kind=kind, value=normalise(kind, raw, region))  # type: ignore[arg-type]
+
+    @classmethod
+    def from_verified(cls, verified: VerifiedIdentity) -> Identity:
+        """The normalised identity of one a channel proved; raises :class:`InvalidIdentity`."""
+        return cls.of(verified.kind, verified.value)
 
     @classmethod
     def from_channel(cls, channel: str, sender_id: str) -> Identity:

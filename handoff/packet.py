@@ -18,10 +18,12 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel
 
 from bot.events import ActionExecuted, BotUttered, Event, Restarted, SessionStarted, UserUttered
+from bot.models import ContactHints
 from bot.redact import conversation_ref
 from bot.sentiment.trajectory import SentimentTrajectory, trajectory
 from handoff.clients import ClientProfile, Visit
 from handoff.config import HandoffConfig, Tier
+from handoff.recognition import unverified_contact
 from handoff.state import ticket
 from handoff.triggers import Scorer, keyword_match, sentiment_scores
 
@@ -120,6 +122,8 @@ class HandoffPacket(BaseModel):
     knowledge_sources: list[str]
     queued_at: float | None
     sla_deadline: float | None
+    #: contact details the client claimed but no channel proved (never used to recognise)
+    unverified_contact: ContactHints | None = None
 
 
 def _session(events: Sequence[Event]) -> list[Event]:
@@ -286,4 +290,5 @@ async def build_packet(
         knowledge_sources=sources,
         queued_at=current.queued_at,
         sla_deadline=deadline,
+        unverified_contact=unverified_contact(session),
     )

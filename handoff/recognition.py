@@ -1,12 +1,17 @@
-"""Who is writing: the client behind an inbound message, found (or created) across channels.
+"""Who is writing: the client behind an inbound message, recognised only from proof.
 
-A message names its sender in the channel's terms (a WhatsApp number, a Telegram id, a
-widget session); channel adapters add what the provider told them in the metadata
-(``contact_phone``, ``contact_email``, ``contact_name``; the widget adds a verified
-e-mail or phone of a logged-in customer). All of these identities go to
-:meth:`ClientStore.identify`, which finds the one client behind them, merging two
-profiles when a new identity proves they are the same person, so a VIP writing from a
-new channel is still a VIP.
+A channel adapter puts on each message what it *proved* about the sender
+(``InboundMessage.identities``: a signed WhatsApp number, a Telegram or Meta id, the From of
+a mail in our mailbox, a widget token the website signed) and, apart, what the sender
+merely claims (``InboundMessage.hints``). Only proven identities go to
+:meth:`ClientStore.identify`, which finds the one client behind them (creating a profile
+for a proven newcomer; merging two profiles, audited, when two proven identities of one
+message belong to two clients). Hints never recognise, create or merge anyone: an
+anonymous widget visitor or a REST caller creates no client profile at all, whatever
+phone or e-mail its metadata names; agents see the hints labelled unverified.
+
+A conversation recognised once keeps its client for its later anonymous messages (e.g. a
+widget token that expired mid-chat): the proof was given in this conversation.
 
 The result reaches the dialogue as slots (``client_id``, ``tier``,
 ``client_first_name``), set with ``SlotSet`` events only when their value changes, so
@@ -18,13 +23,15 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from bot.domain import Domain
-from bot.events import Event, SlotSet
-from bot.models import InboundMessage
+from bot.events import Event, SlotSet, UserUttered
+from bot.models import ContactHints, InboundMessage
 from handoff.clients import ClientNotFound, ClientProfile, ClientStore
 from handoff.identity import CHANNEL_KINDS, Identity, InvalidIdentity
 
@@ -33,39 +40,33 @@ log = logging.getLogger(__name__)
 CLIENT_SLOT = "client_id"
 TIER_SLOT = "tier"
 NAME_SLOT = "client_first_name"
-#: metadata keys channels fill (see the channel seam) -> identity kind
-HINTS = {"contact_phone": "phone", "contact_email": "email"}
+#: the metadata recognition puts on the slots it sets
+RECOGNISED = {"set_by": "recognition"}
+#: where the engine keeps a message's claimed contact details (``UserUttered.metadata``)
+UNVERIFIED_KEY = "unverified_contact"
 CACHE_SIZE = 10_000
 #: how long a conversation's profile is reused before it is read again (a tier changed in
 #: the console reaches the bot within this time)
 PROFILE_TTL_SECONDS = 60.0
 
 
-def message_identities(channel: str, sender_id: str, metadata: Mapping[str, str]) -> list[Identity]:
-    """The valid identities a message carries: its sender id and the contact hints."""
+def proven_identities(message: InboundMessage) -> list[Identity]:
+    """The normalised identities the message's channel proved (never its hints)."""
     found: list[Identity] = []
-    if channel in CHANNEL_KINDS:
+    for verified in message.identities:
         try:
-            found.append(Identity.from_channel(channel, sender_id))
-        except InvalidIdentity as exc:
-            log.debug("sender id on %s is not an identity: %s", channel, exc)
-    for key, kind in HINTS.items():
-        value = metadata.get(key)
-        if not value:
-            continue
-        try:
-            identity = Identity.of(kind, value)
-        except InvalidIdentity:
-            log.info("ignoring an invalid %s hint on a %s message", key, channel)  # never log the value
+            identity = Identity.from_verified(verified)
+        except InvalidIdentity:  # never log the value: it is personal data
+            log.info("ignoring an unusable %s identity on a %s message", verified.kind, message.channel)
             continue
         if identity not in found:
             found.append(identity)
     return found
 
 
-def name_fields(metadata: Mapping[str, str]) -> dict[str, str]:
-    """``first_name``/``last_name`` from a ``contact_name`` hint (they only fill gaps)."""
-    name = " ".join((metadata.get("contact_name") or "").split())
+def name_fields(hints: ContactHints) -> dict[str, str]:
+    """``first_name``/``last_name`` from a name hint (they only fill gaps of a proven client)."""
+    name = " ".join((hints.name or "").split())
     if not name:
         return {}
     first, _, last = name.partition(" ")
@@ -83,12 +84,29 @@ def client_slots(profile: ClientProfile, domain: Domain) -> dict[str, Any]:
 
 
 def slot_events(wanted: Mapping[str, Any], current: Mapping[str, Any], timestamp: float) -> list[Event]:
-    """``SlotSet`` for every wanted value the conversation does not already have."""
+    """``SlotSet`` for every wanted value the conversation does not already have, marked as
+    recognition's own (see :func:`recognised_client`)."""
     return [
-        SlotSet(name=name, value=value, timestamp=timestamp)
+        SlotSet(name=name, value=value, timestamp=timestamp, metadata=dict(RECOGNISED))
         for name, value in wanted.items()
         if current.get(name) != value
     ]
+
+
+def recognised_client(events: Sequence[Event]) -> str | None:
+    """The client id recognition last set in a conversation (None if it never recognised one).
+
+    Only ``client_id`` slots that recognition set count: a project whose domain lets the
+    slot fill from an entity must not let a client name another client's id.
+    """
+    for event in reversed(events):
+        if (
+            isinstance(event, SlotSet)
+            and event.name == CLIENT_SLOT
+            and event.metadata.get("set_by") == RECOGNISED["set_by"]
+        ):
+            return str(event.value) if event.value else None
+    return None
 
 
 @dataclass
@@ -117,29 +135,53 @@ class ClientRecognition:
         self.monotonic = monotonic
         self._seen: OrderedDict[str, _Seen] = OrderedDict()
 
-    async def recognise(self, message: InboundMessage) -> ClientProfile | None:
-        """The client behind ``message`` (created when new), or None when it carries no identity."""
-        identities = message_identities(message.channel, message.sender_id, message.metadata)
-        if not identities:
-            return None
+    async def recognise(
+        self, message: InboundMessage, known_client: str | None = None
+    ) -> ClientProfile | None:
+        """The client behind ``message``, or None for an anonymous sender.
+
+        Only the identities the channel proved count (a proven newcomer gets a profile);
+        without any, ``known_client`` (the conversation's ``client_id`` slot, set when an
+        earlier message proved who is writing) is kept, and nothing is ever created.
+        """
+        identities = proven_identities(message)
         key = message.conversation_id
         known = self._seen.get(key)
+        if not identities:
+            if known_client is None:
+                return None
+            try:
+                if known is not None and known.profile.id == known_client:
+                    return await self._fresh(known)
+                profile = await self.clients.get(known_client)
+            except ClientNotFound:
+                return None
+            self._remember(key, frozenset(), profile)
+            return profile
         if known is not None and set(identities) <= known.identities:
             self._seen.move_to_end(key)
-            if self.monotonic() - known.read_at < self.ttl:
-                return known.profile
             try:
-                known.profile, known.read_at = await self.clients.get(known.profile.id), self.monotonic()
-                return known.profile
+                return await self._fresh(known)
             except ClientNotFound:
                 pass  # deleted meanwhile: identify again
-        profile = await self.clients.identify(identities, **name_fields(message.metadata))
+        profile = await self.clients.identify(
+            identities, actor="bot", context=message.channel, **name_fields(message.hints)
+        )
         seen = frozenset(identities) | (known.identities if known else frozenset())
-        self._seen[key] = _Seen(seen, profile, self.monotonic())
+        self._remember(key, seen, profile)
+        return profile
+
+    async def _fresh(self, known: _Seen) -> ClientProfile:
+        """The remembered profile, read again once it is older than the TTL."""
+        if self.monotonic() - known.read_at >= self.ttl:
+            known.profile, known.read_at = await self.clients.get(known.profile.id), self.monotonic()
+        return known.profile
+
+    def _remember(self, key: str, identities: frozenset[Identity], profile: ClientProfile) -> None:
+        self._seen[key] = _Seen(identities, profile, self.monotonic())
         self._seen.move_to_end(key)
         while len(self._seen) > self.cache_size:
             self._seen.popitem(last=False)
-        return profile
 
     def forget(self, conversation_id: str | None = None) -> None:
         """Drop what is remembered (for one conversation, or all), e.g. after an agent edits a client."""
@@ -149,9 +191,26 @@ class ClientRecognition:
             self._seen.pop(conversation_id, None)
 
     async def for_conversation(self, channel: str, sender_id: str) -> ClientProfile | None:
-        """The known client behind a conversation's sender id (never creates one)."""
-        for identity in message_identities(channel, sender_id, {}):
-            profile = await self.clients.find(identity)
-            if profile is not None:
-                return profile
-        return None
+        """The known client behind a conversation's sender id, on channels whose sender ids
+        the provider signs (never creates one; None for the widget and REST)."""
+        if channel not in CHANNEL_KINDS:
+            return None
+        try:
+            identity = Identity.from_channel(channel, sender_id)
+        except InvalidIdentity:
+            return None
+        return await self.clients.find(identity)
+
+
+def unverified_contact(events: Sequence[Event]) -> ContactHints | None:
+    """The contact details the client last claimed in a conversation (REST metadata, a
+    display name), for agents to see labelled unverified; None when it claimed none."""
+    for event in reversed(events):
+        if isinstance(event, UserUttered):
+            claimed = event.metadata.get(UNVERIFIED_KEY)
+            if isinstance(claimed, dict) and claimed:
+                try:
+                    return ContactHints.model_validate(claimed)
+                except ValidationError:
+                    return None
+    return None

@@ -40,14 +40,14 @@ from bot.store.event_store import split_conversation_id
 from bot.tracker import Tracker
 from handoff.agents import AgentRoster, AgentStatus, load_agents
 from handoff.client_import import import_clients_csv
-from handoff.clients import ClientNotFound, ClientProfile, ClientStore
+from handoff.clients import ClientAudit, ClientNotFound, ClientProfile, ClientStore
 from handoff.config import HandoffConfig, load_handoff_config
 from handoff.ledger import HandoffLedger
 from handoff.packet import HandoffPacket, Summariser, build_packet
-from handoff.projections import register_handoff_projections
 from handoff.presence import PresenceStore
+from handoff.projections import register_handoff_projections
 from handoff.queue import RankedItem, queue_item, rank
-from handoff.recognition import CLIENT_SLOT, ClientRecognition
+from handoff.recognition import ClientRecognition, recognised_client
 from handoff.roster import AgentDirectory
 from handoff.routing import Assignment, RoutingRequest, route
 from handoff.service import EngineLog, HandoffService
@@ -182,14 +182,7 @@ class HandoffRuntime:
         await self.roster.presence.close()
 
     async def _client(self, conversation_id: str, events: list[Event]) -> ClientProfile | None:
-        client_id = next(
-            (
-                e.value
-                for e in reversed(events)
-                if isinstance(e, SlotSet) and e.name == CLIENT_SLOT and e.value
-            ),
-            None,
-        )
+        client_id = recognised_client(events)  # only what recognition set, never a client's slot
         if client_id:
             try:
                 return await self.clients.get(str(client_id))
@@ -217,6 +210,7 @@ async def build_handoff(
     *,
     summariser_factory: Callable[[], Summariser | None] | None = None,
     presence: PresenceStore | None = None,
+    audit: ClientAudit | None = None,
 ) -> HandoffRuntime | None:
     """The runtime for a project with handoff data (``handoff.yml`` or an agents file), else None.
 
@@ -224,6 +218,8 @@ async def build_handoff(
     fresh demo knows its VIPs; later imports are the client API's job, and a change an
     agent made is never overwritten by a restart. ``presence`` is where agents' statuses
     live (default: this process); the runtime closes it with :meth:`HandoffRuntime.close`.
+    ``audit`` records client merges (the console's audit log); without one the client
+    store refuses every merge rather than merge unaudited.
     """
     started = time.perf_counter()
     config_path = project_dir / CONFIG_FILE
@@ -232,7 +228,7 @@ async def build_handoff(
     if not config_path.is_file() and not agents_path.is_file():
         return None
     roster = load_agents(agents_path) if agents_path.is_file() else AgentRoster(agents=[])
-    clients = ClientStore(engine.store.engine, config.tiers)
+    clients = ClientStore(engine.store.engine, config.tiers, audit=audit)  # no audit: no merges
     clients_csv = project_dir / config.clients_file
     if clients_csv.is_file() and not await clients.has_any():
         report = await import_clients_csv(clients_csv, clients)

@@ -34,7 +34,7 @@ from handoff.clients import ClientProfile
 from handoff.config import Tier
 from handoff.hours import describe_when
 from handoff.messages import RESPONSES, MessageKind
-from handoff.recognition import client_slots, slot_events
+from handoff.recognition import client_slots, recognised_client, slot_events
 from handoff.routing import Assignment
 from handoff.service import HandoffService
 from handoff.state import HandoffStatus
@@ -118,13 +118,16 @@ class HandoffTurn:
 
     # ---- hooks -----------------------------------------------------------------------------
     async def recognise(self) -> None:
-        """Find the client and set the conversation's client slots that changed.
+        """Find the client from what the channel proved (or the client an earlier message of
+        this conversation proved) and set the conversation's client slots that changed; an
+        anonymous sender stays unknown, whatever contact details it claims.
 
         A client database failure leaves the client unrecognised for this turn (logged)
         rather than failing the turn: the bot still answers.
         """
+        known = recognised_client(self.tracker.events)
         try:
-            self.profile = await self.runtime.recognition.recognise(self.message)
+            self.profile = await self.runtime.recognition.recognise(self.message, known)
         except Exception:
             log.exception(
                 "client recognition failed for %s; answering as for an unknown client", self.conversation_id

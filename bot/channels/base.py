@@ -43,8 +43,11 @@ A new provider = one module + one line in :mod:`bot.channels.registry` + one tes
 fixtures. Health: :class:`ChannelStats` (last inbound, last successful send, errors, refused
 requests) plus the outbox backlog, on ``GET /health`` as ``channel:<name>``.
 
-Identity hints go in ``InboundMessage.metadata``: ``contact_name``, ``contact_phone``
-(E.164), ``contact_email``. The flow copies attachments into ``metadata["attachments"]``
+Who is writing: an adapter sets ``InboundMessage.identities`` (``VerifiedIdentity``) only for
+what it proved (a signed provider sender id, a signed site token, the mailbox's From), only
+after verifying the request; whatever the sender merely claims (a display name, contact
+details in a REST body) goes in ``InboundMessage.hints`` and never recognises anyone
+(docs/security.md, "Identity"). The flow copies attachments into ``metadata["attachments"]``
 (JSON) so the event log keeps them. Helpers in :mod:`bot.channels.webhook`:
 ``numbered_options`` / ``resolve_numbered_choice`` (buttons as "1. ..." lines and the typed
 number back to the payload), ``split_text`` (a provider's length limit), ``json_body``;

@@ -17,7 +17,7 @@ A notification is ``{"object": "page" | "instagram", "entry": [{"id", "time", "m
 
 "Recorded, not answered" is ``metadata["record_only"] = "true"``: the engine stores the
 client's line and runs no bot turn. The webhooks carry no names or phone numbers: the
-sender's PSID / IGSID is the only identity.
+sender's PSID / IGSID is the only identity, verified (the notification is signed).
 """
 
 from __future__ import annotations
@@ -32,10 +32,12 @@ from bot.channels.base import describe_validation_error
 from bot.channels.outbox import ReceiptStatus
 from bot.channels.webhook import Receipt, Unsupported, WebhookBatch
 from bot.errors import BadPayload
-from bot.models import Attachment, InboundMessage
+from bot.models import Attachment, InboundMessage, VerifiedIdentity
 
 ATTACHMENT_KINDS = {"image": "image", "video": "video", "audio": "audio", "file": "document"}
 SHARED_KINDS = {"share", "story_mention", "ig_reel", "reel", "ig_post"}
+#: the identity kind of each webhook object's sender ids
+SENDER_KINDS: dict[str, Literal["messenger", "instagram"]] = {"page": "messenger", "instagram": "instagram"}
 
 
 class _Model(BaseModel):
@@ -172,6 +174,10 @@ def parse_messaging(data: object, channel: str, object_kind: str) -> WebhookBatc
     for entry in hook.entry:
         for event in entry.messaging:
             _add_event(batch, event, channel)
+    kind = SENDER_KINDS.get(object_kind)
+    for message in batch.messages if kind is not None else []:
+        # the channel verified the signature before parsing: the sender id is Meta's word
+        message.identities = [VerifiedIdentity(kind=kind, value=message.sender_id, proof="provider")]
     return batch
 
 

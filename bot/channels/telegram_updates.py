@@ -2,8 +2,12 @@
 
 - ``message``: text (or a media caption); photos (the largest size), voice notes, audio,
   documents, videos, video notes and animations become attachments whose ``url`` is
-  ``telegram-file:<file_id>``; locations and venues; contacts (the sender's own number
-  becomes ``contact_phone``, E.164). The sender's name and username are identity hints.
+  ``telegram-file:<file_id>``; locations and venues; contacts.
+- Identity: in a private chat the sender's Telegram id is a verified identity (the update
+  came from Telegram: the webhook's secret token, or our own polling), and so is the
+  sender's own number when they share their contact (Telegram sets ``contact.user_id`` to
+  the sharer's id only for their own number; E.164). In a group nobody is recognised: the
+  conversation is the group's. The sender's display name is only a hint.
 - ``callback_query`` (an inline keyboard press): its ``data`` is the text, the pressed
   button's label ``metadata["title"]``, the query id ``metadata["telegram_callback_query_id"]``.
 - ``edited_message``: the new text, with ``metadata["edit_of"]`` and ``record_only`` (stored,
@@ -16,11 +20,11 @@ The message id is ``update:<update_id>``: Telegram redelivers an update with the
 
 from __future__ import annotations
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, Chat, Contact, InlineKeyboardMarkup, Message, Update, User
 
 from bot.channels.webhook import Unsupported, WebhookBatch
 from bot.errors import BadPayload
-from bot.models import Attachment, InboundMessage
+from bot.models import Attachment, ContactHints, InboundMessage, VerifiedIdentity
 
 FILE_SCHEME = "telegram-file:"
 SERVICE_FIELDS = (
@@ -77,12 +81,28 @@ def _sender_metadata(message: Message) -> dict[str, str]:
     metadata = {"telegram_message_id": _message_ref(message)}
     user = message.from_user
     if user is not None:
-        metadata["contact_name"] = user.full_name
         if user.username:
             metadata["telegram_username"] = user.username
         if user.language_code:
             metadata["language_code"] = user.language_code
     return metadata
+
+
+def _proven(chat: Chat | None, user: User | None, contact: Contact | None = None) -> list[VerifiedIdentity]:
+    """What Telegram vouches for about the sender of a private chat's update."""
+    if user is None or chat is None or chat.type != Chat.PRIVATE:
+        return []
+    found = [VerifiedIdentity(kind="telegram", value=str(user.id), proof="provider")]
+    if contact is not None and contact.user_id == user.id:
+        phone = _e164(contact.phone_number)
+        if phone:  # the client shared their own number
+            found.append(VerifiedIdentity(kind="phone", value=phone, proof="provider"))
+    return found
+
+
+def _name_hint(user: User | None) -> ContactHints:
+    name = user.full_name.strip()[:200] if user is not None else ""
+    return ContactHints(name=name or None)
 
 
 def _e164(phone: str) -> str:
@@ -99,11 +119,6 @@ def _from_message(message: Message, message_id: str, channel: str) -> WebhookBat
             )
     attachments = _attachments(message)
     metadata = _sender_metadata(message)
-    contact = message.contact
-    if contact is not None and message.from_user is not None and contact.user_id == message.from_user.id:
-        phone = _e164(contact.phone_number)
-        if phone:
-            metadata["contact_phone"] = phone  # the client shared their own number
     text = message.text if message.text is not None else message.caption
     if text is None and not attachments:
         # a service message (someone joined, a pinned message...) or a kind we do not know
@@ -119,6 +134,8 @@ def _from_message(message: Message, message_id: str, channel: str) -> WebhookBat
         message_id=message_id,
         attachments=attachments,
         metadata=metadata,
+        identities=_proven(message.chat, message.from_user, message.contact),
+        hints=_name_hint(message.from_user),
     )
     return WebhookBatch(messages=[inbound])
 
@@ -181,7 +198,7 @@ def _pressed_title(query: CallbackQuery) -> str | None:
 def _from_callback(query: CallbackQuery, message_id: str, channel: str) -> WebhookBatch:
     chat = query.message.chat if query.message is not None else None
     sender_id = str(chat.id if chat is not None else query.from_user.id)
-    metadata = {"telegram_callback_query_id": query.id, "contact_name": query.from_user.full_name}
+    metadata = {"telegram_callback_query_id": query.id}
     if query.from_user.username:
         metadata["telegram_username"] = query.from_user.username
     title = _pressed_title(query)
@@ -194,6 +211,12 @@ def _from_callback(query: CallbackQuery, message_id: str, channel: str) -> Webho
             ]
         )
     inbound = InboundMessage(
-        channel=channel, sender_id=sender_id, text=query.data, message_id=message_id, metadata=metadata
+        channel=channel,
+        sender_id=sender_id,
+        text=query.data,
+        message_id=message_id,
+        metadata=metadata,
+        identities=_proven(chat, query.from_user),
+        hints=_name_hint(query.from_user),
     )
     return WebhookBatch(messages=[inbound])

@@ -12,7 +12,8 @@ handshake with ``verify_token``. Each ``entry[].changes[].value`` may hold:
   ``unsupported`` message that changes an earlier one (an edit, a pin, "keep in chat", a poll
   vote, a reaction Cloud API cannot pass on; ``unsupported.type``) is recorded the same way,
   without text. Other kinds (``unsupported``, ``order``, ``system``...) get a polite reply.
-  ``contacts[].profile.name`` and ``wa_id`` are the identity hints.
+  ``wa_id`` is the sender's verified phone (the body is signed); ``contacts[].profile.name``
+  is only a name hint.
 - ``statuses``: ``sent`` / ``delivered`` / ``read`` / ``failed`` receipts for our messages.
 
 Media arrive as Graph media ids, not files; an attachment's ``url`` is the Graph URL of the
@@ -51,7 +52,7 @@ from bot.channels.webhook import (
     numbered_options,
 )
 from bot.errors import BadPayload, ChannelError, Unauthorized
-from bot.models import Attachment, InboundMessage, OutboundMessage
+from bot.models import Attachment, ContactHints, InboundMessage, OutboundMessage, VerifiedIdentity
 
 log = logging.getLogger(__name__)
 
@@ -273,10 +274,12 @@ class CloudWhatsAppChannel(WebhookChannel):
         return batch
 
     def _message(self, message: _Message, contact: _Contact | None, batch: WebhookBatch) -> None:
-        metadata = {"contact_phone": f"+{message.sender}" if message.sender.isdigit() else message.sender}
-        if contact is not None and contact.profile is not None and contact.profile.name:
-            metadata["contact_name"] = contact.profile.name
-        metadata["kind"] = message.type
+        # the wa_id of a signed notification is the sender's number, proven by Meta's signature
+        phone = f"+{message.sender}" if message.sender.isdigit() else message.sender
+        identity = VerifiedIdentity(kind="phone", value=phone, proof="provider")
+        name = contact.profile.name if contact is not None and contact.profile is not None else None
+        hints = ContactHints(name=(name or "")[:200] or None)
+        metadata = {"kind": message.type}
         text: str | None = None
         attachments: list[Attachment] = []
         kind = message.type
@@ -338,6 +341,8 @@ class CloudWhatsAppChannel(WebhookChannel):
                 message_id=message.id,
                 attachments=attachments,
                 metadata=metadata,
+                identities=[identity],
+                hints=hints,
                 **extra,
             )
         )

@@ -8,8 +8,8 @@ scheme and host Twilio is configured with) replaces it. Parsed: ``Body``; ``NumM
 ``MediaUrl<n>`` / ``MediaContentType<n>`` as attachments; ``Latitude`` / ``Longitude``
 (``Label``, ``Address``) as a location; ``ButtonPayload`` (quick-reply buttons) and
 ``ListId`` (list pickers) as the chosen payload; a bare number answering numbered options
-as that option's payload. ``ProfileName`` and ``WaId`` become the identity hints
-``contact_name`` and ``contact_phone`` (E.164). Status callbacks (``MessageStatus``; same
+as that option's payload. ``WaId`` (E.164) is the sender's verified identity (the request
+is signed); ``ProfileName`` is only a name hint. Status callbacks (``MessageStatus``; same
 URL or ``/webhooks/whatsapp/status``) become delivery receipts.
 
 Outbound: the SDK's REST client (``client.messages.create_async``) speaks the Messages API
@@ -55,7 +55,7 @@ from bot.channels.webhook import (
     numbered_options,
 )
 from bot.errors import BadPayload, ChannelError, OutsideWindow, RateLimited, Unauthorized
-from bot.models import Attachment, InboundMessage, OutboundMessage
+from bot.models import Attachment, ContactHints, InboundMessage, OutboundMessage, VerifiedIdentity
 
 log = logging.getLogger(__name__)
 
@@ -299,9 +299,10 @@ class TwilioWhatsAppChannel(WebhookChannel):
         if sender_address == self.config.twilio_number:
             return WebhookBatch()  # our own message reflected back: never ingest it
         sender = sender_address.removeprefix(PREFIX)
-        metadata = {"contact_phone": _e164(form.get("WaId"), sender)}
-        if form.get("ProfileName"):
-            metadata["contact_name"] = form["ProfileName"]
+        # the signed From is the sender's WhatsApp number: proven by Twilio's signature (verify)
+        identity = VerifiedIdentity(kind="phone", value=_e164(form.get("WaId"), sender), proof="provider")
+        hints = ContactHints(name=(form.get("ProfileName") or "")[:200] or None)
+        metadata: dict[str, str] = {}
         text = form.get("Body") or None
         if form.get("ButtonPayload"):
             text = form["ButtonPayload"]
@@ -324,6 +325,8 @@ class TwilioWhatsAppChannel(WebhookChannel):
             message_id=sid,
             attachments=attachments,
             metadata=metadata,
+            identities=[identity],
+            hints=hints,
         )
         return WebhookBatch(messages=[message])
 

@@ -5,8 +5,8 @@ Protocol (JSON text frames; every client frame is validated):
 client -> server
     ``{"type": "hello", "session_id": "...", "last_seq": 12 | null, "client_token"?: "..."}`` on
     every (re)connect; ``client_token`` is the site's signed identity of its logged-in customer
-    (``bot/channels/widget_identity.py``): when valid, the socket's messages carry
-    ``contact_email``/``contact_phone`` in their metadata; when not, the chat stays anonymous.
+    (``bot/channels/widget_identity.py``): when valid, the socket's messages carry it as a
+    verified identity (``InboundMessage.identities``); when not, the chat stays anonymous.
     ``{"type": "message", "client_id": "<uuid>", "text": "..."}`` or with ``"payload": "/intent"``
     (a quick reply; ``"title"`` optional). ``client_id`` becomes the message id, so a message
     re-sent after a reconnect is stored and answered once.
@@ -36,16 +36,17 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Literal, Self
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from bot.channels.base import ChannelAdapter, MessageHandler, describe_validation_error
-from bot.channels.widget_identity import InvalidToken, identity_metadata
+from bot.channels.widget_identity import MIN_SECRET, InvalidToken, verify_token
+from bot.errors import ConfigError
 from bot.live_socket import SeqSocket
-from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
+from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry, VerifiedIdentity
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -87,16 +88,21 @@ class MessageFrame(BaseModel):
         return self
 
     def to_inbound(
-        self, channel: str, session_id: str, identity: Mapping[str, str] | None = None
+        self, channel: str, session_id: str, identity: VerifiedIdentity | None = None
     ) -> InboundMessage:
-        """The engine's view: a payload is sent as the text, as Rasa's widgets do; a verified
-        identity (``contact_email``/``contact_phone``) rides in the metadata."""
+        """The engine's view: a payload is sent as the text, as Rasa's widgets do; the identity
+        a verified client token proved (none for an anonymous visitor) goes with it."""
         text = self.payload if (self.payload or "").strip() else self.text
-        metadata = dict(identity or {})
+        metadata: dict[str, str] = {}
         if self.payload and self.title:
             metadata["title"] = self.title
         return InboundMessage(
-            channel=channel, sender_id=session_id, text=text, message_id=self.client_id, metadata=metadata
+            channel=channel,
+            sender_id=session_id,
+            text=text,
+            message_id=self.client_id,
+            metadata=metadata,
+            identities=[identity] if identity is not None else [],
         )
 
 
@@ -112,7 +118,7 @@ class _Connection:
         self.channel = channel
         self.socket = SeqSocket(ws)  # frames in order; the seq of the last line shown
         self.session_id: str | None = None
-        self.identity: dict[str, str] = {}  # from a verified client token, else empty
+        self.identity: VerifiedIdentity | None = None  # from a verified client token
         self._turns: asyncio.Queue[InboundMessage | None] = asyncio.Queue()
         self._follower: asyncio.Task[None] | None = None
 
@@ -173,7 +179,7 @@ class _Connection:
             await self._message(frame)
 
     async def _hello(self, frame: HelloFrame) -> None:
-        self.identity = self.channel.verify(frame.client_token) if frame.client_token else {}
+        self.identity = self.channel.verify(frame.client_token) if frame.client_token else None
         if frame.session_id != self.session_id:
             if self._follower is not None:
                 self._follower.cancel()
@@ -263,22 +269,29 @@ class WidgetChannel(ChannelAdapter):
 
     @classmethod
     def from_settings(cls, settings: Settings | None) -> Self:
-        """The widget, verifying client tokens with ``CONCIERGE_WIDGET_SECRET`` when it is set."""
-        secret = settings.widget_secret if settings is not None else None
-        return cls(secret=secret.get_secret_value() if secret is not None else None)
+        """The widget, verifying client tokens with ``CONCIERGE_WIDGET_SECRET`` when it is set.
 
-    def verify(self, token: str) -> dict[str, str]:
-        """The metadata a client token vouches for, or ``{}`` (logged) when it cannot be trusted."""
+        A secret shorter than 16 characters is refused: tokens sit in page HTML, and a short
+        HMAC key can be guessed offline from one of them.
+        """
+        secret = settings.widget_secret if settings is not None else None
+        value = secret.get_secret_value() if secret is not None else None
+        if value and len(value) < MIN_SECRET:  # empty means unset: an anonymous widget
+            raise ConfigError(f"CONCIERGE_WIDGET_SECRET must be at least {MIN_SECRET} characters")
+        return cls(secret=value or None)
+
+    def verify(self, token: str) -> VerifiedIdentity | None:
+        """The identity a client token proves, or None (logged) when it cannot be trusted."""
         if not self.secret:
             log.warning(
                 "widget: a client token arrived but no widget secret is set; the chat stays anonymous"
             )
-            return {}
+            return None
         try:
-            return identity_metadata(token, self.secret)
+            return verify_token(token, self.secret)
         except InvalidToken as exc:  # never log the token: it names a customer
             log.warning("widget: client token rejected (%s); the chat stays anonymous", exc)
-            return {}
+            return None
 
     def router(self, handler: MessageHandler) -> APIRouter:
         """``WS /ws``: the widget's socket."""

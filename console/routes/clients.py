@@ -234,7 +234,7 @@ def router() -> APIRouter:
         if problem := _unknown_agent(runtime, body.concierge_agent_id):
             return problem
         data = ClientUpsert(**body.model_dump(exclude={"identities", "region"}), identities=identities)
-        profile, created = await runtime.clients.upsert_reporting(data)
+        profile, created = await runtime.clients.upsert_reporting(data, actor=user.username)
         runtime.recognition.forget()
         await record(
             request,
@@ -276,7 +276,7 @@ def router() -> APIRouter:
             identity = Identity.of(body.kind, body.value, body.region.upper())
             before = await runtime.clients.get(client_id)
             owner = await runtime.clients.find(identity)
-            after = await runtime.clients.link(before.id, identity)
+            after = await runtime.clients.link(before.id, identity, actor=user.username)
         except InvalidIdentity as exc:
             return error_response(422, "invalid_request", str(exc))
         except ClientNotFound:

@@ -129,6 +129,11 @@
     var client = view.client;
     $("client-none").hidden = !!client;
     $("client-card").hidden = !client;
+    // what the client typed or a caller sent about themselves: never proof, so labelled
+    var claimed = view.unverified_contact;
+    var said = claimed ? [claimed.name, claimed.phone, claimed.email].filter(Boolean).join(" \u00b7 ") : "";
+    $("client-claimed").hidden = !said;
+    $("client-claimed").textContent = said ? "Says they are: " + said + " (unverified)" : "";
     if (client) {
       $("client-name").textContent = client.name;
       $("client-tier").textContent = client.tier;

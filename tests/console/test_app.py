@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
+from pydantic import SecretStr
 
 from bot.errors import ConciergeError
 from bot.models import InboundMessage
@@ -24,10 +25,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 async def test_serving_builds_the_engine_from_settings_and_closes_it(
     trained: Settings, tmp_path: Path
 ) -> None:
-    app = create_app(trained.model_copy(update={"state_dir": tmp_path}))
+    token = "rest-token-of-this-deployment"  # outside demo mode REST callers need one
+    app = create_app(trained.model_copy(update={"state_dir": tmp_path, "rest_token": SecretStr(token)}))
     async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
         body = {"sender": "ana", "message": "hello"}
-        replies = (await client.post("/webhooks/rest/webhook", json=body)).json()
+        bearer = {"Authorization": f"Bearer {token}"}
+        replies = (await client.post("/webhooks/rest/webhook", json=body, headers=bearer)).json()
         health = (await client.get("/health")).json()
     assert [r["text"] for r in replies] == [WELCOME]
     assert health["status"] == "ok"

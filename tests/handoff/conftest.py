@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.store import EventStore, scratch_schema
+from console.audit import AuditLog
 from handoff.clients import ClientStore
 from handoff.config import HandoffConfig
 
@@ -44,9 +45,18 @@ def handoff_config() -> HandoffConfig:
 
 
 @pytest.fixture
-async def client_store(event_store: EventStore, handoff_config: HandoffConfig) -> ClientStore:
-    """Client profiles on the event store's engine, with "today" fixed for tier rules."""
-    return ClientStore(event_store.engine, handoff_config.tiers, today=lambda: TODAY)
+def audit_log(event_store: EventStore) -> AuditLog:
+    """The console's audit log on the same database: where client merges are recorded."""
+    return AuditLog(event_store.engine)
+
+
+@pytest.fixture
+async def client_store(
+    event_store: EventStore, handoff_config: HandoffConfig, audit_log: AuditLog
+) -> ClientStore:
+    """Client profiles on the event store's engine, with "today" fixed for tier rules and
+    merges audited (as the running bot wires it)."""
+    return ClientStore(event_store.engine, handoff_config.tiers, today=lambda: TODAY, audit=audit_log)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from handoff.clients import ClientNotFound, ClientStore, ClientUpsert, Visit
+from bot.store import EventStore
+from console.audit import AuditFilter, AuditLog
+from handoff.clients import ClientNotFound, ClientStore, ClientUpsert, MergeRefused, Visit
+from handoff.config import HandoffConfig
 from handoff.identity import Identity
 
 TODAY = date(2026, 11, 24)
@@ -92,6 +95,44 @@ async def test_linking_an_identity_owned_by_another_client_merges_them(client_st
     assert {i.value for i in result.identities} == {"+48601234567", "+48512908114"}
     same = await client_store.merge(a.id, b.id)
     assert same.id == a.id
+
+
+async def test_every_merge_is_audited_with_who_and_why_but_no_personal_data(
+    client_store: ClientStore, audit_log: AuditLog
+) -> None:
+    a = await client_store.identify([phone("601234567")])
+    b = await client_store.identify([phone("512908114")])
+    await client_store.link(b.id, phone("601 234 567"), actor="anna")  # a manager links the number
+    c = await client_store.upsert(ClientUpsert(identities=[Identity.of("email", "kasia@example.pl")]))
+    await client_store.upsert(  # the salon system says one person has both
+        ClientUpsert(identities=[phone("601234567"), Identity.of("email", "kasia@example.pl")]),
+        actor="salon-system",
+    )
+    d = await client_store.identify([Identity.of("telegram", "555")])
+    await client_store.merge(d.id, a.id, actor="anna")
+    entries, total = await audit_log.entries(AuditFilter(action="client.merge"))
+    assert total == 3
+    described = [(e.actor, e.target, e.detail) for e in reversed(entries)]
+    assert described == [
+        ("anna", f"client:{a.id}", {"absorbed": b.id, "cause": "link", "shared": "phone"}),
+        ("salon-system", f"client:{a.id}", {"absorbed": c.id, "cause": "upsert", "shared": "email"}),
+        ("anna", f"client:{a.id}", {"absorbed": d.id, "cause": "merge"}),
+    ]
+    assert not any("+48" in str(e.detail) or "@" in str(e.detail) for e in entries)
+
+
+async def test_a_store_without_an_audit_log_refuses_to_merge_and_changes_nothing(
+    event_store: EventStore, handoff_config: HandoffConfig
+) -> None:
+    store = ClientStore(event_store.engine, handoff_config.tiers)  # no audit log
+    a = await store.identify([phone("601234567")])
+    b = await store.identify([phone("512908114")])
+    with pytest.raises(MergeRefused):
+        await store.link(b.id, phone("601234567"))
+    with pytest.raises(MergeRefused):
+        await store.identify([phone("601234567"), phone("512908114")])
+    assert sorted(await store.list_ids()) == sorted([a.id, b.id])
+    assert (await store.get(b.id)).identities == [phone("512908114")]
 
 
 async def test_upsert_by_external_id_updates_fields_and_merges_preferences(client_store: ClientStore) -> None:

@@ -19,12 +19,14 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
 import websockets
 from pydantic import SecretStr
 
+from bot.channels.rest import parse_rest_body
 from bot.channels.widget_identity import sign_identity
 from bot.engine import Engine, build_engine
 from bot.events import (
@@ -35,10 +37,12 @@ from bot.events import (
     SlotSet,
     UserUttered,
 )
-from bot.models import InboundMessage
+from bot.models import ContactHints, InboundMessage, VerifiedIdentity
 from bot.settings import Settings
 from bot.store import async_url, scratch_schema
 from console.app import create_app
+from console.audit import AuditEntry, AuditFilter, AuditLog
+from handoff.identity import Identity
 from handoff.runtime import HandoffRuntime
 from handoff.state import HandoffStatus
 
@@ -118,12 +122,31 @@ def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:12]}"
 
 
-async def say(engine: Engine, channel: str, sender: str, text: str, **metadata: str) -> list[str]:
-    """What the client reads after sending ``text``."""
-    replies = await engine.handle(
-        InboundMessage(channel=channel, sender_id=sender, text=text, metadata=metadata)
+# what each channel's adapter proves about a sender (its signed sender id)
+PROVEN_SENDERS = {"whatsapp": "phone", "whatsapp_cloud": "phone", "telegram": "telegram", "email": "email"}
+
+
+async def say(
+    engine: Engine,
+    channel: str,
+    sender: str,
+    text: str,
+    *,
+    token: tuple[str, str] | None = None,
+    name: str | None = None,
+) -> list[str]:
+    """What the client reads after sending ``text``: the message carries what its channel's
+    adapter would prove (a WhatsApp sender's number; ``token``: the ``(kind, value)`` a
+    verified widget token names) and ``name`` as the unverified display name."""
+    identities = []
+    if channel in PROVEN_SENDERS:
+        identities.append(VerifiedIdentity(kind=PROVEN_SENDERS[channel], value=sender, proof="provider"))  # type: ignore[arg-type]
+    if token is not None:
+        identities.append(VerifiedIdentity(kind=token[0], value=token[1], proof="site_token"))  # type: ignore[arg-type]
+    message = InboundMessage(
+        channel=channel, sender_id=sender, text=text, identities=identities, hints=ContactHints(name=name)
     )
-    return [r.text or "" for r in replies]
+    return [r.text or "" for r in await engine.handle(message)]
 
 
 async def log(engine: Engine, conversation_id: str) -> list[Event]:
@@ -191,11 +214,15 @@ async def test_the_warm_handoff_packet_carries_the_client_the_sentiment_and_what
 ) -> None:
     sender = unique("packet")
     conversation = f"widget:{sender}"
-    known = {"contact_email": "ola.wisniewska@example.pl"}  # as a verified widget token gives it
-    answer = await say(engine, "widget", sender, "do you have a wedding package?", **known)
+    known = ("email", "ola.wisniewska@example.pl")  # as a verified widget token gives it
+    answer = await say(engine, "widget", sender, "do you have a wedding package?", token=known)
     assert answer[0].startswith("Our bridal package")  # from the knowledge base
     await say(
-        engine, "widget", sender, "my nails are peeling after two days, this is really disappointing", **known
+        engine,
+        "widget",
+        sender,
+        "my nails are peeling after two days, this is really disappointing",
+        token=known,
     )
 
     packet = await runtime(engine).packet(conversation)
@@ -412,12 +439,13 @@ async def test_the_same_phone_on_whatsapp_and_a_widget_token_is_one_client_with_
     on_whatsapp = await rt.client_for(james_whatsapp)
     sender = unique("james")
     # the widget's verified token gives the phone as the site knows it
-    greeting = await say(engine, "widget", sender, "hello", contact_phone="793 455 021")
+    greeting = await say(engine, "widget", sender, "hello", token=("phone", "793 455 021"))
     assert greeting[0].startswith("Welcome back, James!")
     on_widget = await rt.client_for(f"widget:{sender}")
     assert on_whatsapp is not None and on_widget is not None
     assert on_widget.id == on_whatsapp.id and on_widget.tier == on_whatsapp.tier == "VIP"
-    assert f"widget:{sender}" in {str(i) for i in on_widget.identities}
+    # the widget session is the conversation's key, never one of his identities
+    assert f"widget:{sender}" not in {str(i) for i in on_widget.identities}
     widget_slots = slots(await log(engine, f"widget:{sender}"))
     assert {k: widget_slots.get(k) for k in ("client_id", "tier", "client_first_name")} == {
         "client_id": on_whatsapp.id,
@@ -473,9 +501,73 @@ async def test_a_signed_widget_token_over_the_real_socket_is_recognised_as_the_v
     assert client is not None and client.external_id == "MH-0001" and client.tier == "VIP"
 
 
+JAMES_PHONE = "+48793455021"  # James Whitfield: VIP by manual override
+SPOOF = {"sender": "attacker-1", "message": "hi", "metadata": {"contact_phone": "+48 793 455 021"}}
+REST_TOKEN = "rest-token-of-the-salon-site"
+
+
+async def merge_entries(engine: Engine) -> list[AuditEntry]:
+    entries, _total = await AuditLog(engine.store.engine).entries(AuditFilter(action="client.merge"))
+    return entries
+
+
+async def test_a_rest_caller_naming_a_vips_phone_is_neither_greeted_nor_tiered_nor_linked(
+    engine: Engine, repo_dir: Path
+) -> None:
+    rt = runtime(engine)
+    james = await rt.clients.find(Identity.of("phone", JAMES_PHONE))
+    assert james is not None and james.tier == "VIP"
+    clients_before, merges_before = await rt.clients.list_ids(), await merge_entries(engine)
+    sender = unique("attacker")
+    spoof = {**SPOOF, "sender": sender}
+    complaint = {**spoof, "message": "my nails are peeling after two days, this is really disappointing"}
+    settings = Settings(project_dir=repo_dir, rest_token=SecretStr(REST_TOKEN))
+    bearer = {"Authorization": f"Bearer {REST_TOKEN}"}
+    async with served(engine, settings) as url, httpx.AsyncClient(base_url=url, timeout=60) as http:
+        assert (await http.post("/webhooks/rest/webhook", json=spoof)).status_code == 401  # no token
+        greeting = (await http.post("/webhooks/rest/webhook", json=spoof, headers=bearer)).json()
+        await http.post("/webhooks/rest/webhook", json=complaint, headers=bearer)
+
+    texts = [r["text"] for r in greeting]
+    assert texts and not any("Welcome back" in t or "James" in t for t in texts)
+    events = await log(engine, f"rest:{sender}")
+    assert not {"client_id", "tier", "client_first_name"} & set(slots(events))
+    assert not any(reason == "rule:vip_complaint" for reason, _ in requests(events))
+    # the claimed phone is kept for agents, labelled: never as James's
+    assert await rt.client_for(f"rest:{sender}") is None
+    assert next(e.metadata.get("unverified_contact") for e in events if isinstance(e, UserUttered)) == {
+        "phone": "+48 793 455 021"
+    }
+    after = await rt.clients.get(james.id)
+    assert after == james  # the same profile: fields, identities, visits, notes
+    assert [str(i) for i in after.identities] == [str(i) for i in james.identities]
+    assert not any(sender in str(i) for i in after.identities)
+    assert await rt.clients.list_ids() == clients_before
+    assert await merge_entries(engine) == merges_before
+
+
+async def test_anonymous_rest_senders_create_no_client_profiles_and_claims_merge_nobody(
+    engine: Engine,
+) -> None:
+    rt = runtime(engine)
+    clients_before, merges_before = await rt.clients.list_ids(), await merge_entries(engine)
+    for n in range(60):
+        # one phone of a VIP, the e-mail of another: once this merged two real profiles
+        metadata = (
+            {"contact_phone": JAMES_PHONE, "contact_email": "ola.wisniewska@example.pl"} if n % 2 else {}
+        )
+        body = {"sender": unique(f"anon{n}-"), "message": "hello", "metadata": metadata}
+        await engine.handle(parse_rest_body(json.dumps(body).encode()).to_inbound("rest"))
+    assert await rt.clients.list_ids() == clients_before
+    assert await merge_entries(engine) == merges_before
+    ola = await rt.clients.find(Identity.of("email", "ola.wisniewska@example.pl"))
+    james = await rt.clients.find(Identity.of("phone", JAMES_PHONE))
+    assert ola is not None and james is not None and ola.id != james.id
+
+
 async def test_an_unknown_number_becomes_a_new_standard_client_with_its_whatsapp_name(engine: Engine) -> None:
     number = "+48500100" + str(uuid.uuid4().int % 900 + 100)
-    await say(engine, "whatsapp", number, "hi there", contact_name="Marta Nowicka")
+    await say(engine, "whatsapp", number, "hi there", name="Marta Nowicka")
     client = await runtime(engine).client_for(f"whatsapp:{number}")
     assert client is not None and client.tier == "Standard"
     assert (client.first_name, client.last_name) == ("Marta", "Nowicka")

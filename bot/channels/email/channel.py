@@ -50,7 +50,7 @@ from bot.channels.email.threads import ThreadIndex
 from bot.channels.outbox import Outbox
 from bot.channels.webhook import WebhookBatch, WebhookChannel
 from bot.errors import BadPayload, ChannelError, ConfigError, Unauthorized
-from bot.models import ComponentHealth, InboundMessage, OutboundMessage
+from bot.models import ComponentHealth, ContactHints, InboundMessage, OutboundMessage, VerifiedIdentity
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -267,13 +267,16 @@ class EmailChannel(WebhookChannel):
         return parsed.sender
 
     async def _inbound(self, parsed: ParsedEmail, sender_id: str) -> InboundMessage:
-        metadata = {
-            "contact_email": parsed.sender,
-            "email_message_id": parsed.message_id,
-            "email_subject": parsed.subject[:300],
-        }
-        if parsed.sender_name:
-            metadata["contact_name"] = parsed.sender_name
+        metadata = {"email_message_id": parsed.message_id, "email_subject": parsed.subject[:300]}
+        # From counts as proven: the mail came through our own mailbox (IMAP) or the
+        # authenticated inbound webhook, so it is as strong as the mail provider's
+        # SPF/DKIM/DMARC filtering (docs/security.md). The display name is only a hint.
+        identities = (
+            [VerifiedIdentity(kind="email", value=parsed.sender, proof="provider")]
+            if 0 < len(parsed.sender) <= 320
+            else []
+        )
+        hints = ContactHints(name=(parsed.sender_name or "").strip()[:200] or None)
         if parsed.in_reply_to:
             metadata["email_in_reply_to"] = parsed.in_reply_to[0]
         chain = [*parsed.references, *[m for m in parsed.in_reply_to if m not in parsed.references]]
@@ -297,6 +300,8 @@ class EmailChannel(WebhookChannel):
             message_id=_storable_id(parsed.message_id),
             attachments=attachments,
             metadata=metadata,
+            identities=identities,
+            hints=hints,
         )
 
     # ---- outbound ------------------------------------------------------------------

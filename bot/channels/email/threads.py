@@ -102,8 +102,11 @@ class ThreadIndex:
             topic=subject_topic(meta.get("email_subject", "")),
             in_reply_to=meta["email_message_id"],
             references=message_ids(meta.get("email_references", "")),
-            reply_to=meta.get("contact_email"),
-            reply_name=meta.get("contact_name"),
+            # rows stored before identities were typed kept the address in the metadata
+            reply_to=next(
+                (i.value for i in message.identities if i.kind == "email"), meta.get("contact_email")
+            ),
+            reply_name=message.hints.name or meta.get("contact_name"),
         )
 
 

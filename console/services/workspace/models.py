@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from bot.models import ContactHints
 from handoff.agents import AgentStatus
 from handoff.config import Tier
 from handoff.packet import HandoffPacket
@@ -165,6 +166,8 @@ class ConversationView(BaseModel):
     routing: str | None
     csat: CsatView
     language: str | None
+    #: contact details the client claimed but no channel proved: shown labelled, never trusted
+    unverified_contact: ContactHints | None = None
 
 
 class KnowledgePassage(BaseModel):

@@ -30,6 +30,7 @@ from console.services.workspace.models import (
 )
 from console.services.workspace.transcript import sentiment_points, workspace_lines
 from handoff.clients import ClientProfile
+from handoff.recognition import unverified_contact
 from handoff.runtime import HandoffRuntime
 from handoff.state import ticket
 from handoff.triggers import sentiment_scores
@@ -167,6 +168,7 @@ class WorkspaceViews:
             routing=routing,
             csat=_csat(events),
             language=_language(events, client),
+            unverified_contact=unverified_contact(events),
         )
 
     async def suggestions(self, conversation_id: str, query: str | None = None) -> SuggestionsView:

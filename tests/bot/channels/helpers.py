@@ -11,14 +11,15 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from bot.agent import Agent
 from bot.channels.media import Media
 from bot.engine import Engine, build_engine
 from bot.events import BotUttered, UserUttered
-from bot.models import Attachment
+from bot.models import Attachment, InboundMessage
 from bot.settings import Settings
+from bot.store.tables import inbound_messages
 
 WIDGET_BOT = Path(__file__).resolve().parent / "widget_bot"
 WELCOME = "Welcome to Mariia Hub! How can I help?"
@@ -84,6 +85,18 @@ async def table_missing(engine: Engine, table: str) -> AsyncIterator[None]:
 async def user_messages(engine: Engine, conversation_id: str) -> list[UserUttered]:
     """The client messages stored for a conversation."""
     return [e for e in await engine.store.events(conversation_id) if isinstance(e, UserUttered)]
+
+
+async def journal(engine: Engine, conversation_id: str) -> list[InboundMessage]:
+    """The client messages as the channel handed them over (the inbound journal), oldest first:
+    what the adapter proved about the sender (``identities``) and what it only claims (``hints``)."""
+    stmt = (
+        select(inbound_messages.c.payload)
+        .where(inbound_messages.c.conversation_id == conversation_id)
+        .order_by(inbound_messages.c.id)
+    )
+    async with engine.store.engine.connect() as conn:
+        return [InboundMessage.model_validate(payload) for payload in (await conn.execute(stmt)).scalars()]
 
 
 async def agent_says(engine: Engine, conversation_id: str, text: str) -> None:

@@ -18,6 +18,7 @@ from aiosmtpd.controller import Controller
 
 from bot.engine import Engine
 from bot.events import UserUttered
+from bot.models import VerifiedIdentity
 from bot.settings import Settings
 
 from .email_helpers import (
@@ -31,7 +32,7 @@ from .email_helpers import (
     wait_until,
 )
 from .email_servers import Dovecot, RecordingHandler, running_dovecot, running_smtp
-from .helpers import HOURS, WELCOME
+from .helpers import HOURS, WELCOME, journal
 
 ANA = "email:ana.kowalska@example.com"
 
@@ -98,8 +99,11 @@ async def test_a_mail_fetched_over_imap_is_answered_by_smtp_in_the_same_thread(
     (stored,) = await client_messages(engine, ANA)
     assert stored.text == "hello"
     assert stored.message_id == "<CAF1ana-0001@mail.example.com>"
-    assert stored.metadata["contact_email"] == "ana.kowalska@example.com"
-    assert stored.metadata["contact_name"] == "Ana Kowalska"
+    assert stored.metadata["unverified_contact"] == {"name": "Ana Kowalska"}  # the display name
+    [handed_over] = await journal(engine, ANA)
+    assert handed_over.identities == [
+        VerifiedIdentity(kind="email", value="ana.kowalska@example.com", proof="provider")
+    ]
     assert stored.metadata["email_subject"] == "Question"
     assert [(e.sender, e.text) for e in await engine.history(ANA)] == [("client", "hello"), ("bot", WELCOME)]
     # marked read in the mailbox only now that it is stored
@@ -319,8 +323,8 @@ async def test_an_answer_from_another_address_continues_the_conversation(
         await post_mail(url, from_work)
         await settle(channel)
     assert [c.id for c in await engine.store.conversations()] == [ANA]
-    latest = (await client_messages(engine, ANA))[-1]
-    assert latest.metadata["contact_email"] == "ana@work.example"
+    latest = (await journal(engine, ANA))[-1]
+    assert [i.value for i in latest.identities] == ["ana@work.example"]
     assert received.received[-1].rcpt_tos == ["ana@work.example"]  # answered where she wrote from
 
 

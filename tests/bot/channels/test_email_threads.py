@@ -8,7 +8,7 @@ from bot.channels.base import ChannelSection, MessageHandler, PushChannel
 from bot.channels.email.threads import ThreadIndex
 from bot.channels.outbox import Outbox, OutboxSettings, RateLimit
 from bot.errors import ChannelError
-from bot.models import Button, InboundMessage, OutboundMessage
+from bot.models import Button, ContactHints, InboundMessage, OutboundMessage, VerifiedIdentity
 from bot.store import EventStore
 
 ANA = "ana.kowalska@example.com"
@@ -90,9 +90,16 @@ async def test_replies_thread_under_the_latest_client_mail(migrated_store: Event
     threads = ThreadIndex(migrated_store.engine, "email")
     conversation = f"email:{ANA}"
     assert await threads.latest_client_mail(conversation) is None
-    await migrated_store.record_inbound(
-        client_mail("<c1@x>", email_subject="Question", contact_email=ANA, contact_name="Ana Kowalska")
+    first = client_mail("<c1@x>", email_subject="Question").model_copy(
+        update={
+            "identities": [VerifiedIdentity(kind="email", value=ANA, proof="provider")],
+            "hints": ContactHints(name="Ana Kowalska"),
+        }
     )
+    await migrated_store.record_inbound(first)
+    first_mail = await threads.latest_client_mail(conversation)
+    assert first_mail is not None and (first_mail.reply_to, first_mail.reply_name) == (ANA, "Ana Kowalska")
+    # a row journalled before identities were typed kept the address in its metadata
     await migrated_store.record_inbound(
         client_mail(
             "<c2@x>",

@@ -20,7 +20,7 @@ from bot.channels.telegram_updates import FILE_SCHEME, parse_update
 from bot.engine import Engine
 from bot.errors import BadPayload, ChannelError, ConfigError
 from bot.events import BotUttered
-from bot.models import Attachment, Button, OutboundMessage
+from bot.models import Attachment, Button, OutboundMessage, VerifiedIdentity
 from bot.settings import Settings
 
 from .helpers import HOURS, WELCOME, attachment_of, content_of, serving, user_messages
@@ -87,7 +87,7 @@ async def test_an_update_with_the_secret_reaches_the_bot_and_the_reply_has_an_in
     assert call.token == TOKEN and call.content_type.startswith("application/x-www-form-urlencoded")
     (stored,) = await user_messages(engine, CONVERSATION)
     assert stored.text == "hello" and stored.message_id == "update:840001"
-    assert stored.metadata["contact_name"] == "Olena Koval"
+    assert stored.metadata["unverified_contact"] == {"name": "Olena Koval"}  # a claim, not proof
     assert stored.metadata["telegram_username"] == "olena_k"
     (row,) = await served.rows(CONVERSATION)
     assert row.status == "sent" and row.provider_message_id == f"{CHAT}:101"
@@ -261,8 +261,9 @@ def test_media_locations_and_contacts_become_attachments(
 def test_a_shared_contact_is_the_clients_phone_only_when_it_is_their_own() -> None:
     (own,) = parse_update(fixture("telegram", "contact")).messages
     (other,) = parse_update(fixture("telegram", "contact_of_someone_else")).messages
-    assert own.metadata["contact_phone"] == "+380671234567"
-    assert "contact_phone" not in other.metadata
+    sender = VerifiedIdentity(kind="telegram", value=CHAT, proof="provider")
+    assert own.identities == [sender, VerifiedIdentity(kind="phone", value="+380671234567", proof="provider")]
+    assert other.identities == [sender]  # someone else's card proves nothing about the sender
     assert other.attachments[0].url == "tel:+380501112233"
 
 

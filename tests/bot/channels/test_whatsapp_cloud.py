@@ -22,10 +22,10 @@ from bot.channels.whatsapp_cloud import CloudWhatsAppChannel, CloudWhatsAppConfi
 from bot.engine import Engine
 from bot.errors import ChannelError, OutsideWindow
 from bot.events import BotUttered
-from bot.models import Attachment, Button, OutboundMessage
+from bot.models import Attachment, Button, OutboundMessage, VerifiedIdentity
 from bot.settings import Settings
 
-from .helpers import HOURS, WELCOME, attachment_of, content_of, serving
+from .helpers import HOURS, WELCOME, attachment_of, content_of, journal, serving
 from .standins.graph import MediaFile
 from .standins.whatsapp_cloud import CloudApiStandIn
 from .whatsapp_support import (
@@ -123,9 +123,10 @@ async def test_a_signed_message_reaches_the_bot_and_the_reply_arrives_in_cloud_a
     }
     [hello] = await running.client_texts(CONVERSATION)
     assert hello.text == "hello"
-    assert (
-        hello.metadata["contact_name"] == "Anna Nowak" and hello.metadata["contact_phone"] == "+48601234567"
-    )
+    # the signed wa_id is proven; the profile name is only a claim, kept for agents as such
+    assert hello.metadata["unverified_contact"] == {"name": "Anna Nowak"}
+    [handed_over, *_] = await journal(running.engine, CONVERSATION)
+    assert handed_over.identities == [VerifiedIdentity(kind="phone", value="+48601234567", proof="provider")]
 
     assert (await post_signed(running, fixture("button_reply"))).status_code == 200  # the client taps it
     await running.settle("whatsapp_cloud")

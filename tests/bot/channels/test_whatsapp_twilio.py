@@ -21,10 +21,10 @@ from bot.channels.webhook import WebhookBatch
 from bot.channels.whatsapp_twilio import TwilioWhatsAppChannel, TwilioWhatsAppConfig
 from bot.engine import Engine
 from bot.errors import ChannelError, OutsideWindow
-from bot.models import Attachment, Button, OutboundMessage
+from bot.models import Attachment, Button, OutboundMessage, VerifiedIdentity
 from bot.settings import Settings
 
-from .helpers import HOURS, WELCOME, attachment_of, content_of, serving
+from .helpers import HOURS, WELCOME, attachment_of, content_of, journal, serving
 from .standins.graph import MediaFile
 from .standins.twilio import TwilioStandIn
 from .whatsapp_support import (
@@ -121,8 +121,10 @@ async def test_a_signed_message_reaches_the_bot_and_the_reply_arrives_at_twilio(
 
     [hello] = await running.client_texts(CONVERSATION)
     assert hello.text == "hello" and hello.message_id == "SM11111111111111111111111111111111"
-    assert hello.metadata["contact_name"] == "Anna Nowak"
-    assert hello.metadata["contact_phone"] == CLIENT
+    # the signed sender is proven; the profile name is only a claim, kept for agents as such
+    assert hello.metadata["unverified_contact"] == {"name": "Anna Nowak"}
+    [handed_over, *_] = await journal(running.engine, CONVERSATION)
+    assert handed_over.identities == [VerifiedIdentity(kind="phone", value=CLIENT, proof="provider")]
 
     # the client answers the numbered option with its number: the bot gets the payload
     choice = fixture_text("twilio", "text.form").replace("Body=hello", "Body=1").replace("SM1111", "SM9999")

@@ -1,60 +1,103 @@
-"""The widget's signed identity: tokens, and what a real socket does with good and bad ones."""
+"""The widget's signed identity: short-lived HS256 tokens, and what a real socket does with them."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from pydantic import SecretStr
 
-from bot.channels.widget_identity import InvalidToken, identity_metadata, sign_identity, verify_token
+from bot.channels.widget import WidgetChannel
+from bot.channels.widget_identity import InvalidToken, sign_identity, verify_token
 from bot.engine import Engine
+from bot.errors import ConfigError
+from bot.models import VerifiedIdentity
 from bot.settings import Settings
 from console.app import create_app
 
-from .helpers import WELCOME, serving, user_messages
+from .helpers import WELCOME, journal, serving
 from .test_widget import entries, widget
 
 SECRET = "a-secret-only-the-site-and-concierge-know"
+OLA = "ola.wisniewska@example.pl"
+NOW = 1_790_000_000.0
+
+
+def jwt(claims: dict[str, object], secret: str = SECRET, header: dict[str, object] | None = None) -> str:
+    """A token made the way any JWT library on a site's backend makes one."""
+
+    def part(value: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    signing_input = f"{part(header or {'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}"
+    mac = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
 
 
 # ---- tokens -------------------------------------------------------------------------------
-def test_a_token_names_the_identity_and_verifies_with_the_same_secret() -> None:
-    token = sign_identity("email", "ola.wisniewska@example.pl", SECRET)
-    assert verify_token(token, SECRET) == ("email", "ola.wisniewska@example.pl")
-    assert identity_metadata(sign_identity("phone", "+48601234567", SECRET), SECRET) == {
-        "contact_phone": "+48601234567"
-    }
+def test_a_token_names_the_customer_and_verifies_with_the_same_secret() -> None:
+    token = sign_identity("email", OLA, SECRET, now=NOW)
+    assert verify_token(token, SECRET, now=NOW + 60) == VerifiedIdentity(
+        kind="email", value=OLA, proof="site_token"
+    )
+    phone = sign_identity("phone", "+48601234567", SECRET, now=NOW)
+    assert verify_token(phone, SECRET, now=NOW).value == "+48601234567"
+    # what a site's own JWT library makes is accepted too (audience may be a list)
+    claims = {"phone": "+48601234567", "aud": ["concierge-widget"], "exp": int(NOW) + 600}
+    assert verify_token(jwt(claims), SECRET, now=NOW).kind == "phone"
+
+
+def test_an_expired_token_is_refused() -> None:
+    token = sign_identity("email", OLA, SECRET, ttl=3600, now=NOW)
+    assert verify_token(token, SECRET, now=NOW + 3600 + 30).value == OLA  # within a minute's skew
+    with pytest.raises(InvalidToken, match="expired"):
+        verify_token(token, SECRET, now=NOW + 3600 + 61)
 
 
 @pytest.mark.parametrize(
-    "token",
+    ("token", "reason"),
     [
-        sign_identity("email", "ola.wisniewska@example.pl", "another secret"),  # signed by someone else
-        sign_identity("email", "ola.wisniewska@example.pl", SECRET).replace("b2xh", "amFu", 1),  # edited
-        sign_identity("email", "ola.wisniewska@example.pl", SECRET)[:-2],  # truncated signature
-        "ola.wisniewska@example.pl",  # no signature at all
-        "!!!.0123",  # not base64
-        "",
+        (sign_identity("email", OLA, "another secret", now=NOW), "bad signature"),  # signed by someone else
+        (jwt({"email": OLA, "aud": "concierge-widget"}), "no expiry"),  # a token that never expires
+        (jwt({"email": OLA, "aud": "concierge-widget", "exp": NOW + 30 * 86400}), "longer than 7 days"),
+        (jwt({"email": OLA, "exp": NOW + 60}), "not for concierge-widget"),  # minted for something else
+        (jwt({"email": OLA, "aud": "concierge-widget", "exp": NOW + 60, "nbf": NOW + 3600}), "not valid yet"),
+        (jwt({"telegram": "ola_w", "aud": "concierge-widget", "exp": NOW + 60}), "exactly one"),
+        (
+            jwt({"email": OLA, "phone": "+48601234567", "aud": "concierge-widget", "exp": NOW + 60}),
+            "exactly one",
+        ),
+        (jwt({"email": OLA, "aud": "concierge-widget", "exp": NOW + 60}, header={"alg": "none"}), "HS256"),
+        (jwt({"email": OLA, "aud": "concierge-widget", "exp": NOW + 60}, header={"alg": "HS512"}), "HS256"),
+        (OLA, "not a client token"),  # no signature at all
+        ("!!!.0123.xyz", "not a client token"),
+        ("", "not a client token"),
     ],
 )
-def test_forged_edited_or_malformed_tokens_are_refused(token: str) -> None:
-    with pytest.raises(InvalidToken):
-        verify_token(token, SECRET)
+def test_forged_expired_unbounded_or_malformed_tokens_are_refused(token: str, reason: str) -> None:
+    with pytest.raises(InvalidToken, match=reason):
+        verify_token(token, SECRET, now=NOW)
 
 
-def test_a_signed_token_for_another_kind_of_identity_is_refused() -> None:
-    import base64
-    import hashlib
-    import hmac
+def test_an_edited_token_is_refused() -> None:
+    header, payload, signature = sign_identity("email", OLA, SECRET, now=NOW).split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["email"] = "james.reed@example.com"  # someone swaps in a VIP's address
+    edited = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    with pytest.raises(InvalidToken, match="bad signature"):
+        verify_token(f"{header}.{edited}.{signature}", SECRET, now=NOW)
 
-    payload = "telegram:ola_w"
-    mac = hmac.new(SECRET.encode(), payload.encode(), hashlib.sha256).hexdigest()
-    token = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=") + "." + mac
-    with pytest.raises(InvalidToken, match="no e-mail or phone"):
-        verify_token(token, SECRET)
+
+def test_a_short_widget_secret_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigError, match="at least 16"):
+        WidgetChannel.from_settings(Settings(widget_secret=SecretStr("short")))
 
 
 # ---- over the real socket ------------------------------------------------------------------------
@@ -79,27 +122,31 @@ async def hello_with(base_url: str, token: str | None) -> tuple[str, list[str]]:
     return sid, texts
 
 
-async def test_a_valid_token_puts_the_customers_email_on_every_message(
-    signed_url: str, engine: Engine
-) -> None:
-    token = sign_identity("email", "ola.wisniewska@example.pl", SECRET)
-    sid, texts = await hello_with(signed_url, token)
+async def test_a_valid_token_proves_the_customer_on_every_message(signed_url: str, engine: Engine) -> None:
+    sid, texts = await hello_with(signed_url, sign_identity("email", OLA, SECRET))
     assert texts == ["hello", WELCOME]
-    (stored,) = await user_messages(engine, f"widget:{sid}")
-    assert stored.metadata["contact_email"] == "ola.wisniewska@example.pl"
+    (handed_over,) = await journal(engine, f"widget:{sid}")
+    assert handed_over.identities == [VerifiedIdentity(kind="email", value=OLA, proof="site_token")]
 
 
-async def test_a_bad_token_is_ignored_with_a_log_line_and_the_chat_stays_anonymous(
-    signed_url: str, engine: Engine, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda: sign_identity("email", OLA, "guessed secret"), "bad signature"),
+        (lambda: sign_identity("email", OLA, SECRET, ttl=60, now=time.time() - 3600), "has expired"),
+    ],
+)
+async def test_a_forged_or_expired_token_is_ignored_with_a_log_line_and_the_chat_stays_anonymous(
+    signed_url: str, engine: Engine, caplog: pytest.LogCaptureFixture, make: object, reason: str
 ) -> None:
-    forged = sign_identity("email", "ola.wisniewska@example.pl", "guessed secret")
+    token = make()  # type: ignore[operator]
     with caplog.at_level(logging.WARNING, logger="bot.channels.widget"):
-        sid, texts = await hello_with(signed_url, forged)
+        sid, texts = await hello_with(signed_url, token)
     assert texts == ["hello", WELCOME]  # the visitor is still served
-    (stored,) = await user_messages(engine, f"widget:{sid}")
-    assert "contact_email" not in stored.metadata and "contact_phone" not in stored.metadata
-    assert any("client token rejected (bad signature)" in r.getMessage() for r in caplog.records)
-    assert not any(forged in r.getMessage() for r in caplog.records)  # the token itself is never logged
+    (handed_over,) = await journal(engine, f"widget:{sid}")
+    assert handed_over.identities == []
+    assert any("client token rejected" in r.getMessage() and reason in r.getMessage() for r in caplog.records)
+    assert not any(token in r.getMessage() for r in caplog.records)  # the token itself is never logged
 
 
 async def test_without_a_secret_a_token_cannot_be_checked_and_is_ignored(
@@ -108,6 +155,6 @@ async def test_without_a_secret_a_token_cannot_be_checked_and_is_ignored(
     token = sign_identity("phone", "+48601234567", SECRET)
     with caplog.at_level(logging.WARNING, logger="bot.channels.widget"):
         sid, _ = await hello_with(base_url, token)
-    (stored,) = await user_messages(engine, f"widget:{sid}")
-    assert "contact_phone" not in stored.metadata
+    (handed_over,) = await journal(engine, f"widget:{sid}")
+    assert handed_over.identities == []
     assert any("no widget secret is set" in r.getMessage() for r in caplog.records)

@@ -9,10 +9,11 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from bot.channels.widget_identity import verify_token
+from bot.models import VerifiedIdentity
 from bot.settings import Settings
 from console.app import create_app
 
-SECRET = "demo-secret"
+SECRET = "demo-secret-of-this-run"
 
 
 async def get(app: FastAPI, path: str) -> httpx.Response:
@@ -32,7 +33,9 @@ async def test_in_demo_mode_the_page_offers_demo_clients_and_their_tokens_verify
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     body = response.json()
     assert (body["name"], body["tier"]) == ("Aleksandra Wiśniewska", "VIP")
-    assert verify_token(body["token"], SECRET) == ("email", "ola.wisniewska@example.pl")
+    assert verify_token(body["token"], SECRET) == VerifiedIdentity(
+        kind="email", value="ola.wisniewska@example.pl", proof="site_token"
+    )
     assert (await get(app, "/demo/identity/someone-else")).status_code == 404
 
 
