@@ -23,6 +23,7 @@ inbound journal and the delivery records a month.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -31,6 +32,8 @@ from bot.errors import FormatError
 from handoff.config import Tier
 
 Days = int | None
+#: a TTL in days (at least one) or None: kept until erased
+PositiveDays = Annotated[int, Field(ge=1)] | None
 
 
 def _default_conversation_days() -> dict[Tier, Days]:
@@ -41,7 +44,7 @@ class RetentionConfig(BaseModel):
     """Time to live, in days, of each kind of personal data (None: kept until erased)."""
 
     model_config = ConfigDict(extra="forbid")
-    conversations_days: dict[Tier, Days] = Field(
+    conversations_days: dict[Tier, PositiveDays] = Field(
         default_factory=_default_conversation_days,
         description="conversations (events, inbound journal, outbox, gaps, read models) of a client "
         "of each tier, from their last activity; a tier left out keeps Standard's",
