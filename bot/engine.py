@@ -180,10 +180,14 @@ class Engine:
         process sharing the feed (an empty batch: catch up from the log); see :mod:`bot.live`."""
         return self.live.subscribe(conversation_id)
 
-    async def append(self, conversation_id: str, events: list[Event]) -> list[int]:
-        """Append events from outside a turn (agents, handoff), under the conversation's lock."""
+    async def append(
+        self, conversation_id: str, events: list[Event], *, expected_seq: int | None = None
+    ) -> list[int]:
+        """Append events from outside a turn (agents, handoff), under the conversation's lock
+        (so they land between turns, never inside one). With ``expected_seq`` they are written
+        only if the conversation's last seq is still that, else ``ConcurrencyConflict``."""
         async with self.locks.lock(conversation_id):
-            seqs = await self.store.append(conversation_id, events)
+            seqs = await self.store.append(conversation_id, events, expected_seq=expected_seq)
         await self._publish(conversation_id, seqs, events)
         return seqs
 

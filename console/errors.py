@@ -26,6 +26,7 @@ from bot.errors import (
     BadPayload,
     ChannelError,
     ConciergeError,
+    ConcurrencyConflict,
     ConfigError,
     RateLimited,
     Unauthorized,
@@ -42,6 +43,7 @@ STATUS: list[tuple[type[ConciergeError], int, str]] = [
     (Unauthorized, 401, "unauthorized"),
     (ActionNotFound, 404, "action_not_found"),
     (ActionRejected, 409, "action_rejected"),
+    (ConcurrencyConflict, 409, "conflict"),  # a conversation kept moving on while we retried
     (RateLimited, 429, "rate_limited"),
     (ChannelError, 502, "channel_error"),
     (ConfigError, 500, "config_error"),

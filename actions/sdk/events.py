@@ -73,12 +73,17 @@ def FollowupAction(name: str, timestamp: float | None = None) -> EventType:
 
 
 def ConversationPaused(timestamp: float | None = None) -> EventType:
-    """Stop the bot from answering (e.g. a human takes over)."""
+    """Stop the bot from answering (rasa_sdk's helper, kept so action files import alike).
+
+    Concierge refuses it from an action (logged, the rest of the answer kept): who owns a
+    conversation is the handoff service's to write. Return ``handoff_requested`` to ask for
+    a person instead."""
     return {"event": "pause", "timestamp": timestamp}
 
 
 def ConversationResumed(timestamp: float | None = None) -> EventType:
-    """Let the bot answer again."""
+    """Let the bot answer again (rasa_sdk's helper; refused by Concierge like
+    :func:`ConversationPaused`: only an agent or the console hands a conversation back)."""
     return {"event": "resume", "timestamp": timestamp}
 
 

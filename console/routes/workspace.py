@@ -57,9 +57,12 @@ Conversation = Annotated[str, "a conversation id"]
 
 
 def _problem(exc: WorkspaceError | IllegalTransition) -> JSONResponse:
-    if isinstance(exc, IllegalTransition):
-        return error_response(409, "conflict", f"Someone changed this conversation meanwhile: {exc}")
-    return error_response(exc.status, exc.code, str(exc))
+    if isinstance(exc, IllegalTransition):  # the move lost to another one (re-checked after a conflict)
+        detail = {"status": str(exc.current), "holder": exc.holder}
+        return error_response(
+            409, "conflict", f"Someone changed this conversation meanwhile: {exc}", detail=detail
+        )
+    return error_response(exc.status, exc.code, str(exc), detail=exc.detail)
 
 
 async def me_view(workspace: Workspace, user: ConsoleUser) -> MeView:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,16 +13,18 @@ from bot.engine import Engine, build_engine
 from bot.events import (
     ConversationPaused,
     ConversationResumed,
+    Event,
     HandoffRequested,
     HandoffStatusChanged,
     UserUttered,
 )
 from bot.models import InboundMessage
 from bot.settings import Settings
-from bot.store import EventStore
+from bot.store import EventStore, scratch_schema
 from handoff.service import EngineLog, HandoffService
 from handoff.state import HandoffStatus, IllegalTransition
 from handoff.triggers import TriggerHit
+from tests.handoff.claim_race import RacingLog, claim_each, claim_in_own_process
 
 CID = "widget:ola"
 
@@ -86,6 +89,97 @@ async def test_two_agents_claiming_at_once_only_one_wins(event_store: EventStore
         if isinstance(e, HandoffStatusChanged) and e.to_status == "assigned"
     ]
     assert len(claims) == 1
+
+
+def assigned_moves(events: list[Event]) -> list[HandoffStatusChanged]:
+    return [e for e in events if isinstance(e, HandoffStatusChanged) and e.to_status == "assigned"]
+
+
+async def test_a_hundred_double_claims_that_read_the_same_state_each_have_exactly_one_winner(
+    event_store: EventStore,
+) -> None:
+    """Two services (nothing shared but the database) read each conversation before either
+    writes: the database's seq check, not a lock, decides; the loser re-reads and is told
+    who holds it."""
+    ids = [f"widget:race{i}" for i in range(100)]
+    for cid in ids:
+        await HandoffService(event_store).request(cid, "client_request")
+    barrier = asyncio.Barrier(2)
+    anna = HandoffService(RacingLog(event_store, barrier.wait))
+    olena = HandoffService(RacingLog(event_store, barrier.wait))
+    outcomes = await asyncio.gather(
+        claim_each(anna, "anna.kowalska", ids), claim_each(olena, "olena.shevchenko", ids)
+    )
+    for cid in ids:
+        results = sorted([outcomes[0][cid], outcomes[1][cid]])
+        [claim] = assigned_moves(await event_store.events(cid))  # exactly one move to "assigned"
+        winner = claim.actor
+        assert results == ["lost:" + winner, "won"], (cid, results)
+    wins = [sum(o == "won" for o in outcome.values()) for outcome in outcomes]
+    assert sum(wins) == 100
+
+
+async def test_two_processes_with_their_own_stores_race_a_hundred_claims_and_one_wins_each(
+    postgres_url: str,
+) -> None:
+    """Two OS processes, each with its own EventStore on one PostgreSQL schema, claim the same
+    100 queued conversations, both reading each one before either writes."""
+    async with scratch_schema(postgres_url, "test_claim_race") as schema:
+        store = EventStore.from_url(postgres_url, schema=schema)
+        try:
+            await store.migrate()
+            ids = [f"widget:proc{i}" for i in range(100)]
+            for cid in ids:
+                await HandoffService(store).request(cid, "client_request")
+            context = multiprocessing.get_context("spawn")
+            barrier, results = context.Barrier(2), context.Queue()
+            workers = [
+                context.Process(
+                    target=claim_in_own_process, args=(postgres_url, schema, agent, ids, barrier, results)
+                )
+                for agent in ("anna.kowalska", "olena.shevchenko")
+            ]
+            for worker in workers:
+                worker.start()
+            try:
+                outcomes = dict(await asyncio.to_thread(lambda: [results.get(timeout=240) for _ in workers]))
+            finally:
+                for worker in workers:
+                    await asyncio.to_thread(worker.join, 30)
+            assert [w.exitcode for w in workers] == [0, 0], outcomes
+            assert set(outcomes) == {"anna.kowalska", "olena.shevchenko"}
+            for cid in ids:
+                [claim] = assigned_moves(await store.events(cid))
+                results_for = sorted(outcome[cid] for outcome in outcomes.values())
+                assert results_for == ["lost:" + claim.actor, "won"], (cid, results_for)
+        finally:
+            await store.close()
+
+
+async def test_a_move_retries_after_an_unrelated_write_and_still_checks_the_table(
+    event_store: EventStore,
+) -> None:
+    """A client's message lands between the claim's read and its append: the claim reads
+    again, the conversation is still queued, and the claim goes through once."""
+    await HandoffService(event_store).request(CID, "client_request")
+
+    async def client_writes_meanwhile() -> None:
+        await event_store.append(CID, [UserUttered(text="hello? anyone?")])
+
+    service = HandoffService(RacingLog(event_store, client_writes_meanwhile))
+    await service.claim(CID, "anna.kowalska")
+    stored = await event_store.events(CID)
+    assert len(assigned_moves(stored)) == 1
+    assert [type(e).__name__ for e in stored[-2:]] == ["UserUttered", "HandoffStatusChanged"]
+
+
+async def test_the_loser_of_a_claim_is_told_who_holds_the_conversation(event_store: EventStore) -> None:
+    service = HandoffService(event_store)
+    await service.request(CID, "client_request")
+    await service.claim(CID, "anna.kowalska")
+    with pytest.raises(IllegalTransition, match=r"held by anna\.kowalska") as lost:
+        await service.claim(CID, "olena.shevchenko")
+    assert (lost.value.holder, lost.value.current) == ("anna.kowalska", HandoffStatus.ASSIGNED)
 
 
 async def test_escalate_uses_the_first_hit_and_only_while_the_bot_owns_it(event_store: EventStore) -> None:

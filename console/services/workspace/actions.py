@@ -31,14 +31,20 @@ from bot.store.event_store import split_conversation_id
 from bot.transcript import outbound_from_bot_event
 from console.security.models import ConsoleUser
 from console.services.workspace.access import actor_id, can_assign
-from console.services.workspace.errors import ConversationNotFound, NoAgentProfile, NotYours, WrongState
+from console.services.workspace.errors import (
+    AlreadyHeld,
+    ConversationNotFound,
+    NoAgentProfile,
+    NotYours,
+    WrongState,
+)
 from console.services.workspace.models import DeliveryView
 from handoff.agents import AgentStatus
 from handoff.clients import ClientNotFound
 from handoff.roster import UnknownAgent
 from handoff.runtime import HandoffRuntime
 from handoff.service import HandoffService
-from handoff.state import HandoffStatus, HandoffTicket
+from handoff.state import HandoffStatus, HandoffTicket, IllegalTransition
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +111,16 @@ class WorkspaceActions:
             self._check_agent(target)
         current = await self.ticket(conversation_id)
         if current.status != HandoffStatus.QUEUED:
-            holder = f" by {self.name_of(current.assigned_to)}" if current.assigned_to else ""
-            raise WrongState(
-                f"this conversation is not waiting in the queue (it is {current.status}{holder})"
-            )
-        await self.service.claim(conversation_id, target, by=me if target != me else None)
+            holder = current.assigned_to if current.status == HandoffStatus.ASSIGNED else None
+            raise self._already_held(current.status, holder)
+        try:
+            await self.service.claim(conversation_id, target, by=me if target != me else None)
+        except IllegalTransition as exc:  # another agent got there first, here or on another server
+            raise self._already_held(exc.current, exc.holder) from None
         return target
+
+    def _already_held(self, status: HandoffStatus, holder: str | None) -> AlreadyHeld:
+        return AlreadyHeld(str(status), holder, self.name_of(holder) if holder else None)
 
     async def transfer(
         self, conversation_id: str, user: ConsoleUser, reason: str, to_agent: str | None = None

@@ -6,10 +6,16 @@ from bot.errors import ConciergeError
 
 
 class WorkspaceError(ConciergeError):
-    """A workspace request that cannot be done; ``status`` and ``code`` are the HTTP answer."""
+    """A workspace request that cannot be done; ``status`` and ``code`` are the HTTP answer,
+    ``detail`` what a client program needs besides the message (None for most)."""
 
     status = 400
     code = "bad_request"
+
+    @property
+    def detail(self) -> dict[str, str | None] | None:
+        """Machine-readable facts for the error body's ``detail``."""
+        return None
 
 
 class ConversationNotFound(WorkspaceError):
@@ -46,3 +52,20 @@ class NoAgentProfile(NotAvailable):
 
     status = 409
     code = "no_agent_profile"
+
+
+class AlreadyHeld(WrongState):
+    """The conversation is not waiting in the queue: another agent holds it (perhaps having
+    claimed it a moment earlier, on this server or another) or it moved on. Names who."""
+
+    def __init__(self, status: str, holder: str | None, holder_name: str | None) -> None:
+        held = f", held by {holder_name}" if holder_name else ""
+        super().__init__(f"this conversation is not waiting in the queue (it is {status}{held})")
+        self.current_status = status
+        self.holder = holder
+        self.holder_name = holder_name
+
+    @property
+    def detail(self) -> dict[str, str | None]:
+        """``status`` now, and who holds it (``holder`` id and ``holder_name``; None when nobody does)."""
+        return {"status": self.current_status, "holder": self.holder, "holder_name": self.holder_name}

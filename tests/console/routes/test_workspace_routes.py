@@ -158,6 +158,32 @@ async def test_an_agent_works_a_conversation_through_the_api_and_every_change_is
     assert "Anna here" not in json.dumps(by_action["workspace.reply"].detail)  # who and whether, not what
 
 
+async def test_two_agents_claiming_at_once_one_wins_and_the_other_gets_a_409_naming_the_holder(
+    app: FastAPI, engine: Engine
+) -> None:
+    names = {"anna.kowalska": "Anna Kowalska", "olena.shevchenko": "Olena Shevchenko"}
+    async with (
+        signed_in(app, "anna.kowalska") as (anna, anna_csrf),
+        signed_in(app, "olena.shevchenko") as (olena, olena_csrf),
+    ):
+        for _ in range(3):
+            sender = session_id()
+            await say(engine, sender, COMPLAINT, email=VIP_EMAIL)  # a VIP complaint: queued
+            cid = f"widget:{sender}"
+            answers = await asyncio.gather(
+                anna.post(path(cid, "claim"), json={}, headers=anna_csrf),
+                olena.post(path(cid, "claim"), json={}, headers=olena_csrf),
+            )
+            assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+            won, lost = sorted(answers, key=lambda a: a.status_code)
+            holder = won.json()["conversation"]["assigned_to"]
+            body = lost.json()
+            assert body["error"] == "conflict" and names[holder] in body["message"]
+            assert body["detail"] == {"status": "assigned", "holder": holder, "holder_name": names[holder]}
+            moves = [e for e in await engine.store.events(cid) if getattr(e, "event", "") == "handoff_status"]
+            assert [m.to_status for m in moves].count("assigned") == 1
+
+
 async def test_a_manager_assigns_and_transfers(app: FastAPI, engine: Engine) -> None:
     sender = session_id()
     await say(engine, sender, COMPLAINT, email=VIP_EMAIL)

@@ -1,0 +1,370 @@
+"""Never silent: while the bot owns a conversation every client message gets a reply or a
+handoff; while a person owns it the bot sends nothing.
+
+A small real project (NLU, rules, the core fallback, CSAT, handoff triggers, two agents,
+a studio open all week) runs on the real engine and store. First the conversation of
+issue 11 as a regression test: a trigger hands off, an agent claims and returns it, the
+client types "5" at the CSAT question, the fallback's rewind used to bring the handoff's
+pause back, and the bot said nothing ever again. Then a hypothesis state machine drives
+random sequences of client messages, fallbacks, rewinds (``/back``), restarts, handoff
+triggers, claims, transfers, resolutions and returns, checking the invariant at every
+client message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from actions.csat import csat_payload, csat_question
+from bot.engine import Engine, build_engine
+from bot.events import BotUttered, Event, HandoffStatus, UserUttered
+from bot.models import InboundMessage
+from bot.settings import Settings
+from handoff.runtime import HandoffRuntime
+
+T = TypeVar("T")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+NOON = datetime(2026, 11, 24, 12, 0, tzinfo=ZoneInfo("Europe/Warsaw")).timestamp()
+
+DOMAIN = """
+version: "3.1"
+intents: [greet, ask_hours, thank, refund, rate, csat, restart, back]
+entities: [score]
+responses:
+  utter_greet:
+  - text: "Welcome to Mariia Hub!"
+  utter_hours:
+  - text: "We are open every day."
+  utter_welcome:
+  - text: "You're welcome!"
+  utter_refund:
+  - text: "Refunds go back to your card within 5 days."
+  utter_default:
+  - text: "Sorry, I didn't get that."
+  utter_restart:
+  - text: "Let's start again."
+  utter_back:
+  - text: "Going back."
+actions: [action_record_csat]
+"""
+NLU = """
+version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - hi
+    - hello
+    - good morning
+    - hey there
+    - hello mariia hub
+- intent: ask_hours
+  examples: |
+    - when are you open
+    - what are your opening hours
+    - are you open on sunday
+    - what time do you close
+    - opening times please
+- intent: thank
+  examples: |
+    - thanks
+    - thank you so much
+    - cheers
+    - great thanks
+    - many thanks
+- intent: refund
+  examples: |
+    - I want a refund for my massage
+    - can I get my money back
+    - refund please
+    - I want my money back for the facial
+    - how do refunds work
+# no rule answers a bare rating: the core fallback does (utter_default, then a rewind)
+- intent: rate
+  examples: |
+    - 5
+    - 4
+    - 3
+    - five
+    - I'd give it a 4
+    - 5 out of 5
+"""
+RULES = """
+version: "3.1"
+rules:
+- rule: greet
+  steps:
+  - intent: greet
+  - action: utter_greet
+- rule: hours
+  steps:
+  - intent: ask_hours
+  - action: utter_hours
+- rule: thank
+  steps:
+  - intent: thank
+  - action: utter_welcome
+- rule: refund
+  steps:
+  - intent: refund
+  - action: utter_refund
+- rule: csat
+  steps:
+  - intent: csat
+  - action: action_record_csat
+- rule: not understood
+  steps:
+  - intent: nlu_fallback
+  - action: action_default_fallback
+"""
+CONFIG = """
+language: en
+pipeline:
+- name: WhitespaceTokenizer
+- name: CountVectorsFeaturizer
+- name: DIETClassifier
+  epochs: 60
+- name: FallbackClassifier
+  threshold: 0.6
+policies:
+- name: RulePolicy
+"""
+HANDOFF = (
+    "locations:\n  studio:\n    name: Studio\n    hours:\n"
+    + "".join(f'      {day}: ["00:00-23:59"]\n' for day in WEEKDAYS)
+    + "default_location: studio\nagents_file: agents.yml\n"
+)
+AGENTS = """
+agents:
+  - {id: anna.kowalska, name: Anna Kowalska, languages: [en], max_chats: 50, locations: [studio]}
+  - {id: olena.shevchenko, name: Olena Shevchenko, languages: [en], max_chats: 50, locations: [studio]}
+"""
+AGENT_IDS = ("anna.kowalska", "olena.shevchenko")
+ORDINARY = ("hello", "what are your opening hours", "thanks", "are you open on sunday")
+NOT_UNDERSTOOD = ("5", "blorp zzq", "qwx vvk plm")  # "5" typed at the CSAT question
+REFUND = "I want a refund for my massage"  # an immediate trigger (rule:refund)
+#: what a client may send: questions, things the bot does not understand (its fallback
+#: rewinds), going back (two rewinds), a restart, and CSAT taps (asked for or not)
+CLIENT_TEXTS = (*ORDINARY, *NOT_UNDERSTOOD, "/back", "/restart", *(csat_payload(s) for s in (1, 3, 5)))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("never_silent")
+    (root / "data").mkdir()
+    files = {
+        "domain.yml": DOMAIN,
+        "config.yml": CONFIG,
+        "data/nlu.yml": NLU,
+        "data/rules.yml": RULES,
+        "endpoints.yml": "",
+        "handoff.yml": HANDOFF,
+        "agents.yml": AGENTS,
+    }
+    for name, text in files.items():
+        (root / name).write_text(text)
+    return root
+
+
+class Clock:
+    """The engine's clock: noon on a Tuesday, a second later at every reading."""
+
+    def __init__(self) -> None:
+        self.now = NOON
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+@pytest.fixture
+async def engine(project: Path, tmp_path: Path) -> AsyncIterator[Engine]:
+    built = await build_engine(
+        Settings(project_dir=project, model_dir=project / "models", state_dir=tmp_path)
+    )
+    built.clock = Clock()
+    try:
+        assert built.handoff is not None
+        yield built
+    finally:
+        await built.close()
+
+
+def runtime(engine: Engine) -> HandoffRuntime:
+    assert engine.handoff is not None
+    return engine.handoff
+
+
+async def say(engine: Engine, sender: str, text: str) -> list[str]:
+    """What the client reads after sending ``text``."""
+    replies = await engine.handle(InboundMessage(channel="widget", sender_id=sender, text=text))
+    return [r.text or "" for r in replies]
+
+
+async def return_with_csat(engine: Engine, conversation_id: str, agent_id: str, *, resolve: bool) -> None:
+    """What the console does: (resolve and) hand back to the bot, then ask for CSAT."""
+    service = runtime(engine).service
+    if resolve:
+        await service.resolve(conversation_id, agent_id)
+    await service.return_to_bot(conversation_id, agent_id)
+    tracker = await engine.tracker(conversation_id)
+    question = csat_question(tracker, engine.domain, engine.nlg, "widget", agent_id=agent_id)
+    await engine.append(conversation_id, question)
+
+
+async def test_a_fallback_after_a_return_to_the_bot_does_not_mute_the_conversation(engine: Engine) -> None:
+    sender = uuid.uuid4().hex[:12]
+    cid = f"widget:{sender}"
+    assert await say(engine, sender, "hello") == ["Welcome to Mariia Hub!"]
+    handed_off = await say(engine, sender, REFUND)
+    assert len(handed_off) == 1 and await runtime(engine).service.status(cid) == HandoffStatus.QUEUED
+    assert await say(engine, sender, "hello?") == []  # queued: stored, not answered
+    await runtime(engine).service.claim(cid, "anna.kowalska")
+    await return_with_csat(engine, cid, "anna.kowalska", resolve=False)
+
+    # the core fallback (no rule answers a bare rating): it says so, and the rewind that follows
+    # must not bring back the pause of the handoff the agent ended
+    fallback = await say(engine, sender, "5")
+    assert fallback[0] == "Sorry, I didn't get that."
+    assert await runtime(engine).service.status(cid) == HandoffStatus.BOT
+    assert await say(engine, sender, "what are your opening hours") == ["We are open every day."]
+    assert await say(engine, sender, csat_payload(4)) != []
+    assert not (await engine.tracker(cid)).paused
+
+
+# ---- the property ------------------------------------------------------------------------------
+class NeverSilent(RuleBasedStateMachine):
+    """One conversation per example on the shared engine; ``loop`` runs the engine's coroutines."""
+
+    engine: Engine
+    loop: asyncio.AbstractEventLoop
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sender = uuid.uuid4().hex[:12]
+        self.cid = f"widget:{self.sender}"
+        self.status = HandoffStatus.BOT
+        self.holder: str | None = None
+
+    def run(self, coroutine: Awaitable[T]) -> T:
+        return self.loop.run_until_complete(coroutine)  # type: ignore[arg-type]
+
+    async def _log(self) -> list[Event]:
+        return await self.engine.store.events(self.cid)
+
+    def refresh(self) -> None:
+        ticket = self.run(runtime(self.engine).service.ticket(self.cid))
+        self.status, self.holder = ticket.status, ticket.assigned_to
+
+    def client(self, text: str) -> None:
+        """The client sends ``text``; the invariant is checked against the log's own status."""
+        before, stored = self.status, len(self.run(self._log()))
+        replies = self.run(say(self.engine, self.sender, text))
+        self.refresh()
+        new = self.run(self._log())[stored:]
+        assert any(isinstance(e, UserUttered) and e.text == text for e in new), "the message was stored"
+        if before == HandoffStatus.BOT:
+            assert replies or self.status != HandoffStatus.BOT, (
+                f"the bot owned it and said nothing to {text!r}"
+            )
+        else:
+            assert replies == [], f"a person owns it ({before}) and the bot answered {text!r}: {replies}"
+            assert not any(isinstance(e, BotUttered) for e in new)
+            assert self.status == before
+
+    @initialize()
+    def greet(self) -> None:
+        self.client("hello")
+
+    @rule(text=st.sampled_from(CLIENT_TEXTS))
+    def client_sends(self, text: str) -> None:
+        self.client(text)
+
+    @rule()
+    def client_asks_for_a_refund(self) -> None:
+        self.client(REFUND)  # hands off at once while the bot owns it
+
+    @precondition(lambda self: self.status == HandoffStatus.QUEUED)
+    @rule(agent=st.sampled_from(AGENT_IDS))
+    def agent_claims(self, agent: str) -> None:
+        self.run(runtime(self.engine).service.claim(self.cid, agent))
+        self.refresh()
+        assert (self.status, self.holder) == (HandoffStatus.ASSIGNED, agent)
+
+    @precondition(lambda self: self.status == HandoffStatus.ASSIGNED)
+    @rule()
+    def agent_transfers(self) -> None:
+        assert self.holder is not None
+        self.run(runtime(self.engine).service.transfer(self.cid, self.holder))
+        self.refresh()
+        assert self.status == HandoffStatus.QUEUED
+
+    @precondition(lambda self: self.status == HandoffStatus.ASSIGNED)
+    @rule()
+    def agent_resolves(self) -> None:
+        assert self.holder is not None
+        self.run(return_with_csat(self.engine, self.cid, self.holder, resolve=True))
+        self.refresh()
+        assert self.status == HandoffStatus.BOT
+
+    @precondition(lambda self: self.status in (HandoffStatus.QUEUED, HandoffStatus.ASSIGNED))
+    @rule(ask_csat=st.booleans())
+    def agent_returns_it_to_the_bot(self, ask_csat: bool) -> None:
+        if self.status == HandoffStatus.ASSIGNED and ask_csat:
+            assert self.holder is not None
+            self.run(return_with_csat(self.engine, self.cid, self.holder, resolve=False))
+        else:
+            self.run(runtime(self.engine).service.return_to_bot(self.cid, "kasia"))
+        self.refresh()
+        assert self.status == HandoffStatus.BOT
+
+
+@pytest.fixture
+def machine_loop(project: Path, tmp_path: Path) -> Iterator[tuple[Engine, asyncio.AbstractEventLoop]]:
+    """The engine on an event loop of its own, which the (synchronous) state machine drives."""
+    loop = asyncio.new_event_loop()
+    settings_ = Settings(project_dir=project, model_dir=project / "models", state_dir=tmp_path)
+    engine = loop.run_until_complete(build_engine(settings_))
+    engine.clock = Clock()
+    try:
+        yield engine, loop
+    finally:
+        loop.run_until_complete(engine.close())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+
+
+def test_while_the_bot_owns_it_every_message_is_answered_and_while_a_person_does_nothing_is(
+    machine_loop: tuple[Engine, asyncio.AbstractEventLoop],
+) -> None:
+    NeverSilent.engine, NeverSilent.loop = machine_loop
+    run_state_machine_as_test(
+        NeverSilent,
+        settings=settings(
+            max_examples=30,
+            stateful_step_count=20,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+            database=None,  # no example database in the tree; failures print their steps
+            # every step is a real turn: shrinking a failure would outlast the test's timeout,
+            # so a failure is reported as found (its steps are printed)
+            phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        ),
+    )
