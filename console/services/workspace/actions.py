@@ -211,8 +211,28 @@ class WorkspaceActions:
         adapter = self.channels.get(channel)
         if isinstance(adapter, PushChannel) and adapter.outbox is not None:
             adapter.outbox.wake()  # the rows are committed: deliver now, not at the next poll
-        lines = [seq for event, seq in zip(prepared, seqs, strict=True) if isinstance(event, BotUttered)]
-        return [self._delivery(channel, seq, refusal) for seq, refusal in zip(lines, refusals, strict=True)]
+        lines = [(e, seq) for e, seq in zip(prepared, seqs, strict=True) if isinstance(e, BotUttered)]
+        views = []
+        for (line, seq), refusal in zip(lines, refusals, strict=True):
+            if refusal is None and adapter is not None and not isinstance(adapter, PushChannel):
+                refusal = await self._push_now(conversation_id, adapter, line)
+            views.append(self._delivery(channel, seq, refusal))
+        return views
+
+    async def _push_now(
+        self, conversation_id: str, adapter: ChannelAdapter, line: BotUttered
+    ) -> tuple[str, str] | None:
+        """A channel without an outbox (``rest``: request/response) is asked to push a stored
+        line directly; most cannot, and the agent is told so."""
+        channel, sender_id = split_conversation_id(conversation_id)
+        if channel in LIVE_FROM_LOG:
+            return None
+        try:
+            await adapter.send(outbound_from_bot_event(line, channel, sender_id))
+        except ChannelError as exc:
+            log.warning("%s: pushing a reply failed: %s", conversation_ref(conversation_id), exc)
+            return ("channel_error", str(exc))
+        return None
 
     async def _prepared(
         self, conversation_id: str, event: BotUttered
@@ -221,12 +241,8 @@ class WorkspaceActions:
         cannot go out (then it is stored marked :data:`NOT_SENT`, and gets no outbox row)."""
         channel, sender_id = split_conversation_id(conversation_id)
         adapter = self.channels.get(channel)
-        if channel in LIVE_FROM_LOG or adapter is None:
-            return event, None
-        if not isinstance(adapter, PushChannel) or adapter.outbox is None:
-            refusal = ("channel_error", f"channel {channel}: the outbox is not running yet")
-            log.warning("%s: pushing a reply failed: %s", conversation_ref(conversation_id), refusal[1])
-            return _not_sent(event, refusal[0]), refusal
+        if channel in LIVE_FROM_LOG or not isinstance(adapter, PushChannel):
+            return event, None  # the log is the delivery, or no outbox (see _push_now)
         message: OutboundMessage = outbound_from_bot_event(event, channel, sender_id)
         # what a channel with a service window needs to pick an approved template (bot/channels/
         # service_window.py): the CSAT question's purpose, the agent's name for their replies
@@ -244,6 +260,10 @@ class WorkspaceActions:
         except ChannelError as exc:
             log.warning("%s: pushing a reply failed: %s", conversation_ref(conversation_id), exc)
             return _not_sent(event, "channel_error"), ("channel_error", str(exc))
+        if adapter.outbox is None:
+            refusal = ("channel_error", f"channel {channel}: the outbox is not running yet")
+            log.warning("%s: pushing a reply failed: %s", conversation_ref(conversation_id), refusal[1])
+            return _not_sent(event, refusal[0]), refusal
         if message.custom:
             # the outbox row is built from the stored line: it carries what the channel chose
             event = event.model_copy(update={"data": {**event.data, "custom": message.custom}})

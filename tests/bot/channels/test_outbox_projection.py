@@ -1,5 +1,6 @@
 """A turn and its replies commit together (the outbox projector), on real SQLite and PostgreSQL;
-and a send cut short by a dead worker is retried once, with the row's stable key."""
+so do an agent's reply and its row; a send cut short by a dead worker is retried once, with
+the row's stable key."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ from bot.channels.base import ChannelSection, MessageHandler, PushChannel
 from bot.channels.outbox import MAYBE_SENT, Outbox, OutboxSettings, RateLimit
 from bot.channels.outbox_projection import NOT_SENT, OutboxProjector, outbox_key
 from bot.channels.tables import outbox as outbox_table
+from bot.engine import Engine
+from bot.errors import OutsideWindow
 from bot.events import ActionExecuted, BotUttered, UserUttered
 from bot.models import InboundMessage, OutboundMessage
 from bot.store import EventStore
 from bot.store.event_store import StoredEvent
 from bot.store.tables import events as events_table
+from console.services.workspace.actions import WorkspaceActions
 
 FAST = OutboxSettings(base_delay=0.02, max_delay=0.1, poll_interval=0.05, max_attempts=5, lease_seconds=5)
 CONVERSATION = "pushy:client-7"
@@ -210,3 +214,51 @@ async def test_a_row_found_mid_send_is_noted_as_maybe_sent_until_its_retry_ends(
         2,
         MAYBE_SENT,
     )
+
+
+class WindowedChannel(PushyChannel):
+    """A push channel whose window is closed: every line is refused before it is stored."""
+
+    async def prepare(self, message: OutboundMessage) -> OutboundMessage:
+        raise OutsideWindow("the client's last message is older than 24 hours; the message was not sent")
+
+
+async def test_an_agents_reply_and_its_outbox_row_are_one_commit(engine: Engine) -> None:
+    store = engine.store
+    channel = PushyChannel()
+    OutboxProjector.install(store, {"pushy": channel})
+    channel.attach(Outbox(store.engine, FAST))
+    actions = WorkspaceActions(engine, runtime=None, channels={"pushy": channel})  # type: ignore[arg-type]
+    agent_line = BotUttered(
+        text="Anna here, how can I help?", metadata={"sender": "agent", "agent_name": "Anna"}
+    )
+
+    (view,) = await actions.store_and_send(CONVERSATION, [agent_line])
+    assert (view.delivered, view.queued, view.error_kind) == (True, True, None)
+    (row,) = await Outbox(store.engine).rows(conversation_id=CONVERSATION)
+    assert row.idempotency_key == outbox_key(CONVERSATION, view.seq)
+    assert (row.message.text, row.message.sender, row.message.custom) == (
+        "Anna here, how can I help?",
+        "agent",
+        {"agent_name": "Anna"},  # what a template would need, stored with the line
+    )
+
+    store.add_projector(Exploding())  # the process dies inside the reply's transaction
+    with pytest.raises(RuntimeError, match="died here"):
+        await actions.store_and_send(CONVERSATION, [agent_line])
+    assert len(await store.load(CONVERSATION)) == 1  # neither the second line ...
+    assert len(await Outbox(store.engine).rows(conversation_id=CONVERSATION)) == 1  # ... nor its row
+
+
+async def test_an_agents_reply_outside_the_window_is_stored_marked_and_gets_no_row(engine: Engine) -> None:
+    store = engine.store
+    channel = WindowedChannel()
+    OutboxProjector.install(store, {"pushy": channel})
+    channel.attach(Outbox(store.engine, FAST))
+    actions = WorkspaceActions(engine, runtime=None, channels={"pushy": channel})  # type: ignore[arg-type]
+    (view,) = await actions.store_and_send(CONVERSATION, [BotUttered(text="Sorry for the wait!")])
+    assert (view.delivered, view.error_kind) == (False, "outside_window")
+    assert view.error is not None and "24 hours" in view.error
+    (stored,) = await store.load(CONVERSATION)
+    assert isinstance(stored.event, BotUttered) and stored.event.metadata[NOT_SENT] == "outside_window"
+    assert await Outbox(store.engine).rows(conversation_id=CONVERSATION) == []
