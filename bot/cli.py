@@ -139,7 +139,8 @@ def run(
         _fail(exc)
     settings.model_dir = model or default_model_dir(project)
     console.print(f"Concierge is up: demo page http://{host}:{port}/  console http://{host}:{port}/console")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # X-Forwarded-For is read by the app itself, from CONCIERGE_TRUSTED_PROXIES only (console/limits.py)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
 
 
 @app.command()

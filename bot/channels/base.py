@@ -69,6 +69,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.channels.limits import DEFAULT_GUARD, ChatGuard
 from bot.channels.outbox import RateLimit
 from bot.errors import ChannelError, ConfigError
 from bot.live import Subscription
@@ -131,6 +132,8 @@ class ChannelAdapter(ABC):
     """
 
     name: ClassVar[str]
+    #: inbound bounds (text length, sender rate, webhook freshness): set by mount_channels
+    guard: ChatGuard = DEFAULT_GUARD
 
     @classmethod
     def from_settings(cls, settings: Settings | None) -> Self:

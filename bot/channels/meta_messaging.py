@@ -176,8 +176,11 @@ class MetaMessagingChannel(WebhookChannel):
             raise Unauthorized(f"{SIGNATURE_HEADER} missing or wrong")
 
     def parse(self, request: Request, body: bytes) -> WebhookBatch:
-        """Every messaging event in the (possibly batched) notification."""
-        return parse_messaging(json_body(body), self.name, self.object_kind)
+        """Every messaging event in the (possibly batched) notification, except events dated
+        outside the freshness window: those are dropped and the request still answered 200,
+        because Meta retries a failed delivery for days and disables a webhook that keeps
+        failing (docs/security.md, "Webhook freshness")."""
+        return parse_messaging(json_body(body), self.name, self.object_kind, stale=self.guard.stale)
 
     def extra_routes(self, router: APIRouter) -> None:
         """``GET /webhook``: Meta's subscription handshake (``hub.challenge``)."""

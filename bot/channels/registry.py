@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from bot.channels.base import ChannelAdapter, MessageHandler
 from bot.channels.email import EmailChannel
 from bot.channels.instagram import InstagramChannel
+from bot.channels.limits import ChatGuard
 from bot.channels.messenger import MessengerChannel
 from bot.channels.rest import RestChannel
 from bot.channels.telegram import TelegramChannel
@@ -49,11 +50,14 @@ def mount_channels(
     names: Iterable[str],
     settings: Settings | None = None,
     credentials: Credentials | None = None,
+    guard: ChatGuard | None = None,
 ) -> dict[str, ChannelAdapter]:
     """Build each named adapter and mount its routes at ``/webhooks/<name>``.
 
     An adapter listed in ``credentials`` (``credentials.yml``) is built from its section.
-    Returns the adapters by name, so the app can ask their health and close them.
+    Every adapter gets ``guard`` (text length, sender rate, webhook freshness; the
+    defaults without one). Returns the adapters by name, so the app can ask their health
+    and close them.
     """
     adapters: dict[str, ChannelAdapter] = {}
     for name in names:
@@ -65,6 +69,8 @@ def mount_channels(
             adapter = cls.from_credentials(section, settings)
         else:
             adapter = cls.from_settings(settings)
+        if guard is not None:
+            adapter.guard = guard
         app.include_router(adapter.router(handler), prefix=f"/webhooks/{name}")
         adapters[name] = adapter
     return adapters

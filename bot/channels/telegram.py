@@ -42,9 +42,10 @@ from telegram import error as tg_error
 from telegram.request import HTTPXRequest
 
 from bot.channels.base import ChannelSection, MessageHandler
+from bot.channels.limits import stale_log_line
 from bot.channels.media import MAX_MEDIA_BYTES, OCTET_STREAM, Media, MediaNotFound, MediaTooLarge
 from bot.channels.outbox import Outbox
-from bot.channels.telegram_updates import FILE_SCHEME, batch_from_update, parse_update
+from bot.channels.telegram_updates import FILE_SCHEME, batch_from_update, parse_update, update_date
 from bot.channels.webhook import WebhookBatch, WebhookChannel, json_body, split_text
 from bot.errors import BadPayload, ChannelError, RateLimited, Unauthorized
 from bot.models import Attachment, Button, ComponentHealth, InboundMessage, OutboundMessage
@@ -209,8 +210,19 @@ class TelegramChannel(WebhookChannel):
             raise Unauthorized(f"{SECRET_HEADER} does not match")
 
     def parse(self, request: Request, body: bytes) -> WebhookBatch:
-        """One update per request, as Telegram sends them."""
-        return parse_update(json_body(body), self.name)
+        """One update per request, as Telegram sends them.
+
+        A message Telegram dated (``date``, or ``edit_date`` for an edit) outside the
+        freshness window is dropped and the request answered 200: a refusal would only make
+        Telegram redeliver it, and it keeps an undelivered update for 24 hours anyway.
+        """
+        data = json_body(body)
+        sent_at = update_date(data)
+        if sent_at is not None and self.guard.stale(sent_at):
+            self.stats.refused += 1
+            log.warning(stale_log_line(self.name, sent_at))
+            return WebhookBatch()
+        return parse_update(data, self.name)
 
     async def resolve(self, message: InboundMessage, handler: MessageHandler) -> InboundMessage:
         """A hashed button payload (too long for ``callback_data``) becomes the payload again,

@@ -7,7 +7,8 @@
 2. :meth:`WebhookChannel.parse` turns the body into a :class:`WebhookBatch`; a signed but
    malformed body gets 400 with a short reason.
 3. Messages whose provider id is one of our own sends (echoes) are dropped; the others go
-   to ``handler.receive`` (durable, deduplicated by the provider's message id). Only then is
+   to ``handler.receive`` (durable, deduplicated by the provider's message id), a text over
+   the limit cut to it first, the client told (:mod:`bot.channels.limits`). Only then is
    the provider answered 2xx, so a message we acknowledged is never lost, and a provider's
    retry of the same id is processed once. If storing fails part way the answer is 503 (the
    provider retries the whole request); the messages stored before the failure are
@@ -38,6 +39,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from bot.channels.base import ChannelSection, MessageHandler, PushChannel
+from bot.channels.limits import too_long_notice
 from bot.channels.outbox import ReceiptStatus
 from bot.errors import BadPayload, Unauthorized
 from bot.models import Button, InboundMessage, OutboundMessage
@@ -309,8 +311,11 @@ class WebhookChannel(PushChannel):
                     continue
                 self.stats.inbound(self.clock())
                 message = with_attachment_metadata(message)
+                message, cut = self.guard.bound(message)  # stored cut to the text limit, and said so
                 if await handler.receive(message):
                     fresh.append(message)
+                    if cut:
+                        await self.reply_too_long(message)
                 else:
                     log.info("%s: duplicate delivery of message %s ignored", self.name, message.message_id)
         except Exception:
@@ -336,6 +341,15 @@ class WebhookChannel(PushChannel):
             channel=self.name, recipient_id=item.sender_id, text=self.unsupported_reply, sender="system"
         )
         await self.enqueue(reply, key=f"{self.name}:unsupported:{item.provider_message_id}")
+
+    async def reply_too_long(self, message: InboundMessage) -> None:
+        """Tell a client their long message was cut to the limit (once per provider message id)."""
+        log.info("%s: a message over %d characters was cut", self.name, self.guard.max_chars)
+        notice = too_long_notice(message.text or "", self.guard.max_chars)
+        reply = OutboundMessage(
+            channel=self.name, recipient_id=message.sender_id, text=notice, sender="system"
+        )
+        await self.enqueue(reply, key=f"{self.name}:too_long:{message.message_id}")
 
     def schedule(self, message: InboundMessage, handler: MessageHandler) -> None:
         """Process ``message`` in the background, after its conversation's earlier messages."""

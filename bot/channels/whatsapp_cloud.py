@@ -40,6 +40,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.channels.base import ChannelSection, describe_validation_error
+from bot.channels.limits import stale_log_line
 from bot.channels.media import Media, MediaNotFound, download
 from bot.channels.meta import GRAPH_URL, GRAPH_VERSION, GraphClient, signature_valid, verification_response
 from bot.channels.service_window import WA_TEMPLATE, ServiceWindow, fill
@@ -245,7 +246,8 @@ class CloudWhatsAppChannel(WebhookChannel):
             raise Unauthorized("X-Hub-Signature-256 does not match")
 
     def parse(self, request: Request, body: bytes) -> WebhookBatch:
-        """Every message and status in every entry and change, in payload order."""
+        """Every message and status in every entry and change, in payload order; a message
+        Meta dated (signed ``timestamp``) outside the freshness window is left out."""
         try:
             payload = CloudWebhook.model_validate(json.loads(body))
         except ValueError as exc:
@@ -259,6 +261,11 @@ class CloudWhatsAppChannel(WebhookChannel):
                 value = change.value
                 names = {c.wa_id: c for c in value.contacts if c.wa_id}
                 for message in value.messages:
+                    sent_at = _when(message.timestamp)
+                    if sent_at is not None and self.guard.stale(sent_at):
+                        # dropped, the request still 200: Meta retries failures for days
+                        log.warning(stale_log_line(self.name, sent_at))
+                        continue
                     self._message(message, names.get(message.sender), batch)
                 for status in value.statuses:
                     if status.status in RECEIPTS:

@@ -17,8 +17,11 @@ server -> client
     ``{"type": "typing", "on": true | false}`` around the bot's turn.
     ``{"type": "message", "entry": TranscriptEntry}``: a new line (the client's own message
     echoed with its ``seq``, bot replies, agent replies pushed later).
-    ``{"type": "error", "message": "...", "client_id"?: "...", "retry": bool, "detail"?: "..."}``:
-    ``message`` is for the visitor, ``detail`` for developers; the socket stays up.
+    ``{"type": "error", "message": "...", "client_id"?: "...", "retry": bool, "detail"?: "...",
+    "retry_after"?: seconds}``: ``message`` is for the visitor, ``detail`` for developers; the
+    socket stays up. A text over the limit (``guard.max_chars``), a frame over 64 K characters
+    and a message over the sender's or the address's rate (``retry_after``) are refused this
+    way, nothing stored (:mod:`bot.channels.limits`).
 
 Lines reach a socket only from the event log, in ``seq`` order and at most once per socket
 (:class:`bot.live_socket.SeqSocket`, shared with the agent console's socket): live notices
@@ -43,6 +46,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from bot.channels.base import ChannelAdapter, MessageHandler, describe_validation_error
+from bot.channels.limits import slow_down, too_long_refusal
 from bot.channels.widget_identity import MIN_SECRET, InvalidToken, verify_token
 from bot.errors import ConfigError
 from bot.live_socket import SeqSocket
@@ -53,7 +57,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 4000
+MAX_TEXT = 4000  # what the page sends at most; the server's limit is the guard's max_chars
+MAX_FRAME_CHARS = 65_536  # a frame longer than this is refused before it is parsed
 ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 UNREADABLE = "Sorry, I couldn't read that message. Please try again."
 NOT_DELIVERED = "Sorry, your message didn't reach us. We'll try sending it again."
@@ -77,7 +82,7 @@ class MessageFrame(BaseModel):
     model_config = ConfigDict(extra="ignore")
     type: Literal["message"]
     client_id: str = Field(pattern=ID_PATTERN)
-    text: str | None = Field(default=None, max_length=MAX_TEXT)
+    text: str | None = None  # its limit is checked by the connection (guard.max_chars)
     payload: str | None = Field(default=None, max_length=MAX_TEXT)
     title: str | None = Field(default=None, max_length=MAX_TEXT)
 
@@ -154,6 +159,17 @@ class _Connection:
                 {"type": "error", "message": UNREADABLE, "retry": False, "detail": "send JSON text frames"}
             )
             return
+        if len(text) > MAX_FRAME_CHARS:
+            limit = self.channel.guard.max_chars
+            await self._send(
+                {
+                    "type": "error",
+                    "message": too_long_refusal(text, limit),
+                    "retry": False,
+                    "detail": f"frames are limited to {MAX_FRAME_CHARS} characters",
+                }
+            )
+            return
         try:
             raw = json.loads(text)
         except ValueError:
@@ -210,6 +226,8 @@ class _Connection:
                 }
             )
             return
+        if await self._refused(frame):
+            return
         inbound = frame.to_inbound(self.channel.name, self.session_id, self.identity)
         try:
             fresh = await self.handler.receive(inbound)
@@ -222,6 +240,29 @@ class _Connection:
         await self._send({"type": "ack", "client_id": frame.client_id})
         if fresh:  # a re-sent duplicate is acknowledged again but answered only once
             self._turns.put_nowait(inbound)
+
+    async def _refused(self, frame: MessageFrame) -> bool:
+        """Refuse (with an error frame the visitor reads) a text over the limit, or a message
+        over the sender's or the address's rate; True when refused, nothing stored then."""
+        guard = self.channel.guard
+        text = frame.text or ""
+        wait = None
+        if len(text) > guard.max_chars:
+            message, detail = too_long_refusal(text, guard.max_chars), f"text over {guard.max_chars} chars"
+        else:
+            address = self.ws.client.host if self.ws.client else "unknown"
+            wait = await guard.sender_wait(self.channel.name, self.session_id or "")
+            if wait is None:
+                wait = await guard.address_wait(address)
+            if wait is None:
+                return False
+            message, detail = slow_down(text, wait), f"rate limited; retry after {wait} s"
+        error: dict[str, object] = {"type": "error", "message": message, "client_id": frame.client_id}
+        error.update({"retry": False, "detail": detail})
+        if wait is not None:
+            error["retry_after"] = wait
+        await self._send(error)
+        return True
 
     async def _work(self) -> None:
         """Run this socket's turns one at a time, in the order they were acknowledged."""

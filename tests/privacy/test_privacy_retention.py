@@ -19,7 +19,7 @@ from bot.events import BotUttered, SlotSet, UserUttered
 from bot.models import InboundMessage, OutboundMessage
 from bot.store import EventStore
 from bot.store.tables import conversations, inbound_messages
-from console.audit import AuditLog
+from console.audit import AuditFilter, AuditLog
 from console.tables import audit
 from handoff.clients import ClientStore, ClientUpsert
 from handoff.identity import Identity
@@ -27,6 +27,7 @@ from knowledge.gaps import GapLog
 from knowledge.tables import gaps
 from privacy.config import PrivacyConfig
 from privacy.erasers import default_erasers
+from privacy.scheduler import RetentionScheduler
 from privacy.service import PrivacyService
 
 NOW = datetime.now(UTC)
@@ -205,3 +206,20 @@ async def test_the_scheduled_run_happens_once_across_processes(store: EventStore
         assert (await services[1].retention()).ran
     finally:
         await other.close()
+
+
+async def test_the_server_job_runs_in_the_background_until_stopped(store: EventStore, tmp_path: Path) -> None:
+    await chat(store, "widget:anon-old", 100)
+    config = PrivacyConfig(first_run_minutes=0)
+    service = PrivacyService(store.engine, erasers=default_erasers([tmp_path]), config=config)
+    job = RetentionScheduler(service).start()
+    try:
+        async with asyncio.timeout(60):  # a bound on a hang, not a speed check
+            for _ in iter(int, 1):  # until the job has run
+                if "widget:anon-old" not in await ids(store):
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        await job.stop()
+    entries, _ = await AuditLog(store.engine).entries(AuditFilter(action="privacy.retention"))
+    assert [(e.actor, e.detail["conversations"]) for e in entries] == [("system", 1)]

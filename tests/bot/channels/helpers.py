@@ -25,6 +25,7 @@ WIDGET_BOT = Path(__file__).resolve().parent / "widget_bot"
 WELCOME = "Welcome to Mariia Hub! How can I help?"
 HOURS = "We are open 8:00-21:00 every day."
 YOU_ARE_WELCOME = "You're welcome!"
+FIXTURE_AGE_HOURS = 20 * 365 * 24.0
 
 
 def train_widget_bot(root: Path) -> Settings:
@@ -37,7 +38,17 @@ def train_widget_bot(root: Path) -> Settings:
     if not project.is_dir():
         shutil.copytree(WIDGET_BOT, project)
     Agent.load_or_train(project, project / "models")
-    return Settings(project_dir=project, model_dir=project / "models")
+    # the payload fixtures were recorded with fixed provider dates (2025-2026): the freshness
+    # window is widened for them, and the chat rate limits are off so tests may send freely;
+    # tests/bot/channels/test_limits.py checks the real defaults
+    return Settings(
+        project_dir=project,
+        model_dir=project / "models",
+        webhook_max_age_hours=FIXTURE_AGE_HOURS,
+        chat_per_ip_per_minute=0,
+        chat_per_sender_per_minute=0,
+    )
+
 
 
 @asynccontextmanager
