@@ -14,13 +14,16 @@ import shutil
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.errors import ConciergeError
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 app = typer.Typer(add_completion=False, help="Concierge: a support bot with human handoff (Rasa 3 formats).")
 console = Console(stderr=True)
@@ -124,8 +127,16 @@ def run(
     model: ModelOpt = None,
     host: str = typer.Option("127.0.0.1", help="interface to listen on"),
     port: int = typer.Option(5005, help="port to listen on"),
+    workers: int = typer.Option(
+        1, min=1, help="worker processes on the port (more than 1 needs CONCIERGE_REDIS_URL)"
+    ),
 ) -> None:
-    """Serve the bot: REST and widget channels, the demo page and the console."""
+    """Serve the bot: REST and widget channels, the demo page and the console.
+
+    With ``--workers N`` the port is served by N processes (uvicorn workers); they share
+    the database and Redis (locks, agent presence, live delivery), start one at a time
+    and follow each other's knowledge edits; see docs/deployment.md.
+    """
     _offline()
     import uvicorn
 
@@ -138,9 +149,48 @@ def run(
     except ConciergeError as exc:
         _fail(exc)
     settings.model_dir = model or default_model_dir(project)
+    if workers > 1:
+        _serve_workers(settings, workers)
+        return
     console.print(f"Concierge is up: demo page http://{host}:{port}/  console http://{host}:{port}/console")
     # X-Forwarded-For is read by the app itself, from CONCIERGE_TRUSTED_PROXIES only (console/limits.py)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+
+
+def _serve_workers(settings: Settings, workers: int) -> None:
+    """``workers`` uvicorn processes building the app from the environment (console.serve)."""
+    import uvicorn
+
+    if not settings.redis_url:
+        _fail(
+            ConciergeError(
+                "--workers needs CONCIERGE_REDIS_URL: the workers share conversation locks, "
+                "agent presence and live delivery through Redis"
+            )
+        )
+    if settings.resolved_database_url().startswith("sqlite"):
+        console.print("[yellow]warning:[/yellow] several workers on SQLite; use PostgreSQL in production")
+    os.environ.update(
+        {
+            "CONCIERGE_PROJECT_DIR": str(settings.project_dir),
+            "CONCIERGE_MODEL_DIR": str(settings.resolved_model_dir()),
+            "CONCIERGE_HOST": settings.host,
+            "CONCIERGE_PORT": str(settings.port),
+        }
+    )
+    host, port = settings.host, settings.port
+    console.print(
+        f"Concierge is up ({workers} workers): http://{host}:{port}/  console http://{host}:{port}/console"
+    )
+    uvicorn.run(
+        "console.serve:create_app_from_env",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,  # X-Forwarded-For is read by the app itself (console/limits.py)
+    )
 
 
 @app.command()

@@ -312,3 +312,69 @@ async def test_a_holder_that_overruns_its_lifetime_is_passed_over(
         assert await locks.queue_length("widget:slow") == 0
     finally:
         await locks.close()
+
+
+ENTRANT = """
+import asyncio, sys
+from redis.asyncio import Redis
+from bot.locks import RedisLockStore
+
+async def main(url, prefix, name):
+    store = RedisLockStore.from_url(url, key_prefix=prefix, poll_interval=0.01)
+    print("queueing", flush=True)
+    async with store.lock("whatsapp:fifo"):
+        await store.redis.rpush(prefix + "order", name)
+    await store.close()
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+@pytest.mark.redis
+async def test_messages_queued_from_two_processes_enter_in_arrival_order(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """Tickets from other processes and from this one, interleaved, are served first come first
+    served (each entrant records itself in a Redis list while it holds the lock)."""
+    here = RedisLockStore.from_url(redis_url, key_prefix=redis_prefix, poll_interval=0.01)
+    other = RedisLockStore.from_url(redis_url, key_prefix=redis_prefix, poll_interval=0.01)
+    processes: list[asyncio.subprocess.Process] = []
+
+    async def queue_process(name: str, length: int) -> None:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            textwrap.dedent(ENTRANT),
+            redis_url,
+            redis_prefix,
+            name,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=REPO,
+        )
+        processes.append(process)
+        await queue_reaches(here, "whatsapp:fifo", length)
+
+    async def enter_here(name: str) -> None:
+        async with other.lock("whatsapp:fifo"):
+            await other.redis.rpush(redis_prefix + "order", name)
+
+    try:
+        async with here.lock("whatsapp:fifo"):
+            await queue_process("process-1", 2)
+            await queue_process("process-2", 3)
+            local = asyncio.create_task(enter_here("this-process"))
+            await queue_reaches(here, "whatsapp:fifo", 4)
+            await queue_process("process-3", 5)
+        async with asyncio.timeout(30):
+            await local
+            for process in processes:
+                assert await process.wait() == 0
+        order = [v.decode() for v in await here.redis.lrange(redis_prefix + "order", 0, -1)]
+        assert order == ["process-1", "process-2", "this-process", "process-3"]
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        await here.close()
+        await other.close()

@@ -50,6 +50,7 @@ from bot.channels.email.threads import ThreadIndex
 from bot.channels.outbox import Outbox
 from bot.channels.webhook import WebhookBatch, WebhookChannel
 from bot.errors import BadPayload, ChannelError, ConfigError, Unauthorized
+from bot.leases import RoundLease
 from bot.models import ComponentHealth, ContactHints, InboundMessage, OutboundMessage, VerifiedIdentity
 
 if TYPE_CHECKING:
@@ -102,7 +103,8 @@ class EmailChannel(WebhookChannel):
         imap = self.email.imap
         if imap is not None and self.handler is not None and self.poller is None:
             key = f"{imap.username}@{imap.host}:{imap.port}/{imap.mailbox}"
-            self.poller = ImapPoller(imap, ImapCursor(self.cursor_path, key), self._imap_sink)
+            lease = RoundLease(outbox.engine, f"imap:{key}")  # one process polls each round
+            self.poller = ImapPoller(imap, ImapCursor(self.cursor_path, key), self._imap_sink, lease=lease)
             self.poller.start()
 
     async def close(self) -> None:

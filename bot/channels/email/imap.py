@@ -38,6 +38,7 @@ import aioimaplib
 
 from bot.channels.email.config import ImapConfig
 from bot.errors import ChannelError
+from bot.leases import RoundLease
 
 __all__ = ["ImapCursor", "ImapPoller", "MailSink"]
 
@@ -112,11 +113,13 @@ class ImapPoller:
         sink: MailSink,
         *,
         ssl_context: ssl.SSLContext | None = None,
+        lease: RoundLease | None = None,
     ) -> None:
         self.config = config
         self.cursor = cursor
         self.sink = sink
         self.ssl_context = ssl_context
+        self.lease = lease  # several processes: each round is polled by one of them
         self._client: aioimaplib.IMAP4 | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -148,7 +151,7 @@ class ImapPoller:
     async def _run(self) -> None:
         while True:
             try:
-                await self.poll_once()
+                await self._round()
                 pause = self.config.poll_interval
             except asyncio.CancelledError:
                 raise
@@ -165,6 +168,15 @@ class ImapPoller:
                 pass
 
     # ---- one round -----------------------------------------------------------------
+    async def _round(self) -> None:
+        """A round, unless another process holds this mailbox's lease for it."""
+        if self.lease is None:
+            await self.poll_once()
+            return
+        async with self.lease.round() as mine:
+            if mine:
+                await self.poll_once()
+
     async def poll_once(self) -> int:
         """Fetch every new mail and hand it to the sink; how many the sink stored."""
         client = await self._connect()
