@@ -215,7 +215,7 @@ async def test_the_server_job_runs_in_the_background_until_stopped(store: EventS
     job = RetentionScheduler(service).start()
     try:
         async with asyncio.timeout(60):  # a bound on a hang, not a speed check
-            for _ in iter(int, 1):  # until the job has run
+            while True:  # until the job has run
                 if "widget:anon-old" not in await ids(store):
                     break
                 await asyncio.sleep(0.05)
