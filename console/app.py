@@ -19,14 +19,17 @@ from fastapi.staticfiles import StaticFiles
 
 from bot.channels.base import ChannelAdapter, MessageHandler
 from bot.channels.credentials import Credentials, load_credentials
+from bot.channels.limits import ChatGuard
 from bot.channels.registry import mount_channels
 from bot.channels.runtime import start_outbox
 from bot.channels.webhook import WebhookChannel
 from bot.live import Subscription
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
+from bot.ratelimit import rate_limiter_from_url
 from bot.recovery import RecoveryLoop
 from bot.settings import Settings
 from console.errors import ERROR_RESPONSES, install_error_handlers
+from console.limits import install_limits
 from console.routes import health, pages
 from console.routes.workspace_live import close_workspace
 from console.security.http import install_security
@@ -140,6 +143,7 @@ def create_app(
             if built is not None:
                 await built.close()
                 slot.engine = None
+            await limiter.close()
 
     install_log_redaction()  # no phone, e-mail or search term in any log line (privacy/logs.py)
     app = FastAPI(
@@ -147,7 +151,12 @@ def create_app(
     )
     install_error_handlers(app)
     install_security(app)  # security headers, CSRF, sign-in redirects
-    adapters.update(mount_channels(app, slot, [*channels, *credentials.enabled()], settings, credentials))
+    limiter = rate_limiter_from_url(settings.redis_url)  # Redis client: lazy, closed at shutdown
+    install_limits(app, settings, limiter)  # client address, body sizes, rates per address (first)
+    guard = ChatGuard.from_settings(settings, limiter)  # text length, sender rate, freshness
+    adapters.update(
+        mount_channels(app, slot, [*channels, *credentials.enabled()], settings, credentials, guard)
+    )
     app.state.disabled_channels = credentials.disabled()
     app.state.outbox = None
     app.state.settings = settings

@@ -22,17 +22,21 @@ sender's PSID / IGSID is the only identity, verified (the notification is signed
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.channels.base import describe_validation_error
+from bot.channels.limits import stale_log_line
 from bot.channels.outbox import ReceiptStatus
 from bot.channels.webhook import Receipt, Unsupported, WebhookBatch
 from bot.errors import BadPayload
 from bot.models import Attachment, InboundMessage, VerifiedIdentity
+
+log = logging.getLogger(__name__)
 
 ATTACHMENT_KINDS = {"image": "image", "video": "video", "audio": "audio", "file": "document"}
 SHARED_KINDS = {"share", "story_mention", "ig_reel", "reel", "ig_post"}
@@ -159,10 +163,14 @@ def _attachment(item: _Attachment) -> Attachment:
     return Attachment(kind=kind, url=payload.url, name=item.title or payload.title)  # type: ignore[arg-type]
 
 
-def parse_messaging(data: object, channel: str, object_kind: str) -> WebhookBatch:
+def parse_messaging(
+    data: object, channel: str, object_kind: str, stale: Callable[[datetime], bool] | None = None
+) -> WebhookBatch:
     """A Messenger (``object_kind="page"``) or Instagram (``"instagram"``) webhook body as a batch.
 
-    :class:`BadPayload` when it is not one.
+    Events Meta dated outside the freshness window (``stale(event time)`` true: the
+    event's ``timestamp``, else its entry's ``time``, both signed with the body) are left
+    out, logged without their content. :class:`BadPayload` when it is not a webhook body.
     """
     try:
         hook = _Webhook.model_validate(data)
@@ -173,6 +181,10 @@ def parse_messaging(data: object, channel: str, object_kind: str) -> WebhookBatc
     batch = WebhookBatch()
     for entry in hook.entry:
         for event in entry.messaging:
+            sent_at = _millis(event.timestamp) or _millis(entry.time)
+            if stale is not None and sent_at is not None and stale(sent_at):
+                log.warning(stale_log_line(channel, sent_at))
+                continue
             _add_event(batch, event, channel)
     kind = SENDER_KINDS.get(object_kind)
     for message in batch.messages if kind is not None else []:

@@ -20,6 +20,8 @@ The message id is ``update:<update_id>``: Telegram redelivers an update with the
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from telegram import CallbackQuery, Chat, Contact, InlineKeyboardMarkup, Message, Update, User
 
 from bot.channels.webhook import Unsupported, WebhookBatch
@@ -52,6 +54,22 @@ def parse_update(data: object, channel: str = "telegram") -> WebhookBatch:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BadPayload(f"not a readable Telegram update ({type(exc).__name__})") from None
     return batch_from_update(update, channel)
+
+
+def update_date(data: object) -> datetime | None:
+    """When Telegram says an update's message was sent (or edited): ``date`` / ``edit_date``,
+    Unix seconds; None for updates without one (a button press, a member change)."""
+    if not isinstance(data, dict):
+        return None
+    for key, stamp in (("message", "date"), ("edited_message", "edit_date"), ("edited_message", "date")):
+        message = data.get(key)
+        value = message.get(stamp) if isinstance(message, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            try:
+                return datetime.fromtimestamp(value, UTC)
+            except (OverflowError, OSError, ValueError):
+                return None
+    return None
 
 
 def batch_from_update(update: Update, channel: str = "telegram") -> WebhookBatch:

@@ -50,7 +50,6 @@ def train_widget_bot(root: Path) -> Settings:
     )
 
 
-
 @asynccontextmanager
 async def real_engine(trained: Settings, state_dir: Path) -> AsyncIterator[Engine]:
     """The real engine on the trained bot, with its own SQLite database in ``state_dir``."""

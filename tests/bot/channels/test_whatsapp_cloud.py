@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.channels.limits import ChatGuard
 from bot.channels.media import MediaNotFound
 from bot.channels.whatsapp_cloud import CloudWhatsAppChannel, CloudWhatsAppConfig
 from bot.engine import Engine
@@ -25,7 +26,7 @@ from bot.events import BotUttered
 from bot.models import Attachment, Button, OutboundMessage, VerifiedIdentity
 from bot.settings import Settings
 
-from .helpers import HOURS, WELCOME, attachment_of, content_of, journal, serving
+from .helpers import FIXTURE_AGE_HOURS, HOURS, WELCOME, attachment_of, content_of, journal, serving
 from .standins.graph import MediaFile
 from .standins.whatsapp_cloud import CloudApiStandIn
 from .whatsapp_support import (
@@ -304,7 +305,9 @@ def channel() -> CloudWhatsAppChannel:
     config = CloudWhatsAppConfig(
         phone_number_id=PHONE_ID, access_token=TOKEN, app_secret=SECRET, verify_token=VERIFY
     )
-    return CloudWhatsAppChannel(config, http=httpx.AsyncClient())
+    adapter = CloudWhatsAppChannel(config, http=httpx.AsyncClient())
+    adapter.guard = ChatGuard(max_age=timedelta(hours=FIXTURE_AGE_HOURS))  # fixtures have fixed dates
+    return adapter
 
 
 def buttons(count: int, title: str = "Option") -> list[Button]:
