@@ -1,10 +1,12 @@
 """Bounds shared by the API's parameters and bodies, so bad input is a 422, never a 500.
 
 Integers reach the database: SQLite stores at most 64-bit integers, PostgreSQL's ``INTEGER``
-columns 32-bit ones, so an id, offset or sequence number past those is refused at the edge
-(:data:`INT32`, :data:`INT64`). A field whose column is ``NOT NULL`` may be left out of a
-change but never sent as ``null``: :func:`not_null` declares such a field (its schema says
-``string``, not ``string | null``, and pydantic refuses ``null`` with 422).
+columns 32-bit ones (row ids, offsets, versions, and events' ``seq``), so a number past
+those is refused at the edge (:data:`INT32`).
+
+A field whose column is ``NOT NULL`` may be left out of a change but never sent as
+``null``: :func:`not_null` declares such a field (its schema says ``string``, not
+``string | null``, and pydantic refuses ``null`` with 422).
 """
 
 from __future__ import annotations
@@ -14,12 +16,11 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 from pydantic import Field
 
-INT32 = 2**31 - 1  # PostgreSQL INTEGER: row ids, offsets, versions
-INT64 = 2**63 - 1  # BIGINT / SQLite INTEGER: event sequence numbers
+INT32 = 2**31 - 1  # PostgreSQL INTEGER: row ids, offsets, versions, event sequence numbers
 
 RowId = Annotated[int, Path(ge=1, le=INT32, description="a row id")]
 Offset = Annotated[int, Query(ge=0, le=INT32, description="how many to skip")]
-Seq = Annotated[int, Path(ge=0, le=INT64, description="an event's sequence number")]
+Seq = Annotated[int, Path(ge=0, le=INT32, description="an event's sequence number")]
 
 
 def _without_default(schema: dict[str, Any]) -> None:

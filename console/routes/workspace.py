@@ -138,7 +138,7 @@ def router() -> APIRouter:
         conversation_id: Conversation,
         _: WorkspaceReader,
         workspace: WorkspaceDep,
-        after_seq: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
+        after_seq: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     ) -> list[WorkspaceLine]:
         return await workspace.views.lines(conversation_id, after_seq)
 

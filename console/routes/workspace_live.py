@@ -84,7 +84,7 @@ class OpenFrame(BaseModel):
     model_config = ConfigDict(extra="ignore")
     type: Literal["open"]
     conversation_id: str | None = Field(default=None, max_length=255)
-    last_seq: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    last_seq: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
 
 class LiveSession:

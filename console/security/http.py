@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from console.deps import Forbidden, LoginRequired, TokenRejected, bearer_token
 from console.errors import error_response
+from console.security.nul import nul_problem
 from console.security.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches
 
 CONSOLE_CSP = (
@@ -62,7 +63,8 @@ def _cookies(scope: Scope) -> dict[str, str]:
 
 
 class SecurityMiddleware:
-    """Pure ASGI middleware (WebSockets and streaming pass untouched): headers and CSRF."""
+    """Pure ASGI middleware (WebSockets and streaming pass untouched): headers, CSRF, and no
+    NUL characters in console requests (:mod:`console.security.nul`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -72,6 +74,13 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         console = is_console_path(scope["path"])
+        if console:  # a NUL would reach PostgreSQL and fail there: refuse it here, with a reason
+            problem, receive = await nul_problem(scope, receive)
+            if problem is not None:
+                await _with_headers(error_response(422, "invalid_request", problem), console)(
+                    scope, receive, send
+                )
+                return
         # the login form is checked by its route (against the session or the pre-login cookie)
         if console and scope["method"] in MUTATING and scope["path"] != LOGIN_PATH and not _has_bearer(scope):
             token = _cookies(scope).get(SESSION_COOKIE)

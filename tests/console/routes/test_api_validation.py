@@ -1,6 +1,7 @@
 """Bad input to the console API is a clear 422, never a 500 from the database: integers past
-what a column holds, ``null`` for a field whose column is NOT NULL, over-long strings; and a
-missing service (no bot engine yet) answers 503 only for requests that are otherwise valid."""
+what a column holds, ``null`` for a field whose column is NOT NULL, over-long strings, NUL
+characters (PostgreSQL text cannot hold them); and a missing service (no bot engine yet)
+answers 503 only for requests that are otherwise valid."""
 
 from __future__ import annotations
 
@@ -85,3 +86,27 @@ async def test_visits_are_bounded_as_the_visits_table_stores_them(
             body = {"external_id": "MH-1", "visits": [{**visit, **change}]}
             response = await manager.post("/api/clients", json=body, headers=csrf)
             assert response.status_code == 422, (change, response.text)
+
+
+async def test_nul_characters_are_refused_before_they_reach_the_database(
+    console_app: FastAPI, platform: ConsolePlatform, role_users: dict[Role, str]
+) -> None:
+    async with client_for(console_app) as admin:
+        csrf = {"X-CSRF-Token": await sign_in(admin, role_users["admin"])}
+        for path in (
+            "/api/audit?actor=ro%00ot",
+            "/api/clients?q=Marta%00",
+            "/api/workspace/conversations/widget:a%00b/lines",
+            "/api/knowledge/articles/lateness%00policy",
+        ):
+            response = await admin.get(path)
+            assert response.status_code == 422, (path, response.status_code)
+            assert "NUL" in response.json()["message"]
+        user = {"username": "nul.test", "role": "agent", "password": "long enough password"}
+        refused = await admin.post("/api/users", json={**user, "display_name": "Ann\x00a"}, headers=csrf)
+        assert refused.status_code == 422 and "NUL" in refused.json()["message"]
+        assert await platform.accounts.by_username("nul.test") is None
+        # a backslash followed by "u0000" is ordinary text (escaped in JSON as \\u0000)
+        kept = await admin.post("/api/users", json={**user, "display_name": "A\\u0000"}, headers=csrf)
+        assert kept.status_code == 201, kept.text
+        assert kept.json()["display_name"] == "A\\u0000"
