@@ -38,7 +38,7 @@ from bot.events import (
 )
 from bot.live import InProcessFeed, LiveFeed, Subscription
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
-from bot.recovery import already_answered
+from bot.recovery import already_answered, earlier_unanswered
 from bot.redact import conversation_ref
 from bot.store.snapshots import TrackerSnapshots
 from bot.tracker import Tracker
@@ -108,10 +108,14 @@ class Engine:
 
     async def process(self, message: InboundMessage) -> list[OutboundMessage]:
         """Run the bot's turn for an already stored message, in order within its conversation;
-        no replies when its turn already committed (another process or a recovery sweep ran it)."""
+        no replies when its turn already committed (another process or a recovery sweep ran it).
+        Earlier messages of the conversation still unanswered (a crash left them) are answered
+        first, so the replies keep the order of the client's messages."""
         async with self.locks.lock(message.conversation_id):
             if await already_answered(self.store, message):
                 return []
+            for earlier in await earlier_unanswered(self.store, message):  # a crash left them: first
+                await self._deliver(earlier, *await self._process_locked(earlier))
             events, seqs = await self._process_locked(message)
         return await self._deliver(message, events, seqs)
 

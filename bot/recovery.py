@@ -55,6 +55,31 @@ async def already_answered(store: EventStore, message: InboundMessage) -> bool:
     return status is not None and status != "received"
 
 
+async def earlier_unanswered(store: EventStore, message: InboundMessage) -> list[InboundMessage]:
+    """The conversation's messages stored before ``message`` and still unanswered, oldest first.
+
+    A crash (or an outage) leaves them ``received``; the engine answers them before
+    ``message``, under the conversation's lock, so a client who kept writing while we were
+    down gets the replies in the order of their messages, not the newest first.
+    """
+    journal = inbound_messages.c
+    own = (
+        select(journal.id)
+        .where(journal.conversation_id == message.conversation_id, journal.message_id == message.message_id)
+        .scalar_subquery()
+    )
+    query = (
+        select(journal.payload)
+        .where(
+            journal.conversation_id == message.conversation_id, journal.status == "received", journal.id < own
+        )
+        .order_by(journal.id)
+    )
+    async with store.engine.connect() as conn:
+        payloads = (await conn.execute(query)).scalars().all()
+    return [InboundMessage.model_validate(payload) for payload in payloads]
+
+
 class RecoveryLoop:
     """Sweeps for unanswered messages now and every ``interval`` seconds; see the module docstring."""
 

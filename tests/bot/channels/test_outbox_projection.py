@@ -26,6 +26,8 @@ from bot.store.event_store import StoredEvent
 from bot.store.tables import events as events_table
 from console.services.workspace.actions import WorkspaceActions
 
+from .helpers import HOURS, WELCOME, YOU_ARE_WELCOME
+
 FAST = OutboxSettings(base_delay=0.02, max_delay=0.1, poll_interval=0.05, max_attempts=5, lease_seconds=5)
 CONVERSATION = "pushy:client-7"
 
@@ -262,3 +264,20 @@ async def test_an_agents_reply_outside_the_window_is_stored_marked_and_gets_no_r
     (stored,) = await store.load(CONVERSATION)
     assert isinstance(stored.event, BotUttered) and stored.event.metadata[NOT_SENT] == "outside_window"
     assert await Outbox(store.engine).rows(conversation_id=CONVERSATION) == []
+
+
+async def test_messages_a_crash_left_unanswered_are_answered_before_a_newer_one(engine: Engine) -> None:
+    OutboxProjector.install(engine.store, {"pushy": PushyChannel()})
+    first, second, third = (
+        inbound("m-1", "hello"),
+        inbound("m-2", "when are you open"),
+        inbound("m-3", "thanks"),
+    )
+    for message in (first, second, third):  # all acknowledged; the process died before any turn
+        assert await engine.receive(message)
+    await engine.process(third)  # the client's newest message reaches the restarted process first
+    assert await engine.store.pending_inbound() == []
+    texts = [text for _key, text, _status in await rows_of(engine.store)]
+    assert texts == [WELCOME, HOURS, YOU_ARE_WELCOME]
+    users = [s.event.text for s in await engine.store.load(CONVERSATION) if isinstance(s.event, UserUttered)]
+    assert users == ["hello", "when are you open", "thanks"]
