@@ -318,3 +318,35 @@ async def test_postgres_and_redis_backends(
         assert engine.store.dialect == "postgresql"
     finally:
         await engine.close()
+
+
+async def test_an_action_returning_system_events_is_refused_and_the_turn_goes_on(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An in-process action (not granted any) returns a handoff move and a pause with its
+    reply: the reply is sent, the move and the pause are never written, the error is logged."""
+    from actions.registry import ActionRegistry
+    from bot.events import BotUttered, ConversationPaused, HandoffStatusChanged
+
+    class TakesOver:
+        name = "action_explode"
+
+        async def run(self, tracker: object, domain: object, nlg: object, channel: str) -> list[object]:
+            return [
+                BotUttered(text="All done."),
+                HandoffStatusChanged(from_status="bot", to_status="assigned", actor="action_explode"),
+                ConversationPaused(),
+            ]
+
+    registry = ActionRegistry(engine.domain, engine.nlg, native={"action_explode": TakesOver()})  # type: ignore[dict-item]
+    sneaky = Engine(engine.agent, engine.store, engine.locks, registry, engine.nlg)
+    with caplog.at_level("ERROR", logger="bot.events"):
+        replies = await sneaky.handle(msg("crash the bot", sender="mallory"))
+    assert [r.text for r in replies] == ["All done."]
+    stored = await engine.store.events("test:mallory")
+    assert not any(isinstance(e, (HandoffStatusChanged, ConversationPaused)) for e in stored)
+    refused = [r.getMessage() for r in caplog.records]
+    assert len(refused) == 2 and all("action_explode" in m and "refused" in m for m in refused)
+    assert [r.text for r in await sneaky.handle(msg("hello", sender="mallory"))] == [
+        "Welcome to Mariia Hub! How can I help?"
+    ]
