@@ -105,5 +105,11 @@ async def test_a_recognised_vip_is_erased_from_everything(
     assert left == set()
     logged = caplog.text.lower() + "\n".join(r.getMessage() for r in caplog.records).lower()
     assert [n for n in NEEDLES if n in logged] == []
+    # the vector store holds articles only: the passages nearest to her data do not carry it
+    assert engine.knowledge is not None
+    for needle in ("Aleksandra Wiśniewska", VIP_EMAIL, "601 234 567"):
+        for language in ("en", "pl"):
+            passages = await engine.knowledge.store.search(needle, language, k=20)
+            assert not [p for p in passages if needle.lower() in p.text.lower()]
     # the other clients, and the stranger's conversation, are still there
     assert STANDARD_EMAIL in after["client_identities"] and STANDARD_EMAIL in after["conversations"]
