@@ -18,7 +18,7 @@ import pytest
 from bot.agent import Agent
 from bot.engine import Engine, build_engine
 from bot.events import Event
-from bot.models import InboundMessage, OutboundMessage
+from bot.models import InboundMessage, OutboundMessage, VerifiedIdentity
 from bot.settings import Settings
 from bot.store.database import async_url, scratch_schema
 
@@ -78,10 +78,10 @@ def session_id() -> str:
 async def say(
     engine: Engine, sender: str, text: str, *, email: str | None = None, channel: str = "widget"
 ) -> list[OutboundMessage]:
-    """A client message through the engine (``email``: the widget's verified identity)."""
-    metadata = {"contact_email": email} if email else {}
+    """A client message through the engine (``email``: what a verified widget token proves)."""
+    proven = [VerifiedIdentity(kind="email", value=email, proof="site_token")] if email else []
     return await engine.handle(
-        InboundMessage(channel=channel, sender_id=sender, text=text, metadata=metadata)
+        InboundMessage(channel=channel, sender_id=sender, text=text, identities=proven)
     )
 
 

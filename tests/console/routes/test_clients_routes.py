@@ -187,6 +187,15 @@ async def test_linking_an_identity_of_another_client_merges_them(app: FastAPI) -
         assert (await client.get(API, params={"q": "hannah_b"})).json()["total"] == 1
     link = [d for a, _, d in await audit_actions(app) if a == "client.link"]
     assert link == [{"identity": "telegram", "merged": True}]  # never the handle itself
+    # the merge itself is audited by the client store, in the merge's own transaction
+    merges, _ = await app.state.console.audit.entries(AuditFilter(action="client.merge"))
+    assert [(e.actor, e.target, e.detail) for e in merges] == [
+        (
+            "kasia",
+            f"client:{survivor['id']}",
+            {"absorbed": stray["id"], "cause": "link", "shared": "telegram"},
+        )
+    ]
 
 
 async def test_import_a_csv_body_all_or_nothing(app: FastAPI) -> None:
