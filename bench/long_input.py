@@ -7,6 +7,7 @@ characters, the time of one parse of a single long word, of ordinary words and o
 digits, so a quadratic step shows up as a jump between rows.
 
     .venv/bin/python -m bench.long_input [--model-dir DIR] [--lengths 1000,20000,150000]
+        [--shapes one_word,words,digits]
 
 The model is the project's own (``Agent.load_or_train``; trained once if missing).
 Prints one line per input and, on its last line, one JSON object with the figures.
@@ -38,13 +39,15 @@ def main() -> None:
     parser.add_argument("--project", type=Path, default=REPO)
     parser.add_argument("--model-dir", type=Path, default=None)
     parser.add_argument("--lengths", default="1000,20000,150000")
+    parser.add_argument("--shapes", default=",".join(SHAPES), help="which inputs, comma-separated")
     args = parser.parse_args()
     from bot.agent import Agent
 
     agent = Agent.load_or_train(args.project, args.model_dir or args.project / "models")
     agent.parse("hello")  # warm-up: lazy tokenizers, the language identifier
     figures: dict[str, dict[str, float]] = {}
-    for shape, make in SHAPES.items():
+    for shape in args.shapes.split(","):
+        make = SHAPES[shape]
         for length in (int(x) for x in args.lengths.split(",")):
             text = make(length)
             start = time.perf_counter()

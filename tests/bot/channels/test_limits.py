@@ -325,6 +325,39 @@ async def test_telegram_update_dated_outside_the_window_is_dropped_and_acknowled
     assert served.channel("telegram").stats.refused == 1
 
 
+async def test_a_provider_message_over_the_limit_is_stored_cut_and_the_client_told_first(
+    trained: Settings, engine: Engine
+) -> None:
+    """Telegram (the shared webhook flow): a 150k-character text is stored cut to 4,000,
+    the notice goes out before the bot's answer, and a redelivery sends it only once."""
+    standin = TelegramStandIn(TELEGRAM_TOKEN)
+    update = telegram_update(datetime.now(UTC), 990010)
+    update["message"]["text"] = "Dzień dobry " + LONG_WORD
+    headers = {"content-type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+    async with serving(standin.app) as api:
+        section = {
+            "access_token": TELEGRAM_TOKEN,
+            "secret_token": TELEGRAM_SECRET,
+            "base_url": f"{api}/bot",
+            "base_file_url": f"{api}/file/bot",
+        }
+        async with app_with(chat_settings(trained), engine, {"telegram": section}) as served:
+            async with httpx.AsyncClient(base_url=served.url) as client:
+                for _ in range(2):  # Telegram redelivering the same update
+                    response = await client.post(
+                        "/webhooks/telegram/webhook", content=body_of(update), headers=headers
+                    )
+                    assert response.status_code == 200
+            await served.settle("telegram")
+    [stored] = await user_messages(engine, "telegram:111222333")
+    assert stored.text == ("Dzień dobry " + LONG_WORD)[:4000]
+    assert stored.metadata[TRUNCATED] == str(len("Dzień dobry ") + 150_000)
+    texts = [params["text"] for params in standin.sent("sendMessage")]
+    assert texts[0] == too_long_notice("Dzień dobry", 4000)  # in Polish, before the answer
+    assert texts[0].startswith("Twoja wiadomość była bardzo długa")
+    assert texts.count(texts[0]) == 1 and len(texts) >= 2
+
+
 async def test_whatsapp_cloud_signed_body_from_2019_is_dropped(trained: Settings, engine: Engine) -> None:
     account = MetaAccount(
         "whatsapp_cloud", "EAAG-cloud-api-token-for-tests", "meta-app-secret-for-tests", "v", "x"
