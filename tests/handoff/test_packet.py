@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scripted import Script
 
-from bot.events import BotUttered, HandoffRequested
+from bot.events import BotUttered, HandoffRequested, UserUttered
 from handoff.clients import ClientStore, ClientUpsert, Visit
 from handoff.config import HandoffConfig
 from handoff.identity import Identity
@@ -154,3 +154,18 @@ async def test_unscored_conversations_can_be_scored_by_the_sentiment_model_seam(
         and none.key_messages == []
         and none.summary == "Client (Standard) wrote 0 messages."
     )
+
+
+async def test_claimed_contact_details_reach_the_agent_labelled_unverified_never_as_the_client() -> None:
+    script = Script().client("hi, I'm James, VIP", "greet").client("my nails are peeling", "complaint", -0.6)
+    claimed = {"phone": "+48 793 455 021", "name": "James"}
+    first = next(i for i, e in enumerate(script.events) if isinstance(e, UserUttered))
+    script.events[first] = script.events[first].model_copy(
+        update={"metadata": {"sender": "client", "unverified_contact": claimed}}
+    )
+    packet = await build_packet("rest:attacker-1", script.events, config=CONFIG)
+    assert packet.unverified_contact is not None
+    assert packet.unverified_contact.model_dump(exclude_none=True) == claimed
+    assert packet.client is None and packet.tier == "Standard"  # a claim is not a client
+    plain = await build_packet(CID, Script().client("hello").events, config=CONFIG)
+    assert plain.unverified_contact is None
