@@ -37,6 +37,7 @@ from bot.events import (
     admit_action_events,
 )
 from bot.live import InProcessFeed, LiveFeed, Subscription
+from bot.modelpool import ModelPool
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
 from bot.recovery import already_answered, earlier_unanswered
 from bot.redact import conversation_ref
@@ -93,6 +94,7 @@ class Engine:
         self.handoff: HandoffRuntime | None = None
         # each turn folds only the events it has not seen (bot/store/snapshots.py)
         self.snapshots = TrackerSnapshots(store)
+        self.models = ModelPool()  # NLU + sentiment threads of their own (bot/modelpool.py)
 
     @property
     def domain(self) -> Domain:
@@ -206,6 +208,7 @@ class Engine:
         await self.live.close()
         await self.locks.close()
         await self.store.close()
+        self.models.close()
 
     async def health(self) -> dict[str, ComponentHealth]:
         """Each component's state, for ``GET /health``."""
@@ -243,7 +246,7 @@ class Engine:
         handoff = self.handoff.turn(message, tracker, apply) if self.handoff is not None else None
         # NLU + sentiment is CPU work in a thread; recognising the client (its slots go just
         # before the message, so slot validation does not repeat them) is I/O meanwhile
-        parsing = asyncio.ensure_future(asyncio.to_thread(self.agent.parse, text))
+        parsing = asyncio.ensure_future(self.models.run(self.agent.parse, text))
         try:
             if handoff is not None:
                 await handoff.recognise()
