@@ -174,6 +174,20 @@ async def test_a_bystanders_hello_is_answered_while_huge_messages_arrive(
             assert await asyncio.gather(*bodies) == [413, 413]
 
 
+async def test_a_10_mb_message_stored_before_the_limits_is_answered_not_stuck(engine: Engine) -> None:
+    """A row like the ones stored before the channels cut texts (a 10 MB message in the
+    inbound journal, as recovery after a restart finds it): its turn completes and answers,
+    because the NLU reads a bounded window (generous timeout, no speed assertion)."""
+    poisoned = InboundMessage(channel="rest", sender_id="poisoned", text="x" * TEN_MB)
+    assert await engine.receive(poisoned)
+    async with asyncio.timeout(60):
+        replies = await engine.process(poisoned)
+    assert [r.text for r in replies] == [WELCOME]
+    async with asyncio.timeout(10):
+        bystander = await engine.handle(InboundMessage(channel="rest", sender_id="after", text="hello"))
+    assert [r.text for r in bystander] == [WELCOME]
+
+
 # ---- REST: rates -----------------------------------------------------------------------------
 async def test_rest_sender_over_its_budget_gets_429_with_retry_after(
     trained: Settings, engine: Engine
