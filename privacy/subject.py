@@ -97,7 +97,9 @@ class DataSubject:
         # conversation ids are not listed: theirs carry one of these identities, and retention's
         # subjects (thousands of ids, no identities) are matched by key, never by text
         parts += [
-            r"\s+".join(re.escape(word) for word in name.split()) for name in sorted(self.names) if name
+            r"(?<!\w)" + r"\s+".join(re.escape(word) for word in name.split()) + r"(?!\w)"
+            for name in sorted(self.names, key=lambda n: (-len(n), n))  # the longest first
+            if name
         ]
         if not parts:
             return None

@@ -19,6 +19,7 @@ from privacy.erasers.audit import AuditEraser
 from privacy.erasers.clients import ClientEraser
 from privacy.erasers.conversations import ConversationEraser
 from privacy.erasers.gaps import GapEraser
+from privacy.erasers.mentions import MentionEraser
 from privacy.erasers.outbox import OutboxEraser
 from privacy.erasers.sweep import ReadModelEraser
 
@@ -28,6 +29,7 @@ __all__ = [
     "ClientEraser",
     "ConversationEraser",
     "GapEraser",
+    "MentionEraser",
     "OutboxEraser",
     "ReadModelEraser",
     "default_erasers",
@@ -45,6 +47,7 @@ def default_erasers(attachment_dirs: Sequence[Path], extra: Sequence[Eraser] = (
         OutboxEraser(),
         *extra,
         ReadModelEraser(),
+        MentionEraser(),
         ConversationEraser(),
         ClientEraser(),
     ]

@@ -6,19 +6,23 @@ by other packages over time. Rather than trusting each to register itself, this 
 reads the database's schema on every run and deletes, from every table it does not know
 to be owned by another eraser, the rows whose ``conversation_id`` (or ``conversation``)
 is one of the subject's conversations or whose ``client_id`` is one of their profiles.
-A projection rebuilt from the log afterwards finds nothing of them either.
+A projection rebuilt from the log afterwards finds nothing of them either. Rows that stay
+(another person's) have the subject's data scrubbed from their text, as
+:mod:`privacy.erasers.mentions` does for the log itself.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from sqlalchemy import MetaData, Table, delete, inspect, or_, select
+from sqlalchemy import MetaData, Table, delete, inspect, or_, select, update
 from sqlalchemy.engine import Connection
 
 from privacy.base import Run
 from privacy.config import RetentionConfig
 from privacy.erasers.common import chunked, row_dict
+from privacy.erasers.mentions import scrub_json
 from privacy.subject import DataSubject
 
 #: tables whose personal data another eraser handles (or that hold none)
@@ -86,12 +90,34 @@ class ReadModelEraser:
         return out
 
     async def erase(self, subject: DataSubject, run: Run) -> int:
-        """Delete those rows; returns how many."""
+        """Delete those rows, and scrub the subject's data from the text of other rows (a
+        read model copying a message that names them); returns rows deleted or scrubbed."""
         removed = 0
         for table, clauses in await self._conditions(subject, run):
             for clause in clauses:
                 removed += (await run.conn.execute(delete(table).where(clause))).rowcount or 0
+            removed += await self._scrub(table, subject, run)
         return removed
+
+    @staticmethod
+    async def _scrub(table: Table, subject: DataSubject, run: Run) -> int:
+        pattern = subject.pattern()
+        keys = list(table.primary_key.columns)
+        if pattern is None or not keys:
+            return 0
+        changed = 0
+        for row in (await run.conn.execute(select(table))).mappings().all():
+            values = {
+                name: scrub_json(value, subject)
+                for name, value in row.items()
+                if isinstance(value, str | dict | list)
+                and pattern.search(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+            }
+            if values:
+                where = [key == row[key.name] for key in keys]
+                await run.conn.execute(update(table).where(*where).values(values))
+                changed += 1
+        return changed
 
     async def expire(self, retention: RetentionConfig, run: Run) -> int:
         """Read models follow their conversations (expired through :meth:`erase`)."""

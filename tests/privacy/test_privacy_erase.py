@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import MetaData, Table, inspect, select, text
 
 from bot.channels.media import recorded_attachment
-from bot.events import UserUttered
+from bot.events import BotUttered, UserUttered
+from bot.models import ContactHints, InboundMessage
 from bot.redact import conversation_ref
 from bot.store import EventStore
 from console.audit import AuditFilter, AuditLog
@@ -114,6 +115,15 @@ async def test_export_holds_everything_then_erase_leaves_no_trace(
     files = tmp_path / "attachments"
     bookings_db = f"sqlite:///{tmp_path / 'bookings.db'}"
     ottilie, bart = await seed_two(store, files, bookings_db)
+    # someone else claims her phone and e-mail (unverified hints) and quotes her name
+    claim = "I am Ottilie Quennell, write to ottilie.q@example.org or call 601-234-567"
+    hints = ContactHints(name="Ottilie Quennell", phone="+48 601 234 567", email="Ottilie.Q@example.org")
+    spoof = InboundMessage(channel="rest", sender_id="attacker-1", text=claim, hints=hints)
+    await store.record_inbound(spoof)
+    unverified = {"unverified_contact": hints.model_dump(exclude_none=True)}
+    await store.append(
+        spoof.conversation_id, [UserUttered(text=claim, metadata=unverified), BotUttered(text="Hi!")]
+    )
     # a real code path that logs a conversation id (an unreadable attachment list)
     await store.append(ottilie.conversations[0], [UserUttered(text="x", metadata={"attachments": "{oops"})])
     assert await recorded_attachment(store, ottilie.conversations[0], 5, 0) is None
@@ -163,6 +173,8 @@ async def test_export_holds_everything_then_erase_leaves_no_trace(
     assert report.conversations == len(ottilie.conversations)
     assert report.removed["attachments"] == 1 and report.removed["client_profiles"] > 0
     assert report.removed["bookings"] == 1
+    assert report.removed["mentions"] == 2  # the claim's journal row and event, scrubbed in place
+    assert "rest:attacker-1" not in archive["subject"]["conversation_ids"]
 
     after = {**await every_row_text(store), **await every_row_text(bookings)}
     await bookings.close()
@@ -174,6 +186,9 @@ async def test_export_holds_everything_then_erase_leaves_no_trace(
     ]
     log_text = "\n".join(r.getMessage() for r in caplog.records).lower() + caplog.text.lower()
     assert [n for n in ottilie.needles if n.lower() in log_text] == []
+    # the other person's conversation stays, without her data
+    assert any("rest:attacker-1" in row for row in after["conversations"])
+    assert any("i am [erased], write to [erased] or call [erased]" in row for row in after["events"])
     # the other client is untouched: same rows that name him, his file still there
     assert sorted(hits(after, bart)) == sorted(hits(before, bart))
     assert bart.attachment is not None and bart.attachment.is_file()
