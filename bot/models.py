@@ -59,6 +59,13 @@ class VerifiedIdentity(BaseModel):
     value: str = Field(min_length=1, max_length=320)
     proof: IdentityProof
 
+    @classmethod
+    def listed(cls, kind: VerifiedKind, value: str, proof: IdentityProof) -> list[VerifiedIdentity]:
+        """``[identity]``, or ``[]`` when the provider gave no usable value (empty or over
+        320 characters): a malformed sender stays anonymous instead of failing the request."""
+        value = value.strip()
+        return [cls(kind=kind, value=value, proof=proof)] if 0 < len(value) <= 320 else []
+
 
 class ContactHints(BaseModel):
     """Contact details the sender claims (a REST caller's metadata, a display name).

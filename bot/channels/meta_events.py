@@ -189,7 +189,7 @@ def parse_messaging(
     kind = SENDER_KINDS.get(object_kind)
     for message in batch.messages if kind is not None else []:
         # the channel verified the signature before parsing: the sender id is Meta's word
-        message.identities = [VerifiedIdentity(kind=kind, value=message.sender_id, proof="provider")]
+        message.identities = VerifiedIdentity.listed(kind, message.sender_id, "provider")
     return batch
 
 

@@ -283,7 +283,7 @@ class CloudWhatsAppChannel(WebhookChannel):
     def _message(self, message: _Message, contact: _Contact | None, batch: WebhookBatch) -> None:
         # the wa_id of a signed notification is the sender's number, proven by Meta's signature
         phone = f"+{message.sender}" if message.sender.isdigit() else message.sender
-        identity = VerifiedIdentity(kind="phone", value=phone, proof="provider")
+        identities = VerifiedIdentity.listed("phone", phone, "provider")
         name = contact.profile.name if contact is not None and contact.profile is not None else None
         hints = ContactHints(name=(name or "")[:200] or None)
         metadata = {"kind": message.type}
@@ -348,7 +348,7 @@ class CloudWhatsAppChannel(WebhookChannel):
                 message_id=message.id,
                 attachments=attachments,
                 metadata=metadata,
-                identities=[identity],
+                identities=identities,
                 hints=hints,
                 **extra,
             )

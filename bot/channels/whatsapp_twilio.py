@@ -300,7 +300,7 @@ class TwilioWhatsAppChannel(WebhookChannel):
             return WebhookBatch()  # our own message reflected back: never ingest it
         sender = sender_address.removeprefix(PREFIX)
         # the signed From is the sender's WhatsApp number: proven by Twilio's signature (verify)
-        identity = VerifiedIdentity(kind="phone", value=_e164(form.get("WaId"), sender), proof="provider")
+        identities = VerifiedIdentity.listed("phone", _e164(form.get("WaId"), sender), "provider")
         hints = ContactHints(name=(form.get("ProfileName") or "")[:200] or None)
         metadata: dict[str, str] = {}
         text = form.get("Body") or None
@@ -325,7 +325,7 @@ class TwilioWhatsAppChannel(WebhookChannel):
             message_id=sid,
             attachments=attachments,
             metadata=metadata,
-            identities=[identity],
+            identities=identities,
             hints=hints,
         )
         return WebhookBatch(messages=[message])

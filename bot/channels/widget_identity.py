@@ -42,8 +42,9 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import time
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from bot.models import VerifiedIdentity
 
@@ -82,11 +83,16 @@ def _mac(secret: str, signing_input: str) -> bytes:
 def _json_part(text: str) -> dict[str, Any]:
     try:
         value = json.loads(_b64decode(text))
-    except (UnicodeDecodeError, ValueError):
+    except (ValueError, RecursionError):  # a bad encoding, or JSON nested to exhaust the parser
         raise InvalidToken("not a client token") from None
     if not isinstance(value, dict):
         raise InvalidToken("not a client token")
     return value
+
+
+def _is_time(value: object) -> TypeGuard[float]:
+    """A JSON number of seconds (Python's json reads NaN and Infinity too: not times)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def sign_identity(
@@ -131,7 +137,7 @@ def verify_token(token: str, secret: str, *, now: float | None = None) -> Verifi
         raise InvalidToken(f"the token is not for {AUDIENCE}")
     moment = time.time() if now is None else now
     expires = claims.get("exp")
-    if not isinstance(expires, int | float) or isinstance(expires, bool):
+    if not _is_time(expires):
         raise InvalidToken("the token has no expiry (exp)")
     if moment >= expires + LEEWAY_SECONDS:
         raise InvalidToken("the token has expired")
@@ -139,7 +145,7 @@ def verify_token(token: str, secret: str, *, now: float | None = None) -> Verifi
         raise InvalidToken("the token lives longer than 7 days")
     for name in ("nbf", "iat"):
         stamp = claims.get(name)
-        if stamp is not None and (not isinstance(stamp, int | float) or stamp > moment + LEEWAY_SECONDS):
+        if stamp is not None and (not _is_time(stamp) or stamp > moment + LEEWAY_SECONDS):
             raise InvalidToken(f"the token is not valid yet ({name})")
     named = [(kind, claims[kind]) for kind in ("email", "phone") if claims.get(kind) is not None]
     if len(named) != 1:

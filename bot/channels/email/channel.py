@@ -273,11 +273,7 @@ class EmailChannel(WebhookChannel):
         # From counts as proven: the mail came through our own mailbox (IMAP) or the
         # authenticated inbound webhook, so it is as strong as the mail provider's
         # SPF/DKIM/DMARC filtering (docs/security.md). The display name is only a hint.
-        identities = (
-            [VerifiedIdentity(kind="email", value=parsed.sender, proof="provider")]
-            if 0 < len(parsed.sender) <= 320
-            else []
-        )
+        identities = VerifiedIdentity.listed("email", parsed.sender, "provider")
         hints = ContactHints(name=(parsed.sender_name or "").strip()[:200] or None)
         if parsed.in_reply_to:
             metadata["email_in_reply_to"] = parsed.in_reply_to[0]

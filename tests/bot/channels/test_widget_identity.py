@@ -76,6 +76,13 @@ def test_an_expired_token_is_refused() -> None:
         ),
         (jwt({"email": OLA, "aud": "concierge-widget", "exp": NOW + 60}, header={"alg": "none"}), "HS256"),
         (jwt({"email": OLA, "aud": "concierge-widget", "exp": NOW + 60}, header={"alg": "HS512"}), "HS256"),
+        (jwt({"email": OLA, "aud": "concierge-widget", "exp": float("nan")}), "no expiry"),
+        (
+            jwt({"email": OLA, "aud": "concierge-widget", "exp": NOW + 60, "iat": float("inf")}),
+            "not valid yet",
+        ),
+        # a header nested deep enough to exhaust the JSON parser
+        (base64.urlsafe_b64encode(b"[" * 1500).decode() + ".e30.AAAA", "not a client token"),
         (OLA, "not a client token"),  # no signature at all
         ("!!!.0123.xyz", "not a client token"),
         ("", "not a client token"),
