@@ -18,6 +18,8 @@ prints one JSON line:
 
 - ``sent`` updates, ``answered`` of them with their reply, ``lost`` (no reply),
 - ``duplicate_replies`` (a reply the stand-in received more often than asked for),
+- ``other_replies`` (answered, but not with the scripted reply: a failed turn's apology,
+  counted in ``failed_turns`` too, or a misunderstanding),
 - ``out_of_order_conversations`` (replies not in the order of the messages; the messages
   cycle through three intents with three different replies, so a swap shows),
 - ``seconds`` from the first update to the last reply, ``restart_seconds`` (kill to ready).
@@ -106,6 +108,8 @@ class CrashReport:
     answered: int
     lost: int
     duplicate_replies: int
+    other_replies: int  # answered, but not with the scripted reply (see failed_turns)
+    failed_turns: int  # inbound messages whose turn raised (the client got the safe apology)
     out_of_order_conversations: int
     seconds: float
     restart_seconds: float
@@ -162,27 +166,42 @@ def update(index: int, conversations: int) -> tuple[int, dict[str, Any], str]:
     return chat, body, reply
 
 
-def score(expected: dict[int, list[str]], received: dict[int, list[str]]) -> tuple[int, int, int]:
-    """(lost, duplicates, conversations out of order) from the replies each chat expected and got."""
-    lost = duplicates = disordered = 0
+@dataclass
+class Score:
+    """What the clients saw, counted per message."""
+
+    lost: int  # messages without any reply
+    duplicates: int  # replies received more often than asked for
+    other: int  # replies that are not the scripted one (a failed turn's apology, a misunderstanding)
+    disordered: int  # conversations whose replies do not follow their messages' order
+
+
+def score(expected: dict[int, list[str]], received: dict[int, list[str]]) -> Score:
+    """Compare the replies each chat expected (in order) with those the stand-in received."""
+    scripted = {reply for _text, reply in SCRIPT}
+    total = Score(0, 0, 0, 0)
     for chat, wanted in expected.items():
         got = received.get(chat, [])
-        want_count, got_count = Counter(wanted), Counter(got)
-        lost += sum(max(0, n - got_count[t]) for t, n in want_count.items())
+        want_count = Counter(wanted)
+        got_count = Counter(r for r in got if r in scripted)
         extra = sum(max(0, n - want_count[t]) for t, n in got_count.items())
-        duplicates += extra
-        # in order: everything received, duplicates aside, follows the messages' order
-        if _common_subsequence(wanted, got) < len(got) - extra:
-            disordered += 1
-    return lost, duplicates, disordered
+        total.duplicates += extra
+        total.other += sum(1 for r in got if r not in scripted)
+        total.lost += max(0, len(wanted) - (len(got) - extra))
+        # in order: everything received, duplicates aside, follows the messages' order (an
+        # unscripted reply stands for whichever message it answered)
+        if _common_subsequence(wanted, got, scripted) < len(got) - extra:
+            total.disordered += 1
+    return total
 
 
-def _common_subsequence(a: Sequence[str], b: Sequence[str]) -> int:
+def _common_subsequence(a: Sequence[str], b: Sequence[str], scripted: set[str]) -> int:
     previous = [0] * (len(b) + 1)
     for x in a:
         current = [0]
         for j, y in enumerate(b):
-            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
+            same = x == y or y not in scripted
+            current.append(previous[j] + 1 if same else max(previous[j + 1], current[j]))
         previous = current
     return previous[-1]
 
@@ -360,27 +379,35 @@ async def _stream(config: CrashConfig, standin: StandIn, server: Server, databas
     if restarting is not None:
         await restarting
     say(f"all {config.messages} updates acknowledged; waiting for the replies")
-    unfinished, pending, retried, last_reply = await _settle(config, standin, database_url, expected)
+    unfinished, pending, retried, failures, last_reply = await _settle(
+        config, standin, database_url, expected
+    )
     received: dict[int, list[str]] = {}
     for params in standin.sent("sendMessage"):
         received.setdefault(int(params["chat_id"]), []).append(str(params["text"]))
-    lost, duplicates, disordered = score(expected, received)
+    seen = score(expected, received)
+    short = {reply: str(n) for n, (_text, reply) in enumerate(SCRIPT)}
     for chat, wanted in expected.items():
-        if received.get(chat, []) != wanted:
-            short = {reply: str(n) for n, (_text, reply) in enumerate(SCRIPT)}
-            say(
-                f"chat {chat}: expected {''.join(short[r] for r in wanted)} "
-                f"got {''.join(short.get(r, '?') for r in received.get(chat, []))}"
-            )
+        got = received.get(chat, [])
+        if got != wanted:
+            codes = "".join(short.get(r, "?") for r in got)
+            say(f"chat {chat}: expected {''.join(short[r] for r in wanted)} got {codes}")
+            for reply in got:
+                if reply not in short:
+                    say(f"  ? = {reply[:100]!r}")
+    for error in failures:
+        say(f"a turn failed: {error[:200]}")
     if unfinished or pending:
         notes.append(f"gave up waiting after {config.settle_seconds}s")
     return CrashReport(
         database=config.database,
         sent=config.messages,
-        answered=config.messages - lost,
-        lost=lost,
-        duplicate_replies=duplicates,
-        out_of_order_conversations=disordered,
+        answered=config.messages - seen.lost,
+        lost=seen.lost,
+        duplicate_replies=seen.duplicates,
+        other_replies=seen.other,
+        failed_turns=len(failures),
+        out_of_order_conversations=seen.disordered,
         seconds=round(last_reply - started, 1),
         restart_seconds=round(restart_seconds, 1),
         acknowledged_before_kill=kill_after if killed.is_set() else 0,
@@ -394,12 +421,12 @@ async def _stream(config: CrashConfig, standin: StandIn, server: Server, databas
 
 async def _settle(
     config: CrashConfig, standin: StandIn, database_url: str, expected: dict[int, list[str]]
-) -> tuple[int, int, int, float]:
+) -> tuple[int, int, int, list[str], float]:
     """Wait until nothing more can go out: every inbound message processed, no outbox row
     queued or sending, and the replies asked for received (or ``settle_seconds`` passed).
 
-    Returns the unfinished rows, the unprocessed messages, the rows attempted more than once
-    and when the last reply arrived.
+    Returns the unfinished rows, the unprocessed messages, the rows attempted more than once,
+    the errors of failed turns and when the last reply arrived.
     """
     engine = create_engine(database_url, poolclass=NullPool)
     wanted = sum(len(v) for v in expected.values())
@@ -421,7 +448,13 @@ async def _settle(
                     retried = (
                         await conn.execute(select(func.count()).where(outbox.c.attempts > 1))
                     ).scalar_one()
-                return int(unfinished), int(pending), int(retried), last_reply
+                    failures = (
+                        await conn.execute(
+                            select(inbound_messages.c.error).where(inbound_messages.c.status == "failed")
+                        )
+                    ).scalars()
+                    errors = [str(error) for error in failures]
+                return int(unfinished), int(pending), int(retried), errors, last_reply
             await asyncio.sleep(0.2)
     finally:
         await engine.dispose()

@@ -226,7 +226,6 @@ class Outbox:
         self.settings = settings or OutboxSettings()
         self.clock = clock
         self.rng = rng or random.Random()
-        self._postgres = engine.dialect.name == "postgresql"
         self._channels: dict[str, Deliverer] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._wake = asyncio.Event()
