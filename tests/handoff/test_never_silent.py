@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -37,6 +38,7 @@ from bot.engine import Engine, build_engine
 from bot.events import BotUttered, Event, HandoffStatus, UserUttered
 from bot.models import InboundMessage
 from bot.settings import Settings
+from bot.store import async_url, scratch_schema
 from handoff.runtime import HandoffRuntime
 
 T = TypeVar("T")
@@ -193,17 +195,38 @@ class Clock:
         return self.now
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest) -> str:
+    """Which database the engine's log is on (PostgreSQL: a throwaway schema)."""
+    return str(request.param)
+
+
+@asynccontextmanager
+async def project_engine(
+    project: Path, state: Path, database: str, postgres_url: str
+) -> AsyncIterator[Engine]:
+    """The project's real engine on SQLite (in ``state``) or in a scratch PostgreSQL schema."""
+    async with AsyncExitStack() as stack:
+        url = None
+        if database == "postgresql":
+            schema = await stack.enter_async_context(scratch_schema(postgres_url, "test_never_silent"))
+            url = async_url(postgres_url, schema=schema).render_as_string(hide_password=False)
+        settings_ = Settings(
+            project_dir=project, model_dir=project / "models", state_dir=state, database_url=url
+        )
+        built = await build_engine(settings_)
+        built.clock = Clock()
+        try:
+            assert built.handoff is not None
+            yield built
+        finally:
+            await built.close()
+
+
 @pytest.fixture
-async def engine(project: Path, tmp_path: Path) -> AsyncIterator[Engine]:
-    built = await build_engine(
-        Settings(project_dir=project, model_dir=project / "models", state_dir=tmp_path)
-    )
-    built.clock = Clock()
-    try:
-        assert built.handoff is not None
+async def engine(project: Path, tmp_path: Path, database: str, postgres_url: str) -> AsyncIterator[Engine]:
+    async with project_engine(project, tmp_path, database, postgres_url) as built:
         yield built
-    finally:
-        await built.close()
 
 
 def runtime(engine: Engine) -> HandoffRuntime:
@@ -336,16 +359,17 @@ class NeverSilent(RuleBasedStateMachine):
 
 
 @pytest.fixture
-def machine_loop(project: Path, tmp_path: Path) -> Iterator[tuple[Engine, asyncio.AbstractEventLoop]]:
+def machine_loop(
+    project: Path, tmp_path: Path, database: str, postgres_url: str
+) -> Iterator[tuple[Engine, asyncio.AbstractEventLoop]]:
     """The engine on an event loop of its own, which the (synchronous) state machine drives."""
     loop = asyncio.new_event_loop()
-    settings_ = Settings(project_dir=project, model_dir=project / "models", state_dir=tmp_path)
-    engine = loop.run_until_complete(build_engine(settings_))
-    engine.clock = Clock()
+    opened = project_engine(project, tmp_path, database, postgres_url)
+    engine = loop.run_until_complete(opened.__aenter__())
     try:
         yield engine, loop
     finally:
-        loop.run_until_complete(engine.close())
+        loop.run_until_complete(opened.__aexit__(None, None, None))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
