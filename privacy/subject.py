@@ -33,6 +33,7 @@ from privacy.base import ERASED
 #: the slot recognition sets to the client's id (handoff.recognition.CLIENT_SLOT)
 CLIENT_SLOT = "client_id"
 _SEPARATORS = r"[\s.\-()/]*"
+_SQUEEZE = re.compile(r"[\s.\-()/]+")
 
 
 class SubjectNotFound(ConciergeError):
@@ -109,15 +110,33 @@ class DataSubject:
         """One regex for every way this subject's data is written in free text (None: nothing)."""
         return self._pattern
 
+    @cached_property
+    def _anchors(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Cheap substrings every match contains: lower-case words, and phones' national digits."""
+        words = [i.value.lower() for i in self.identities if i.kind != "phone" and len(i.value) >= 3]
+        words += [max(name.lower().split(), key=len) for name in self.names if name.strip()]
+        digits = [
+            str(phonenumbers.parse(i.value).national_number) for i in self.identities if i.kind == "phone"
+        ]
+        return tuple(words), tuple(digits)
+
     def mentions(self, text: str) -> bool:
         """Whether ``text`` carries any of this subject's data."""
         pattern = self.pattern()
-        return bool(pattern and pattern.search(text))
+        return bool(pattern and self._may_mention(text) and pattern.search(text))
+
+    def _may_mention(self, text: str) -> bool:
+        """A fast test that is never False when :meth:`mentions` would be True."""
+        words, digits = self._anchors
+        lower = text.lower()
+        if any(word in lower for word in words):
+            return True
+        return bool(digits) and any(d in _SQUEEZE.sub("", lower) for d in digits)
 
     def scrub(self, text: str) -> str:
         """``text`` with each of this subject's values replaced by ``[erased]``."""
         pattern = self.pattern()
-        return pattern.sub(ERASED, text) if pattern else text
+        return pattern.sub(ERASED, text) if pattern and self._may_mention(text) else text
 
 
 async def resolve_subject(conn: AsyncConnection, raw: str) -> DataSubject:

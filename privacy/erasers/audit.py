@@ -67,7 +67,7 @@ class AuditEraser:
             if row.target in clients or row.target in chats:
                 found.append(row)
             elif pattern is not None and (
-                pattern.search(row.target) or pattern.search(json.dumps(row.detail, ensure_ascii=False))
+                subject.mentions(row.target) or subject.mentions(json.dumps(row.detail, ensure_ascii=False))
             ):
                 found.append(row)
         return found

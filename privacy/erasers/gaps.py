@@ -32,7 +32,7 @@ class GapEraser:
         pattern = subject.pattern()
         if pattern is not None:
             rows = await run.conn.execute(select(gaps.c.id, gaps.c.question))
-            found |= {r.id for r in rows if pattern.search(r.question)}
+            found |= {r.id for r in rows if subject.mentions(r.question)}
         return sorted(found)
 
     async def export(self, subject: DataSubject, run: Run) -> list[dict[str, Any]]:

@@ -61,7 +61,7 @@ class MentionEraser:
                     continue  # erased whole by its own eraser
                 value = row[2]
                 text = json.dumps(value, ensure_ascii=False)
-                if pattern.search(text):
+                if subject.mentions(text):
                     found.append((table, column, row.id, value))
         return found
 

@@ -111,7 +111,9 @@ class ReadModelEraser:
                 name: scrub_json(value, subject)
                 for name, value in row.items()
                 if isinstance(value, str | dict | list)
-                and pattern.search(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+                and subject.mentions(
+                    value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                )
             }
             if values:
                 where = [key == row[key.name] for key in keys]
