@@ -76,11 +76,6 @@ class DataSubject:
         return cls(conversation_ids=frozenset(conversation_ids))
 
     @property
-    def sender_keys(self) -> frozenset[tuple[str, str]]:
-        """``(channel, sender_id)`` of every conversation (outbox recipients)."""
-        return frozenset(tuple(c.split(":", 1)) for c in self.conversation_ids if ":" in c)  # type: ignore[misc]
-
-    @property
     def audit_target(self) -> str:
         """What the audit entry of an erase names: the (opaque) client id, never a phone or e-mail."""
         if self.primary:
