@@ -140,7 +140,7 @@ async def resolve_subject(conn: AsyncConnection, raw: str) -> DataSubject:
     Raises :class:`SubjectNotFound` when it names nobody we hold anything about.
     """
     text = raw.strip()
-    if not text:
+    if not text or not text.isprintable():  # control characters name nobody (and PostgreSQL refuses NUL)
         raise SubjectNotFound("name a client id, a phone number, an e-mail address or a conversation id")
     identity: Identity | None = None
     client_id = await _survivor(conn, text)

@@ -223,6 +223,6 @@ async def test_a_file_two_people_sent_stays_for_the_other(store: EventStore, tmp
 
 async def test_an_unknown_reference_names_nobody(store: EventStore, tmp_path: Path) -> None:
     service = PrivacyService(store.engine, erasers=default_erasers([tmp_path]))
-    for raw in ("", "no-such-client", "+48 699 999 999", "nobody@example.com"):
+    for raw in ("", "no-such-client", "+48 699 999 999", "nobody@example.com", "a\x00b", "telegram:@@"):
         with pytest.raises(SubjectNotFound):
             await service.erase(raw, actor="cli")
