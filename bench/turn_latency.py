@@ -12,7 +12,12 @@ refund); a conversation a person owns is only stored, not answered, which is a c
 turn. So after each timed turn, a conversation that left the bot is returned to it,
 outside the timing, and every timed turn is a full bot turn. ``handoffs`` counts them.
 
-    .venv/bin/python -m bench.turn_latency [--turns 2000] [--project .]
+``--snapshots off`` folds every conversation's whole log on every turn (what a turn did
+before tracker snapshots, bot/store/snapshots.py), for an A/B in one run.
+``db_connections_per_turn`` counts pooled connection checkouts (every read or write
+transaction) during the timed turns, divided by the turns.
+
+    .venv/bin/python -m bench.turn_latency [--turns 2000] [--project .] [--snapshots on|off]
 
 Prints a table and, on its last line, one JSON object with the figures.
 """
@@ -57,7 +62,13 @@ def plain_encode_ms(texts: list[str], threads: int, repeats: int = 200) -> float
 
 
 async def measure_turns(
-    project: Path, turns: int, conversations: int, database_url: str | None, label: str
+    project: Path,
+    turns: int,
+    conversations: int,
+    database_url: str | None,
+    label: str,
+    snapshots: bool = True,
+    model_dir: Path | None = None,
 ) -> tuple[dict[str, float], list[str]]:
     from bot.engine import build_engine
     from bot.loaders import load_project
@@ -68,24 +79,41 @@ async def measure_turns(
     with tempfile.TemporaryDirectory() as state:
         settings = Settings(
             project_dir=project,
-            model_dir=Path(state) / "models",
+            model_dir=model_dir or Path(state) / "models",
             state_dir=Path(state),
             database_url=database_url,
         )
         engine = await build_engine(settings)
+        if not snapshots:
+            from bot.store.snapshots import TrackerSnapshots
+
+            engine.snapshots = TrackerSnapshots(engine.store, size=0)  # nothing kept: full folds
+        checkouts = [0]
+
+        def count_checkout(*_: object) -> None:
+            checkouts[0] += 1
+
+        from sqlalchemy import event as sa_event
+
         for i in range(20):  # warm-up: first calls pay for lazy imports and caches
             await engine.handle(
                 InboundMessage(channel="bench", sender_id=f"warm{i % 3}", text=texts[i % len(texts)])
             )
         samples = []
         handoffs = 0
+        turn_checkouts = 0
+        pool = engine.store.engine.sync_engine.pool
         for i in range(turns):
             message = InboundMessage(
                 channel="bench", sender_id=f"c{i % conversations}", text=texts[(i * 7) % len(texts)]
             )
+            sa_event.listen(pool, "checkout", count_checkout)
+            before = checkouts[0]
             started = time.perf_counter()
             await engine.handle(message)
             samples.append((time.perf_counter() - started) * 1000)
+            sa_event.remove(pool, "checkout", count_checkout)
+            turn_checkouts += checkouts[0] - before
             handoffs += await _return_to_bot(engine, message.conversation_id)
         await engine.close()
     return {
@@ -94,6 +122,9 @@ async def measure_turns(
         f"{label}_ms_p90": round(percentile(samples, 90), 2),
         f"{label}_ms_p99": round(percentile(samples, 99), 2),
         f"{label}_ms_mean": round(statistics.fmean(samples), 2),
+        f"{label}_db_connections_per_turn": round(turn_checkouts / turns, 2),
+        f"{label}_full_folds": engine.snapshots.folds,
+        f"{label}_snapshot_reads": engine.snapshots.hits,
     }, texts
 
 
@@ -116,20 +147,35 @@ def main() -> None:
     parser.add_argument("--project", type=Path, default=Path("."))
     parser.add_argument("--turns", type=int, default=2000)
     parser.add_argument("--conversations", type=int, default=50)
+    parser.add_argument("--snapshots", choices=["on", "off"], default="on")
+    parser.add_argument(
+        "--databases", type=lambda v: v.split(","), default=["file", "memory"], help="file,memory,postgresql"
+    )
+    parser.add_argument(
+        "--postgres-url", default=None, help="a PostgreSQL URL (schema included) for 'postgresql'"
+    )
+    parser.add_argument("--model-dir", type=Path, default=None, help="reuse a trained model (else trained)")
+    parser.add_argument("--skip-encode", action="store_true", help="leave out the plain MiniLM encodes")
     args = parser.parse_args()
+    snapshots = args.snapshots == "on"
 
     project = args.project.resolve()
     figures: dict[str, object] = {"turns": args.turns}
-    on_disk, texts = asyncio.run(
-        measure_turns(project, args.turns, args.conversations, None, "turn_sqlite_file")
-    )
-    in_memory, _ = asyncio.run(
-        measure_turns(project, args.turns, args.conversations, "sqlite+aiosqlite://", "turn_sqlite_memory")
-    )
-    figures.update(on_disk)
-    figures.update(in_memory)
-    figures["plain_minilm_encode_ms_p50_1_thread"] = round(plain_encode_ms(texts, threads=1), 2)
-    figures["plain_minilm_encode_ms_p50_2_threads"] = round(plain_encode_ms(texts, threads=2), 2)
+    targets = {"file": (None, "turn_sqlite_file"), "memory": ("sqlite+aiosqlite://", "turn_sqlite_memory")}
+    if args.postgres_url:
+        targets["postgresql"] = (args.postgres_url, "turn_postgresql")
+    texts: list[str] = []
+    for name in args.databases:
+        url, label = targets[name]
+        found, texts = asyncio.run(
+            measure_turns(project, args.turns, args.conversations, url, label, snapshots, args.model_dir)
+        )
+        figures.update(found)
+    figures["snapshots"] = args.snapshots
+    if not args.skip_encode:
+        figures["plain_minilm_encode_ms_p50_1_thread"] = round(plain_encode_ms(texts, threads=1), 2)
+        figures["plain_minilm_encode_ms_p50_2_threads"] = round(plain_encode_ms(texts, threads=2), 2)
+    figures["load_avg_1min"] = round(os.getloadavg()[0], 2)
     figures["cpu_count"] = os.cpu_count()
     for key, value in figures.items():
         print(f"{key:<28} {value}")
