@@ -42,7 +42,7 @@ _BATCH = TypeAdapter(list[TranscriptEntry])
 class Subscription:
     """One watcher of one conversation: batches of new lines, an empty batch after a gap."""
 
-    def __init__(self, conversation_id: str, on_close: Callable[[Subscription], None]) -> None:
+    def __init__(self, conversation_id: str, on_close: Callable[[Subscription], object]) -> None:
         self.conversation_id = conversation_id
         self._queue: asyncio.Queue[Batch | None] = asyncio.Queue()
         self._ready = asyncio.Event()
