@@ -18,13 +18,19 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from bot.errors import ConciergeError
 from bot.models import ComponentHealth
 from handoff.agents import AgentStatus
 
 DEFAULT_TTL = 60.0  # seconds without a heartbeat before an agent counts as offline
 DEFAULT_KEY_PREFIX = "concierge:presence:"
 STATUSES: tuple[AgentStatus, ...] = ("online", "away", "offline")
+
+
+class PresenceUnavailable(ConciergeError):
+    """The shared presence store (Redis) cannot be reached right now."""
 
 
 @runtime_checkable
@@ -137,23 +143,33 @@ class RedisPresence:
         return max(1, int(self.ttl * 1000))
 
     async def set_status(self, agent_id: str, status: AgentStatus) -> None:
-        """See :meth:`PresenceStore.set_status`."""
+        """See :meth:`PresenceStore.set_status`; :class:`PresenceUnavailable` without Redis."""
         key = self.key_prefix + agent_id
-        if status == "offline":
-            await self.redis.delete(key)
-        else:
-            await self.redis.set(key, status, px=self._ttl_ms)
+        try:
+            if status == "offline":
+                await self.redis.delete(key)
+            else:
+                await self.redis.set(key, status, px=self._ttl_ms)
+        except (RedisError, OSError) as exc:
+            raise PresenceUnavailable(f"agent presence is unavailable ({type(exc).__name__})") from exc
 
     async def heartbeat(self, agent_id: str) -> None:
-        """See :meth:`PresenceStore.heartbeat`."""
-        await self._heartbeat(keys=[self.key_prefix + agent_id], args=[self._ttl_ms])
+        """See :meth:`PresenceStore.heartbeat`; :class:`PresenceUnavailable` without Redis."""
+        try:
+            await self._heartbeat(keys=[self.key_prefix + agent_id], args=[self._ttl_ms])
+        except (RedisError, OSError) as exc:
+            raise PresenceUnavailable(f"agent presence is unavailable ({type(exc).__name__})") from exc
 
     async def statuses(self, agent_ids: Iterable[str]) -> dict[str, AgentStatus]:
-        """See :meth:`PresenceStore.statuses` (one round trip for the whole roster)."""
+        """See :meth:`PresenceStore.statuses` (one round trip for the whole roster);
+        :class:`PresenceUnavailable` without Redis."""
         ids = list(agent_ids)
         if not ids:
             return {}
-        values = await self.redis.mget([self.key_prefix + agent_id for agent_id in ids])
+        try:
+            values = await self.redis.mget([self.key_prefix + agent_id for agent_id in ids])
+        except (RedisError, OSError) as exc:
+            raise PresenceUnavailable(f"agent presence is unavailable ({type(exc).__name__})") from exc
         result: dict[str, AgentStatus] = {}
         for agent_id, raw in zip(ids, values, strict=True):
             value = raw.decode() if isinstance(raw, bytes) else raw

@@ -12,9 +12,13 @@ several console processes.
 
 from __future__ import annotations
 
+import logging
+
 from handoff.agents import AgentProfile, AgentRoster, AgentState, AgentStatus
 from handoff.ledger import HandoffLedger
-from handoff.presence import InMemoryPresence, PresenceStore
+from handoff.presence import InMemoryPresence, PresenceStore, PresenceUnavailable
+
+log = logging.getLogger(__name__)
 
 
 class UnknownAgent(KeyError):
@@ -42,7 +46,7 @@ class AgentDirectory:
 
     async def status(self, agent_id: str) -> AgentStatus:
         """An agent's status (``offline`` until the console says otherwise, or once it expired)."""
-        return (await self.presence.statuses([agent_id]))[agent_id]
+        return (await self._read([agent_id]))[agent_id]
 
     async def set_status(self, agent_id: str, status: AgentStatus) -> None:
         """Record an agent's status (called by the console); raises :class:`UnknownAgent`."""
@@ -57,7 +61,16 @@ class AgentDirectory:
 
     async def statuses(self) -> dict[str, AgentStatus]:
         """Every agent's status, in one read."""
-        return await self.presence.statuses(p.id for p in self.roster.agents)
+        return await self._read([p.id for p in self.roster.agents])
+
+    async def _read(self, agent_ids: list[str]) -> dict[str, AgentStatus]:
+        # Presence unknown (Redis away) reads as offline: nobody is routed to directly and
+        # conversations wait in the queue, while /health says why.
+        try:
+            return await self.presence.statuses(agent_ids)
+        except PresenceUnavailable as exc:
+            log.warning("%s; every agent counts as offline meanwhile", exc)
+            return dict.fromkeys(agent_ids, "offline")
 
     async def states(self) -> list[AgentState]:
         """Every agent with their status and current load (from the log)."""

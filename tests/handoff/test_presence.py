@@ -5,11 +5,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
-from handoff.presence import InMemoryPresence, PresenceStore, RedisPresence, presence_from_url
+from handoff.presence import (
+    InMemoryPresence,
+    PresenceStore,
+    PresenceUnavailable,
+    RedisPresence,
+    presence_from_url,
+)
 from tests.console.cluster import free_port
 
 AGENTS = ("anna", "olena", "dmytro")
@@ -108,3 +115,27 @@ async def test_unreachable_redis_is_reported_down(redis_url: str) -> None:
     configured = presence_from_url(redis_url)
     assert isinstance(configured, RedisPresence)
     await configured.close()
+
+
+@pytest.mark.redis
+async def test_without_redis_changes_are_refused_and_everyone_reads_as_offline(tmp_path: Path) -> None:
+    from bot.store.database import create_engine
+    from handoff.agents import AgentProfile, AgentRoster
+    from handoff.ledger import HandoffLedger
+    from handoff.roster import AgentDirectory
+
+    nowhere = RedisPresence.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    database = create_engine(f"sqlite:///{tmp_path / 'unused.db'}")
+    roster = AgentRoster(agents=[AgentProfile(id=agent, name=agent.title()) for agent in AGENTS])
+    directory = AgentDirectory(roster, HandoffLedger(database), nowhere)
+    try:
+        with pytest.raises(PresenceUnavailable):
+            await directory.set_status("anna", "online")
+        with pytest.raises(PresenceUnavailable):
+            await nowhere.heartbeat("anna")
+        # the router and the console keep working: nobody is routed to directly meanwhile
+        assert await directory.statuses() == dict.fromkeys(AGENTS, "offline")
+        assert await directory.status("anna") == "offline"
+    finally:
+        await nowhere.close()
+        await database.dispose()

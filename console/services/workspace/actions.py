@@ -35,12 +35,14 @@ from console.services.workspace.errors import (
     AlreadyHeld,
     ConversationNotFound,
     NoAgentProfile,
+    NotAvailable,
     NotYours,
     WrongState,
 )
 from console.services.workspace.models import DeliveryView
 from handoff.agents import AgentStatus
 from handoff.clients import ClientNotFound
+from handoff.presence import PresenceUnavailable
 from handoff.roster import UnknownAgent
 from handoff.runtime import HandoffRuntime
 from handoff.service import HandoffService
@@ -325,3 +327,5 @@ class WorkspaceActions:
             await self.runtime.set_agent_status(user.agent_id, status)
         except UnknownAgent:
             raise NoAgentProfile(f"{user.agent_id!r} is not on this project's agent roster") from None
+        except PresenceUnavailable:
+            raise NotAvailable("your status cannot be changed right now; try again in a moment") from None
