@@ -156,7 +156,7 @@ class ClientRecognition:
                 profile = await self.clients.get(known_client)
             except ClientNotFound:
                 return None
-            self._remember(key, frozenset(), profile)
+            self._remember(key, known.identities if known else frozenset(), profile)
             return profile
         if known is not None and set(identities) <= known.identities:
             self._seen.move_to_end(key)
