@@ -6,20 +6,16 @@ identities that point at both are *proven* to belong to one person (a Telegram u
 shares their own number, which Telegram vouches for, and a client with that number
 exists) or when a manager says so (linking an identity, an upsert, a CSV import): the
 older profile survives and receives the other's identities, visits and notes, so neither
-history is lost. Every merge writes an audit entry (``client.merge``: who, which two
-clients, why; never the identity values) in the merge's own transaction, through the
-store's :class:`ClientAudit`; a store without one refuses to merge
-(:class:`MergeRefused`). Tier and milestones are computed on read from visits and config
-(:mod:`handoff.tiers`), never stored.
+history is lost; every merge is audited or refused (:mod:`handoff.merges`). Tier and
+milestones are computed on read from visits and config (:mod:`handoff.tiers`), never stored.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +25,16 @@ from bot.errors import ConciergeError
 from bot.store.database import create_engine
 from handoff.config import TierConfig
 from handoff.identity import Identity
-from handoff.profiles import ClientChanges, ClientProfile, ClientUpsert, Note, Visit, load_profile
+from handoff.merges import ClientAudit, MergeCause, MergeRefused, merge_profiles
+from handoff.profiles import (
+    PROFILE_FIELDS,
+    ClientChanges,
+    ClientProfile,
+    ClientUpsert,
+    Note,
+    Visit,
+    load_profile,
+)
 from handoff.tables import client_identities, client_notes, client_visits, clients
 
 __all__ = [
@@ -45,19 +50,6 @@ __all__ = [
     "Visit",
 ]
 
-#: the profile's own fields (everything but identities, visits, notes and preferences)
-PROFILE_FIELDS = (
-    "external_id",
-    "first_name",
-    "last_name",
-    "language",
-    "birthday",
-    "membership",
-    "tier_override",
-    "concierge_agent_id",
-    "home_location",
-)
-
 
 class ClientNotFound(ConciergeError):
     """No client with that id."""
@@ -67,46 +59,8 @@ class ClientConflict(ConciergeError):
     """A change that would give a client another client's external id."""
 
 
-class MergeRefused(ClientConflict):
-    """Two profiles would merge, but this store has no audit log to record it in."""
-
-
-class ClientAudit(Protocol):
-    """Where merges are recorded: one entry written on the merge's own connection, so a
-    merge and its audit entry commit (or roll back) together."""
-
-    async def write(
-        self, conn: AsyncConnection, actor: str, action: str, target: str, detail: dict[str, Any]
-    ) -> None:
-        """Append one entry (``actor`` did ``action`` to ``target``; ``detail`` holds no personal data)."""
-        ...
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class _Why:
-    """Who asked for a write that may merge, and why: what a merge's audit entry says."""
-
-    actor: str
-    cause: str
-    context: str | None = None
-    identity_kind: str | None = None
-
-    def naming(self, identity: Identity) -> _Why:
-        """The same, naming the kind of identity two clients shared (never its value)."""
-        return _Why(self.actor, self.cause, self.context, identity.kind)
-
-    def detail(self, absorbed: str) -> dict[str, Any]:
-        """The audit entry's detail: the absorbed client, the cause; no personal data."""
-        detail: dict[str, Any] = {"absorbed": absorbed, "cause": self.cause}
-        if self.context:
-            detail["context"] = self.context
-        if self.identity_kind:  # what the two profiles shared: an identity's kind or external_id
-            detail["shared"] = self.identity_kind
-        return detail
 
 
 def _escape_like(text: str) -> str:
@@ -234,7 +188,7 @@ class ClientStore:
             raise ConciergeError("identify needs at least one identity")
         data = ClientUpsert(identities=list(identities))
         async with self.engine.begin() as conn:
-            why = _Why(actor, "proven identities", context)
+            why = MergeCause(actor, "proven identities", context)
             client_id = await self._upsert(conn, data, fill_only=fields, why=why)
         return await self.get(client_id)
 
@@ -248,7 +202,7 @@ class ClientStore:
         """:meth:`upsert`, and whether it created the client (in the same transaction)."""
         async with self.engine.begin() as conn:
             created = not await self._owners(conn, data)
-            client_id = await self._upsert(conn, data, fill_only={}, why=_Why(actor, "upsert"))
+            client_id = await self._upsert(conn, data, fill_only={}, why=MergeCause(actor, "upsert"))
         return await self.get(client_id), created
 
     async def update(self, client_id: str, changes: ClientChanges) -> ClientProfile:
@@ -280,7 +234,7 @@ class ClientStore:
         """Attach an identity to a client; if another client owns it, the two are merged (audited)."""
         async with self.engine.begin() as conn:
             survivor = await self._attach(
-                conn, await self._resolve(conn, client_id), identity, _Why(actor, "link")
+                conn, await self._resolve(conn, client_id), identity, MergeCause(actor, "link")
             )
         return await self.get(survivor)
 
@@ -291,7 +245,7 @@ class ClientStore:
                 conn,
                 await self._resolve(conn, first_id),
                 await self._resolve(conn, second_id),
-                _Why(actor, "merge"),
+                MergeCause(actor, "merge"),
             )
         return await self.get(survivor)
 
@@ -355,7 +309,7 @@ class ClientStore:
         return owners
 
     async def _upsert(
-        self, conn: AsyncConnection, data: ClientUpsert, fill_only: dict[str, object], why: _Why
+        self, conn: AsyncConnection, data: ClientUpsert, fill_only: dict[str, object], why: MergeCause
     ) -> str:
         owners = await self._owners_by(conn, data)
         if owners:
@@ -415,7 +369,9 @@ class ClientStore:
             values["updated_at"] = _now()
             await conn.execute(update(clients).where(clients.c.id == client_id).values(**values))
 
-    async def _attach(self, conn: AsyncConnection, client_id: str, identity: Identity, why: _Why) -> str:
+    async def _attach(
+        self, conn: AsyncConnection, client_id: str, identity: Identity, why: MergeCause
+    ) -> str:
         owner = await self._owner(conn, identity)
         if owner == client_id:
             return client_id
@@ -428,52 +384,8 @@ class ClientStore:
         )
         return client_id
 
-    async def _merge(self, conn: AsyncConnection, first: str, second: str, why: _Why) -> str:
-        if first == second:
-            return first
-        if self.audit is None:
-            raise MergeRefused("two client profiles would merge, but no audit log is configured")
-        rows = {r.id: r for r in await conn.execute(select(clients).where(clients.c.id.in_([first, second])))}
-        survivor, absorbed = sorted((rows[first], rows[second]), key=lambda r: (r.created_at, r.id))
-        await self.audit.write(
-            conn, why.actor, "client.merge", f"client:{survivor.id}", why.detail(absorbed.id)
-        )
-        for table in (client_identities, client_visits, client_notes):
-            await conn.execute(
-                update(table).where(table.c.client_id == absorbed.id).values(client_id=survivor.id)
-            )
-        await conn.execute(
-            update(clients).where(clients.c.merged_into == absorbed.id).values(merged_into=survivor.id)
-        )
-        filled = {
-            name: getattr(absorbed, name)
-            for name in PROFILE_FIELDS[1:]  # the survivor keeps its own external id
-            if not getattr(survivor, name) and getattr(absorbed, name)
-        }
-        await conn.execute(
-            update(clients)
-            .where(clients.c.id == survivor.id)
-            .values(
-                **filled,
-                preferences={**(absorbed.preferences or {}), **(survivor.preferences or {})},
-                updated_at=_now(),
-            )
-        )
-        await conn.execute(
-            update(clients)
-            .where(clients.c.id == absorbed.id)
-            .values(merged_into=survivor.id, updated_at=_now())
-        )
-        name = f"{absorbed.first_name} {absorbed.last_name}".strip() or absorbed.id
-        await conn.execute(
-            client_notes.insert().values(
-                client_id=survivor.id,
-                author="system",
-                text=f"merged with client {absorbed.id} ({name})",
-                created_at=_now(),
-            )
-        )
-        return str(survivor.id)
+    async def _merge(self, conn: AsyncConnection, first: str, second: str, why: MergeCause) -> str:
+        return await merge_profiles(conn, first, second, why, self.audit)
 
     async def _add_visits(self, conn: AsyncConnection, client_id: str, visits: Sequence[Visit]) -> None:
         for visit in visits:

@@ -20,6 +20,19 @@ from handoff.tiers import Milestone, compute_tier, upcoming_milestones
 
 RECENT_VISITS = 10
 
+#: the profile's own fields (everything but identities, visits, notes and preferences)
+PROFILE_FIELDS = (
+    "external_id",
+    "first_name",
+    "last_name",
+    "language",
+    "birthday",
+    "membership",
+    "tier_override",
+    "concierge_agent_id",
+    "home_location",
+)
+
 
 class Visit(BaseModel):
     """One past visit: when, what (service category and name), where, how much."""
