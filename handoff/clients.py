@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -142,7 +142,7 @@ class ClientStore:
     async def search(self, query: str = "", *, limit: int = 50, offset: int = 0) -> tuple[list[str], int]:
         """Ids of live clients whose name, external id or any identity contains ``query``
         (case-insensitive; all clients when empty), by name; and how many match in all."""
-        condition = clients.c.merged_into.is_(None)
+        condition: ColumnElement[bool] = clients.c.merged_into.is_(None)
         words = query.strip().lower().split()
         for word in words:
             pattern = f"%{_escape_like(word)}%"

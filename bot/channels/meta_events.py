@@ -187,9 +187,9 @@ def parse_messaging(
                 continue
             _add_event(batch, event, channel)
     kind = SENDER_KINDS.get(object_kind)
-    for message in batch.messages if kind is not None else []:
-        # the channel verified the signature before parsing: the sender id is Meta's word
-        message.identities = VerifiedIdentity.listed(kind, message.sender_id, "provider")
+    if kind is not None:  # the channel verified the signature before parsing: the ids are Meta's word
+        for message in batch.messages:
+            message.identities = VerifiedIdentity.listed(kind, message.sender_id, "provider")
     return batch
 
 

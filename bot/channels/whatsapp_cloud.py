@@ -339,7 +339,7 @@ class CloudWhatsAppChannel(WebhookChannel):
             )
             return
         received = _when(message.timestamp)
-        extra = {"received_at": received} if received is not None else {}
+        extra: dict[str, Any] = {"received_at": received} if received is not None else {}
         batch.messages.append(
             InboundMessage(
                 channel=self.name,

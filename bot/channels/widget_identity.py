@@ -147,10 +147,11 @@ def verify_token(token: str, secret: str, *, now: float | None = None) -> Verifi
         stamp = claims.get(name)
         if stamp is not None and (not _is_time(stamp) or stamp > moment + LEEWAY_SECONDS):
             raise InvalidToken(f"the token is not valid yet ({name})")
-    named = [(kind, claims[kind]) for kind in ("email", "phone") if claims.get(kind) is not None]
+    named = [name for name in ("email", "phone") if claims.get(name) is not None]
     if len(named) != 1:
         raise InvalidToken("the token must name exactly one email or phone")
-    kind, value = named[0]
+    kind: TokenKind = "email" if named[0] == "email" else "phone"
+    value = claims[kind]
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_IDENTITY:
         raise InvalidToken("the token names no usable email or phone")
     return VerifiedIdentity(kind=kind, value=value.strip(), proof="site_token")
