@@ -17,6 +17,7 @@ import pytest
 import websockets
 from fastapi import FastAPI
 
+from bot.channels.rest import parse_rest_body
 from bot.engine import Engine
 from bot.settings import Settings
 from console.app import create_app
@@ -182,6 +183,22 @@ async def test_two_agents_claiming_at_once_one_wins_and_the_other_gets_a_409_nam
             assert body["detail"] == {"status": "assigned", "holder": holder, "holder_name": names[holder]}
             moves = [e for e in await engine.store.events(cid) if getattr(e, "event", "") == "handoff_status"]
             assert [m.to_status for m in moves].count("assigned") == 1
+
+
+async def test_contact_details_a_rest_caller_claims_show_as_unverified_never_as_a_client(
+    app: FastAPI, engine: Engine
+) -> None:
+    sender = session_id()
+    claims = {"contact_phone": "+48 793 455 021", "contact_name": "James Whitfield"}  # a VIP's phone
+    body = {"sender": sender, "message": "I want to talk to a person please", "metadata": claims}
+    await engine.handle(parse_rest_body(json.dumps(body).encode()).to_inbound("rest"))
+    async with signed_in(app, "anna.kowalska") as (anna, _):
+        view = (await anna.get(path(f"rest:{sender}"))).json()
+    said = {"name": "James Whitfield", "phone": "+48 793 455 021", "email": None}
+    assert view["client"] is None  # no client card: a claim is not a client
+    assert view["unverified_contact"] == said
+    assert view["packet"]["client"] is None and view["packet"]["tier"] == "Standard"
+    assert view["packet"]["unverified_contact"] == said
 
 
 async def test_a_manager_assigns_and_transfers(app: FastAPI, engine: Engine) -> None:
