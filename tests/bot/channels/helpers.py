@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -14,12 +14,15 @@ from fastapi import FastAPI
 from sqlalchemy import select, text
 
 from bot.agent import Agent
+from bot.channels.base import ChannelAdapter
 from bot.channels.media import Media
 from bot.engine import Engine, build_engine
+from bot.errors import OutsideWindow
 from bot.events import BotUttered, UserUttered
 from bot.models import Attachment, InboundMessage
 from bot.settings import Settings
 from bot.store.tables import inbound_messages
+from console.services.workspace.actions import WorkspaceActions
 
 WIDGET_BOT = Path(__file__).resolve().parent / "widget_bot"
 WELCOME = "Welcome to Mariia Hub! How can I help?"
@@ -110,8 +113,25 @@ async def journal(engine: Engine, conversation_id: str) -> list[InboundMessage]:
 
 
 async def agent_says(engine: Engine, conversation_id: str, text: str) -> None:
-    """What the handoff console will do when an agent answers: store a line from a person."""
+    """Store a line from a person (on a push channel its outbox row comes with it, unprepared)."""
     await engine.append(conversation_id, [BotUttered(text=text, metadata={"sender": "agent"})])
+
+
+async def agent_replies(
+    engine: Engine, channels: Mapping[str, ChannelAdapter], conversation_id: str, text: str, **custom: object
+) -> None:
+    """What the console does when Ola answers (``WorkspaceActions.store_and_send``): the channel's
+    checks (the service window, a template or a tag), then her line and its outbox row in one
+    transaction; :class:`OutsideWindow` when the channel refuses (the line is kept, marked)."""
+    line = BotUttered(
+        text=text,
+        data={"custom": custom} if custom else {},
+        metadata={"sender": "agent", "agent_id": "agent-ola", "agent_name": "Ola"},
+    )
+    actions = WorkspaceActions(engine, runtime=None, channels=channels)  # type: ignore[arg-type]
+    (delivery,) = await actions.store_and_send(conversation_id, [line])
+    if delivery.error_kind == "outside_window":
+        raise OutsideWindow(delivery.error or "outside the window")
 
 
 def attachment_of(message: UserUttered, index: int = 0) -> Attachment:

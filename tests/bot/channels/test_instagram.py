@@ -15,7 +15,7 @@ from bot.errors import BadPayload, OutsideWindow
 from bot.models import Attachment, OutboundMessage
 from bot.settings import Settings
 
-from .helpers import HOURS, WELCOME, agent_says, user_messages
+from .helpers import HOURS, WELCOME, agent_replies, user_messages
 from .social_helpers import MetaAccount, Served, app_with, fixture, graph_served, sent_texts
 from .standins.graph import GraphStandIn
 
@@ -106,11 +106,10 @@ async def test_agent_replies_use_the_human_agent_tag_after_24_hours_and_stop_aft
     channel = served.channel("instagram")
     standin.window_closed.add(IGSID)
     channel.clock = lambda: datetime.now(UTC) + timedelta(days=3)
-    await agent_says(engine, CONVERSATION, "Your booking is confirmed.")
+    await agent_replies(engine, served.app.state.channels, CONVERSATION, "Your booking is confirmed.")
     reply = OutboundMessage(
         channel="instagram", recipient_id=IGSID, text="Your booking is confirmed.", sender="agent"
     )
-    await channel.send(reply)
     await served.settle("instagram")
     last = standin.calls[-1]
     assert last.accepted

@@ -18,7 +18,7 @@ from bot.events import BotUttered
 from bot.models import Attachment, Button, OutboundMessage
 from bot.settings import Settings
 
-from .helpers import HOURS, WELCOME, agent_says, attachment_of, content_of, user_messages
+from .helpers import HOURS, WELCOME, agent_replies, attachment_of, content_of, user_messages
 from .social_helpers import MetaAccount, Served, app_with, body_of, fixture, graph_served, sent_texts
 from .standins.graph import GraphStandIn, MediaFile
 
@@ -149,14 +149,8 @@ async def test_an_agent_reply_after_24_hours_goes_with_the_human_agent_tag(
     channel = served.channel("messenger")
     standin.window_closed.add(PSID)  # Meta refuses free-form messages from now on
     channel.clock = lambda: datetime.now(UTC) + timedelta(hours=25)
-    await agent_says(engine, CONVERSATION, "Sorry for the wait: yes, Podil is open on Sunday.")
-    await channel.send(
-        OutboundMessage(
-            channel="messenger",
-            recipient_id=PSID,
-            text="Sorry for the wait: yes, Podil is open on Sunday.",
-            sender="agent",
-        )
+    await agent_replies(
+        engine, served.app.state.channels, CONVERSATION, "Sorry for the wait: yes, Podil is open on Sunday."
     )
     await served.settle("messenger")
     assert standin.calls[-1].body == {

@@ -16,14 +16,13 @@ from bot.channels.credentials import Credentials, parse_credentials
 from bot.channels.registry import CHANNELS
 from bot.channels.webhook import WebhookChannel
 from bot.engine import Engine
-from bot.events import BotUttered, UserUttered
+from bot.events import UserUttered
 from bot.loaders.yaml_io import parse_yaml_text
-from bot.models import OutboundMessage
 from bot.settings import Settings
 from console.app import create_app
 from handoff.service import EngineLog, HandoffService
 
-from .helpers import serving
+from .helpers import agent_replies, serving
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FAST_OUTBOX = """
@@ -89,14 +88,6 @@ async def claimed_by_agent(running: Running, conversation_id: str) -> None:
 
 
 async def agent_reply(running: Running, channel: str, client: str, text: str, **custom: object) -> None:
-    """What the console does when Ola answers: log her line, then send it through the client's channel."""
-    line = BotUttered(text=text, metadata={"sender": "agent", "agent_id": "agent-ola"})
-    await running.engine.append(f"{channel}:{client}", [line])
-    message = OutboundMessage(
-        channel=channel,
-        recipient_id=client,
-        text=text,
-        sender="agent",
-        custom={"agent_name": "Ola", **custom},
-    )
-    await running.app.state.channels[channel].send(message)
+    """What the console does when Ola answers: the channel's checks, then her line and its outbox
+    row in one transaction (:func:`agent_replies`)."""
+    await agent_replies(running.engine, running.app.state.channels, f"{channel}:{client}", text, **custom)
