@@ -13,10 +13,14 @@ and rebuilt).
 - ``conversation_facts``: channel, client, tier, language, when the client first wrote
   and was first answered, the outcome (contained, handed off, resolved), every sentiment
   score of the client's messages (start and end are the first and last) and the last
-  client line as the queue previews it.
+  client line as the queue previews it; and what :func:`handoff.outcomes.classify` reads
+  (real questions, answers and fallbacks, the first handoff's tier and reason, resolution,
+  reopen and return gaps, CSAT).
+- ``agent_replies``: each agent line meant for the client and the key of its outbox row,
+  so first response can count delivered replies only (analytics joins the outbox).
 
 Rows cascade with their conversation (deleting a conversation deletes its read-model
-rows). The tables are created by Alembic revision ``0007``.
+rows). The tables are created by Alembic revisions ``0007`` and ``0008``.
 """
 
 from __future__ import annotations
@@ -25,15 +29,39 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+)
+from sqlalchemy import false as sa_false
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.events import BotUttered, HandoffRequested, HandoffStatusChanged, SlotSet, UserUttered
+from bot.channels.outbox_projection import NOT_SENT, outbox_key
+from bot.events import (
+    BotUttered,
+    CsatRecorded,
+    CsatRequested,
+    HandoffRequested,
+    HandoffStatusChanged,
+    SlotSet,
+    UserUttered,
+)
 from bot.store.event_store import EventStore, StoredEvent, split_conversation_id
 from bot.store.tables import NAMING_CONVENTION, JSONType, events
+from handoff.outcomes import CONFIRM_INTENTS, RETURN_GAP_SECONDS, is_fallback, is_substantive
 from handoff.state import HandoffStatus, HandoffTicket, fold_ticket
 
 METADATA = MetaData(naming_convention=NAMING_CONVENTION)
@@ -42,6 +70,7 @@ NullableJSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "p
 
 #: how much of the client's last message the queue shows
 PREVIEW = 140
+CSAT_QUESTION = "utter_ask_csat"  # actions.csat.ASK_RESPONSE (the CSAT question is not an answer)
 CLIENT_SLOT = "client_id"  # the slots client recognition sets (handoff.recognition)
 TIER_SLOT = "tier"
 LANGUAGE_SLOT = "language"
@@ -97,7 +126,41 @@ conversation_facts = Table(
     Column("sentiment_label", String(16), nullable=True),
     Column("last_client_text", Text, nullable=True),
     Column("last_seq", Integer, nullable=False),
+    # what handoff.outcomes.classify reads (revision 0008)
+    Column("substantive_messages", Integer, nullable=False, server_default="0"),
+    Column("answers", Integer, nullable=False, server_default="0"),
+    Column("fallbacks", Integer, nullable=False, server_default="0"),
+    Column("last_answer_fallback", Boolean, nullable=False, server_default=sa_false()),
+    Column("confirmed", Boolean, nullable=False, server_default=sa_false()),
+    Column("csat_requested", Boolean, nullable=False, server_default=sa_false()),
+    Column("csat_score", Integer, nullable=True),
+    Column("queued_at", Float, nullable=True),
+    Column("handoff_tier", String(32), nullable=True),
+    Column("handoff_reason", Text, nullable=True),
+    Column("agent_id", String(64), nullable=True),
+    Column("resolved_at", Float, nullable=True),
+    Column("reopened_after", Float, nullable=True),
+    Column("returned_after", Float, nullable=True),
     Index("ix_conversation_facts_first_user_at", "first_user_at"),
+)
+
+#: every agent line (``sender: agent``) that was meant to reach the client, with the key of
+#: the outbox row it went out as: first response counts DELIVERED replies only, and delivery
+#: is the outbox's to say (a push channel's row ``sent``/``delivered``/``read``; a channel
+#: whose client reads the log, widget or REST, has no row: stored is delivered)
+agent_replies = Table(
+    "agent_replies",
+    METADATA,
+    Column(
+        "conversation_id",
+        String(255),
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seq", Integer, primary_key=True),
+    Column("at", Float, nullable=False),
+    Column("agent_id", String(64), nullable=True),
+    Column("outbox_key", String(300), nullable=False),
 )
 
 
@@ -122,6 +185,27 @@ class ConversationFacts(BaseModel):
     sentiment_label: str | None = None
     last_client_text: str | None = None
     last_seq: int = 0
+    #: client messages that asked something real (not greetings or chit-chat)
+    substantive_messages: int = 0
+    #: the bot's real answers after the first real question (fallbacks not counted)
+    answers: int = 0
+    #: the bot's fallbacks and "I don't know"s after the first real question
+    fallbacks: int = 0
+    last_answer_fallback: bool = False
+    #: the client affirmed or thanked after an answer
+    confirmed: bool = False
+    csat_requested: bool = False
+    csat_score: int | None = None
+    #: the first handoff: when it was queued, at which tier, why; the last agent assigned
+    queued_at: float | None = None
+    handoff_tier: str | None = None
+    handoff_reason: str | None = None
+    agent_id: str | None = None
+    #: the latest resolution, and how long after it the client wrote again (None: not yet)
+    resolved_at: float | None = None
+    reopened_after: float | None = None
+    #: seconds of silence before the client first came back (a gap of RETURN_GAP_SECONDS or more)
+    returned_after: float | None = None
 
     @property
     def sentiment_start(self) -> float | None:
@@ -160,6 +244,7 @@ def fold_facts(facts: ConversationFacts, stored: Sequence[StoredEvent]) -> Conve
         event = item.event
         f.last_seq = max(f.last_seq, item.seq)
         if isinstance(event, UserUttered):
+            _client_outcome_facts(f, event)
             if f.first_user_at is None:
                 f.first_user_at = event.timestamp
             f.last_user_at = event.timestamp
@@ -180,17 +265,66 @@ def fold_facts(facts: ConversationFacts, stored: Sequence[StoredEvent]) -> Conve
         elif isinstance(event, BotUttered):
             if f.first_response_at is None and f.first_user_at is not None:
                 f.first_response_at = event.timestamp
+            _bot_outcome_facts(f, event)
         elif isinstance(event, HandoffStatusChanged):
             if event.from_status == HandoffStatus.BOT:
                 f.handoffs += 1
                 f.outcome = "resolved" if f.outcome == "resolved" else "handed_off"
+                if f.queued_at is None:
+                    f.queued_at = event.timestamp
+                    tier = event.metadata.get("tier")
+                    f.handoff_tier = str(tier) if tier else f.tier
+                    f.handoff_reason = f.handoff_reason or event.reason
             if event.to_status == HandoffStatus.RESOLVED:
                 f.outcome = "resolved"
+                f.resolved_at, f.reopened_after = event.timestamp, None
+            elif event.to_status == HandoffStatus.ASSIGNED:
+                f.agent_id = str(event.metadata.get("agent_id") or event.actor)
+        elif isinstance(event, HandoffRequested):
+            if f.queued_at is None:  # the request's reason is the first handoff's reason
+                f.handoff_reason = event.reason
+        elif isinstance(event, CsatRequested):
+            f.csat_requested = True
+        elif isinstance(event, CsatRecorded):
+            f.csat_score = int(event.score)
     return f
 
 
+def _client_outcome_facts(f: ConversationFacts, event: UserUttered) -> None:
+    """A client line's part in the outcome (before ``last_user_at`` moves): real question,
+    confirmation, a return after silence, a reopen after a resolution."""
+    at = event.timestamp
+    if f.resolved_at is not None and f.reopened_after is None and at >= f.resolved_at:
+        f.reopened_after = at - f.resolved_at
+    gap = at - f.last_user_at if f.last_user_at is not None else 0.0
+    if f.returned_after is None and (f.answers or f.handoffs) and gap >= RETURN_GAP_SECONDS:
+        f.returned_after = gap
+    intent = event.parse_data.intent.name
+    if intent in CONFIRM_INTENTS and f.answers and not f.last_answer_fallback:
+        f.confirmed = True
+    if is_substantive(intent):
+        f.substantive_messages += 1
+
+
+def _bot_outcome_facts(f: ConversationFacts, event: BotUttered) -> None:
+    """A bot line's part in the outcome: a real answer or a fallback, once a real question
+    was asked (agents' lines and the CSAT question are neither)."""
+    sender = event.metadata.get("sender", "bot")
+    if sender == "agent" or not f.substantive_messages:
+        return
+    if event.metadata.get("utter_action") == CSAT_QUESTION:
+        return
+    if sender == "system" or is_fallback(event.metadata):
+        f.fallbacks += 1
+        f.last_answer_fallback = True
+    else:
+        f.answers += 1
+        f.last_answer_fallback = False
+
+
 def facts_events(stored: Sequence[StoredEvent]) -> list[StoredEvent]:
-    """The events the facts depend on (client and bot lines, status changes, three slots)."""
+    """The events the facts depend on (client and bot lines, handoff requests and status
+    changes, CSAT, three slots)."""
     follows = ConversationFactsProjector.handles
     slots = {CLIENT_SLOT, TIER_SLOT, LANGUAGE_SLOT}
     return [
@@ -353,7 +487,9 @@ class ConversationFactsProjector:
     """Projector of ``conversation_facts`` (follows client and bot lines, slots, status changes)."""
 
     name = "conversation_facts"
-    handles = frozenset({"user", "slot", "bot", "handoff_status"})
+    handles = frozenset(
+        {"user", "slot", "bot", "handoff_status", "handoff_requested", "csat_requested", "csat_recorded"}
+    )
 
     async def apply(self, conn: AsyncConnection, conversation_id: str, stored: Sequence[StoredEvent]) -> None:
         """Fold the new events into the conversation's facts row."""
@@ -381,9 +517,44 @@ class ConversationFactsProjector:
         await conn.execute(conversation_facts.delete())
 
 
-def handoff_projectors() -> list[HandoffTickets | ConversationFactsProjector]:
+def agent_reply_rows(conversation_id: str, stored: Sequence[StoredEvent]) -> list[dict[str, Any]]:
+    """The ``agent_replies`` rows of ``stored``: agents' lines meant to reach the client."""
+    return [
+        {
+            "conversation_id": conversation_id,
+            "seq": s.seq,
+            "at": s.event.timestamp,
+            "agent_id": str(s.event.metadata.get("agent_id") or "") or None,
+            "outbox_key": outbox_key(conversation_id, s.seq),
+        }
+        for s in stored
+        if isinstance(s.event, BotUttered)
+        and s.event.metadata.get("sender") == "agent"
+        and not s.event.metadata.get(NOT_SENT)
+    ]
+
+
+class AgentReplies:
+    """Projector of ``agent_replies`` (follows bot lines; keeps the agents' ones)."""
+
+    name = "agent_replies"
+    handles = frozenset({"bot"})
+
+    async def apply(self, conn: AsyncConnection, conversation_id: str, stored: Sequence[StoredEvent]) -> None:
+        """Insert a row per new agent line (a line's seq is fixed, so a row never changes)."""
+        rows = agent_reply_rows(conversation_id, stored)
+        if rows:
+            insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            await conn.execute(insert(agent_replies).values(rows).on_conflict_do_nothing())
+
+    async def reset(self, conn: AsyncConnection) -> None:
+        """Delete every row (a rebuild replays the log)."""
+        await conn.execute(agent_replies.delete())
+
+
+def handoff_projectors() -> list[HandoffTickets | ConversationFactsProjector | AgentReplies]:
     """The read models handoff and the console read, for the wiring code to register."""
-    return [HandoffTickets(), ConversationFactsProjector()]
+    return [HandoffTickets(), ConversationFactsProjector(), AgentReplies()]
 
 
 async def register_handoff_projections(store: EventStore) -> None:
@@ -401,4 +572,6 @@ async def register_handoff_projections(store: EventStore) -> None:
         has_facts = (await conn.execute(select(conversation_facts.c.conversation_id).limit(1))).first()
         has_events = (await conn.execute(select(events.c.id).limit(1))).first()
     if has_events is not None and has_facts is None:
-        await store.rebuild_projections([HandoffTickets.name, ConversationFactsProjector.name])
+        await store.rebuild_projections(
+            [HandoffTickets.name, ConversationFactsProjector.name, AgentReplies.name]
+        )

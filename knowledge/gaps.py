@@ -63,15 +63,24 @@ class GapLog:
                 )
             )
 
-    async def report(self, *, days: int = 30, limit: int = 20, max_questions: int = 5000) -> list[GapGroup]:
-        """The most frequent gap groups of the last ``days`` days, biggest first."""
-        since = datetime.now(UTC) - timedelta(days=days)
-        query = (
-            select(gaps.c.question, gaps.c.language, gaps.c.reason, gaps.c.created_at)
-            .where(gaps.c.created_at >= since)
-            .order_by(gaps.c.created_at.desc())
-            .limit(max_questions)
+    async def report(
+        self,
+        *,
+        days: int = 30,
+        limit: int = 20,
+        max_questions: int = 5000,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[GapGroup]:
+        """The most frequent gap groups, biggest first: of the last ``days`` days, or from
+        ``since`` to before ``until`` when given (an analytics date range)."""
+        since = since or datetime.now(UTC) - timedelta(days=days)
+        query = select(gaps.c.question, gaps.c.language, gaps.c.reason, gaps.c.created_at).where(
+            gaps.c.created_at >= since
         )
+        if until is not None:
+            query = query.where(gaps.c.created_at < until)
+        query = query.order_by(gaps.c.created_at.desc()).limit(max_questions)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         if not rows:

@@ -1,32 +1,50 @@
-"""Manager analytics: ``/console/analytics`` (page) and the JSON API under ``/api/analytics``.
+"""Manager analytics: ``/console/analytics`` (page) and the JSON/CSV API under ``/api/analytics``.
 
-- ``GET /api/analytics/report?start=YYYY-MM-DD&end=YYYY-MM-DD``: containment, first response
-  by tier against its SLA, CSAT and handoff reasons (default: the last 30 days);
-- ``GET /api/analytics/gaps?start=...``: the knowledge gaps asked since ``start``.
+- ``GET /api/analytics/report?start=YYYY-MM-DD&end=YYYY-MM-DD&grouping=day|week|month&reopen_days=7``:
+  outcomes, containment, durable and first-contact resolution, first human response by tier
+  against its SLA (delivered replies only), CSAT by tier, sentiment, handoff reasons in words,
+  and the same KPIs by period, tier, channel, language and agent (default: the last 30 days);
+  ``&format=csv``: one CSV row per conversation with its facts instead;
+- ``GET /api/analytics/conversations?...&outcome=&tier=&channel=&language=&agent=``: the
+  conversations behind a number (drill-down), as JSON;
+- ``GET /api/analytics/gaps?start=...&end=...``: the knowledge gaps asked in the range.
 
-All computed from the event log on request (``console/services/analytics.py``).
+All read from the read models (``console/services/analytics``), never whole event logs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from console.deps import ANALYTICS_ROLES, Platform, require_roles
 from console.errors import error_response
 from console.security.models import ConsoleUser
-from console.services.analytics import MAX_DAYS, AnalyticsReport, DateRange, analytics_report
+from console.services.analytics import (
+    MAX_DAYS,
+    AnalyticsReport,
+    DateRange,
+    FactRow,
+    Grouping,
+    compute_report,
+    facts_csv,
+    load_fact_rows,
+)
 from console.web import render
 from handoff.config import HandoffConfig, load_handoff_config
+from handoff.outcomes import DEFAULT_REOPEN_DAYS, Outcome
 from knowledge.gaps import GapGroup
 
 Manager = Annotated[ConsoleUser, Depends(require_roles(*ANALYTICS_ROLES))]
 # the API also admits BI tools whose API token has ``analytics:read``
 Reader = Annotated[ConsoleUser, Depends(require_roles(*ANALYTICS_ROLES, scope="analytics:read"))]
 DEFAULT_DAYS = 30
+ReopenDays = Annotated[
+    int, Query(ge=0, le=90, description="a client returning within this many days deducts a resolution")
+]
 
 
 def handoff_config(request: Request) -> HandoffConfig:
@@ -57,6 +75,15 @@ def date_range(
 Period = Annotated[DateRange | str, Depends(date_range)]
 
 
+def _csv(text: str, period: DateRange) -> Response:
+    name = f"conversations-{period.start.isoformat()}-{period.end.isoformat()}.csv"
+    return Response(
+        content=text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 def router() -> APIRouter:
     """The analytics routes."""
     routes = APIRouter()
@@ -65,11 +92,55 @@ def router() -> APIRouter:
     async def analytics_page(request: Request, user: Manager) -> HTMLResponse:
         return render(request, "analytics.html", {}, user=user, section="analytics")
 
-    @routes.get("/api/analytics/report", response_model=AnalyticsReport)
-    async def report(request: Request, _: Reader, platform: Platform, period: Period) -> object:
+    @routes.get(
+        "/api/analytics/report",
+        response_model=AnalyticsReport,
+        responses={200: {"content": {"text/csv": {}}, "description": "the report (format=csv: the CSV)"}},
+    )
+    async def report(
+        request: Request,
+        _: Reader,
+        platform: Platform,
+        period: Period,
+        grouping: Grouping = "day",
+        reopen_days: ReopenDays = DEFAULT_REOPEN_DAYS,
+        format: Literal["json", "csv"] = "json",
+    ) -> object:
         if isinstance(period, str):
             return error_response(422, "invalid_request", period)
-        return await analytics_report(platform.store, period, handoff_config(request))
+        config = handoff_config(request)
+        rows = await load_fact_rows(platform.store, period, config, reopen_days=reopen_days)
+        if format == "csv":
+            return _csv(facts_csv(rows), period)
+        return compute_report(rows, period, config, grouping=grouping, reopen_days=reopen_days)
+
+    @routes.get("/api/analytics/conversations", response_model=list[FactRow])
+    async def conversations(
+        request: Request,
+        _: Reader,
+        platform: Platform,
+        period: Period,
+        reopen_days: ReopenDays = DEFAULT_REOPEN_DAYS,
+        outcome: Outcome | None = None,
+        tier: Annotated[str | None, Query(max_length=32)] = None,
+        channel: Annotated[str | None, Query(max_length=64)] = None,
+        language: Annotated[str | None, Query(max_length=16)] = None,
+        agent: Annotated[str | None, Query(max_length=64)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    ) -> object:
+        if isinstance(period, str):
+            return error_response(422, "invalid_request", period)
+        rows = await load_fact_rows(platform.store, period, handoff_config(request), reopen_days=reopen_days)
+        wanted = [
+            r
+            for r in rows
+            if (outcome is None or r.outcome == outcome)
+            and (tier is None or r.tier == tier)
+            and (channel is None or r.channel == channel)
+            and (language is None or r.language == language)
+            and (agent is None or r.agent_id == agent)
+        ]
+        return wanted[:limit]
 
     @routes.get("/api/analytics/gaps", response_model=list[GapGroup])
     async def gaps(
@@ -84,7 +155,8 @@ def router() -> APIRouter:
         log = getattr(getattr(engine, "knowledge", None), "gaps", None)
         if log is None:
             return []
-        days = max(1, (dt.datetime.now(dt.UTC).date() - period.start).days + 1)
-        return await log.report(days=days, limit=limit)
+        since = dt.datetime.fromtimestamp(period.start_ts, dt.UTC)
+        until = dt.datetime.fromtimestamp(period.end_ts, dt.UTC)
+        return await log.report(since=since, until=until, limit=limit)
 
     return routes

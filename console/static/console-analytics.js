@@ -48,7 +48,7 @@
           return [t.tier, secs(t.sla_seconds), t.handoffs, t.answered, secs(t.median_seconds), secs(t.p90_seconds),
             pct(t.within_sla_rate) + " (" + t.within_sla + ")"];
         }));
-        fill("reasons", r.handoff_reasons.map(function (x) { return [x.reason, x.count]; }));
+        fill("reasons", r.handoff_reasons.map(function (x) { return [x.label || x.reason, x.count]; }));
         fill("csat", [5, 4, 3, 2, 1].map(function (s) { return [String(s), r.csat.distribution[s] || 0]; }));
         var gaps = results[1].ok ? results[1].data : [];
         fill("gaps", gaps.map(function (g) {

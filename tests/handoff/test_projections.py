@@ -223,7 +223,11 @@ async def test_a_database_with_history_is_backfilled_when_the_read_models_are_re
     assert await stored_tickets(event_store) == {}
     await register_handoff_projections(event_store)
     await register_handoff_projections(event_store)  # a second wiring registers nothing twice
-    assert [p.name for p in event_store.projectors] == ["handoff_tickets", "conversation_facts"]
+    assert [p.name for p in event_store.projectors] == [
+        "handoff_tickets",
+        "conversation_facts",
+        "agent_replies",
+    ]
     assert await HandoffLedger(event_store.engine).in_status(HandoffStatus.QUEUED) == [cid]
     assert (await stored_facts(event_store))[cid].first_user_at == 1.0
 

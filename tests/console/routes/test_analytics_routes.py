@@ -1,23 +1,31 @@
-"""The analytics API and page for managers: the report over the real log, range checks."""
+"""The analytics API and page for managers over the read models: the report, its CSV, the
+drill-down, range checks, and knowledge gaps bounded by both ends of the range."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from bot.events import BotUttered, HandoffRequested, HandoffStatusChanged, UserUttered
 from console.security.models import Role
 from console.security.platform import ConsolePlatform
+from handoff.projections import register_handoff_projections
+from knowledge.gaps import GapLog
+from knowledge.tables import gaps
 from tests.console.conftest import client_for, sign_in
 
 DAY = dt.date(2026, 4, 10)
 T = dt.datetime.combine(DAY, dt.time(10), dt.UTC).timestamp()
+RANGE = {"start": "2026-04-10", "end": "2026-04-10"}
 
 
-async def test_report_for_a_range(
-    console_app: FastAPI, platform: ConsolePlatform, role_users: dict[Role, str]
-) -> None:
+async def write(platform: ConsolePlatform) -> None:
+    """A VIP complaint answered by Anna in 45 s, and a question the bot answered."""
+    await register_handoff_projections(platform.store)
     await platform.store.append(
         "widget:vip",
         [
@@ -29,18 +37,28 @@ async def test_report_for_a_range(
             BotUttered(text="Anna here", metadata={"sender": "agent", "agent_id": "anna"}, timestamp=T + 46),
         ],
     )
-    await platform.store.append("widget:faq", [UserUttered(text="hours?", timestamp=T + 5)])
+    await platform.store.append(
+        "widget:faq", [UserUttered(text="hours?", timestamp=T + 5), BotUttered(text="8-21", timestamp=T + 6)]
+    )
+
+
+async def test_report_for_a_range(
+    console_app: FastAPI, platform: ConsolePlatform, role_users: dict[Role, str]
+) -> None:
+    await write(platform)
     async with client_for(console_app) as client:
         await sign_in(client, role_users["manager"])
-        report = await client.get(
-            "/api/analytics/report", params={"start": "2026-04-10", "end": "2026-04-10"}
-        )
+        report = await client.get("/api/analytics/report", params={**RANGE, "grouping": "week"})
         assert report.status_code == 200
         body = report.json()
         assert body["containment"] == {"conversations": 2, "contained": 1, "rate": 0.5}
+        assert body["outcomes"]["assisted"] == 1 and body["grouping"] == "week"
         vip = next(t for t in body["first_response"] if t["tier"] == "VIP")
         assert (vip["median_seconds"], vip["within_sla_rate"], vip["sla_seconds"]) == (45.0, 1.0, 60)
-        assert body["handoff_reasons"] == [{"reason": "rule:vip_complaint", "count": 1}]
+        assert body["handoff_reasons"] == [
+            {"reason": "rule:vip_complaint", "label": "Rule: VIP complaint", "count": 1}
+        ]
+        assert [row["key"] for row in body["breakdowns"]["period"]] == ["2026-W15"]
         other_day = await client.get(
             "/api/analytics/report", params={"start": "2026-04-11", "end": "2026-04-12"}
         )
@@ -59,6 +77,49 @@ async def test_report_for_a_range(
         )
         assert too_long.status_code == 422
         assert (await client.get("/api/analytics/report", params={"start": "yesterday"})).status_code == 422
+        assert (await client.get("/api/analytics/report", params={"format": "xml"})).status_code == 422
+        assert (await client.get("/api/analytics/report", params={"grouping": "year"})).status_code == 422
         assert (await client.get("/api/analytics/gaps")).json() == []  # no knowledge base in this app
         page = await client.get("/console/analytics")
         assert page.status_code == 200 and 'src="/static/console-analytics.js"' in page.text
+
+
+async def test_the_report_as_csv_and_its_drill_down(
+    console_app: FastAPI, platform: ConsolePlatform, role_users: dict[Role, str]
+) -> None:
+    await write(platform)
+    async with client_for(console_app) as client:
+        await sign_in(client, role_users["manager"])
+        exported = await client.get("/api/analytics/report", params={**RANGE, "format": "csv"})
+        assert exported.status_code == 200
+        assert exported.headers["content-type"].startswith("text/csv")
+        assert 'filename="conversations-2026-04-10-2026-04-10.csv"' in exported.headers["content-disposition"]
+        rows = {r["conversation_id"]: r for r in csv.DictReader(io.StringIO(exported.text))}
+        assert set(rows) == {"widget:vip", "widget:faq"}
+        assert (rows["widget:vip"]["outcome"], rows["widget:vip"]["first_human_response_seconds"]) == (
+            "assisted",
+            "45",
+        )
+        assert (rows["widget:faq"]["outcome"], rows["widget:faq"]["tier"]) == ("contained", "Standard")
+        behind = await client.get("/api/analytics/conversations", params={**RANGE, "outcome": "contained"})
+        assert [r["conversation_id"] for r in behind.json()] == ["widget:faq"]
+        by_agent = await client.get("/api/analytics/conversations", params={**RANGE, "tier": "VIP"})
+        assert [r["handoff_reason"] for r in by_agent.json()] == ["rule:vip_complaint"]
+        wrong = await client.get("/api/analytics/conversations", params={"outcome": "happy"})
+        assert wrong.status_code == 422
+
+
+async def test_gaps_respect_both_ends_of_the_range(platform: ConsolePlatform, kb_encoder: object) -> None:
+    log = GapLog(platform.store.engine, kb_encoder)  # type: ignore[arg-type]
+    for question, day in [("do you do tattoo removal?", 9), ("is there a pool?", 10), ("wifi password?", 12)]:
+        await log.record(question, "en", "no_answer", 0.2, "widget:x")
+        async with platform.store.engine.begin() as conn:
+            await conn.execute(
+                update(gaps)
+                .where(gaps.c.question == question)
+                .values(created_at=dt.datetime(2026, 4, day, 12, tzinfo=dt.UTC))
+            )
+    found = await log.report(
+        since=dt.datetime(2026, 4, 10, tzinfo=dt.UTC), until=dt.datetime(2026, 4, 11, tzinfo=dt.UTC)
+    )
+    assert [g.question for g in found] == ["is there a pool?"]

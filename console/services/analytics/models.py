@@ -1,0 +1,162 @@
+"""The analytics report's shapes (the JSON API's schema) and its date range."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from handoff.outcomes import Outcome
+
+MAX_DAYS = 366
+Grouping = Literal["day", "week", "month"]
+Dimension = Literal["period", "tier", "channel", "language", "agent"]
+
+
+class DateRange(BaseModel):
+    """Whole UTC days from ``start`` to ``end``, both included."""
+
+    start: dt.date
+    end: dt.date
+
+    @classmethod
+    def last_days(cls, days: int, today: dt.date | None = None) -> DateRange:
+        """The ``days`` days ending today (UTC)."""
+        today = today or dt.datetime.now(dt.UTC).date()
+        return cls(start=today - dt.timedelta(days=days - 1), end=today)
+
+    @property
+    def start_ts(self) -> float:
+        """Epoch seconds at the start of ``start``."""
+        return dt.datetime.combine(self.start, dt.time(), dt.UTC).timestamp()
+
+    @property
+    def end_ts(self) -> float:
+        """Epoch seconds at the end of ``end`` (exclusive bound)."""
+        return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), dt.UTC).timestamp()
+
+    def contains(self, timestamp: float | None) -> bool:
+        """True when ``timestamp`` falls in the range."""
+        return timestamp is not None and self.start_ts <= timestamp < self.end_ts
+
+
+class FactRow(BaseModel):
+    """One conversation as analytics sees it: its facts row, classified, with its delivered
+    first human response (the CSV export's row)."""
+
+    conversation_id: str
+    channel: str
+    tier: str = Field(description="the tier it was served at (handoff tier, else slot, else default)")
+    language: str | None
+    agent_id: str | None
+    started_at: float
+    outcome: Outcome
+    confirmed: bool
+    first_contact_resolution: bool
+    handoffs: int
+    handoff_reason: str | None
+    queued_at: float | None
+    first_human_response_seconds: float | None = Field(description="to the first DELIVERED agent reply")
+    sla_seconds: int | None
+    within_sla: bool | None = Field(description="None while an unanswered handoff is still inside its SLA")
+    answers: int
+    fallbacks: int
+    csat_requested: bool
+    csat_score: int | None
+    sentiment_start: float | None
+    sentiment_end: float | None
+
+
+class Containment(BaseModel):
+    """Conversations the bot resolved alone, among the rated ones (greeting-only excluded)."""
+
+    conversations: int = Field(description="rated conversations (greeting/chit-chat only excluded)")
+    contained: int
+    rate: float | None = Field(description="contained / conversations; None when there were none")
+
+
+class TierResponse(BaseModel):
+    """First human response of one tier's handoffs against its SLA (delivered replies only)."""
+
+    tier: str
+    sla_seconds: int
+    handoffs: int
+    answered: int
+    waiting: int = Field(description="not answered yet and still within the SLA")
+    median_seconds: float | None
+    p90_seconds: float | None
+    within_sla: int
+    within_sla_rate: float | None = Field(description="within SLA / handoffs whose outcome is known")
+
+
+class Csat(BaseModel):
+    """Client satisfaction scores (the last score of each conversation)."""
+
+    requested: int = 0
+    responses: int
+    response_rate: float | None = None
+    average: float | None
+    distribution: dict[int, int]
+    satisfied_rate: float | None = Field(description="share of 4 and 5 scores")
+
+
+class TierCsat(Csat):
+    """CSAT of one tier."""
+
+    tier: str
+
+
+class ReasonCount(BaseModel):
+    """How often a handoff reason occurred, in a manager's words."""
+
+    reason: str = Field(description="the code (e.g. rule:vip_complaint)")
+    label: str = Field(description="the same in human words")
+    count: int
+
+
+class Sentiment(BaseModel):
+    """Client sentiment at the start and at the end of conversations (-1 to 1)."""
+
+    conversations: int
+    start_average: float | None
+    end_average: float | None
+    improved: int
+    worsened: int
+
+
+class KpiRow(BaseModel):
+    """The KPIs of one slice (a period, a tier, a channel, a language or an agent)."""
+
+    key: str
+    volume: int = Field(description="every conversation started in the slice")
+    rated: int = Field(description="volume minus greeting/chit-chat only")
+    contained: int
+    containment_rate: float | None
+    resolved_by_person: int
+    resolution_rate: float | None = Field(description="(contained + resolved by a person) / rated, durable")
+    first_contact_resolution_rate: float | None
+    handoffs: int
+    first_response_median_seconds: float | None
+    within_sla_rate: float | None
+    csat_average: float | None
+    csat_response_rate: float | None
+
+
+class AnalyticsReport(BaseModel):
+    """Everything the manager's analytics page shows for one date range."""
+
+    range: DateRange
+    grouping: Grouping = "day"
+    reopen_days: int = 7
+    containment: Containment
+    outcomes: dict[str, int] = Field(default_factory=dict, description="conversations per outcome")
+    totals: KpiRow | None = None
+    first_response: list[TierResponse]
+    csat: Csat
+    csat_by_tier: list[TierCsat] = Field(default_factory=list)
+    sentiment: Sentiment | None = None
+    handoff_reasons: list[ReasonCount]
+    breakdowns: dict[str, list[KpiRow]] = Field(
+        default_factory=dict, description="KPIs by period, tier, channel, language and agent"
+    )
