@@ -58,6 +58,7 @@ from bot.events import (
     HandoffStatusChanged,
     SlotSet,
     UserUttered,
+    event_from_dict,
 )
 from bot.store.event_store import EventStore, StoredEvent, split_conversation_id
 from bot.store.tables import NAMING_CONVENTION, JSONType, events
@@ -406,8 +407,6 @@ def _wire(event: Any) -> dict[str, Any] | None:
 
 def ticket_from_row(row: Any) -> TicketRow:
     """A ``handoff_tickets`` row as a :class:`TicketRow`."""
-    from bot.events import event_from_dict
-
     ticket = HandoffTicket(
         conversation_id=row.conversation_id,
         status=HandoffStatus(row.status),
