@@ -81,19 +81,31 @@ class SeqSocket:
         notice or reconnect tries again).
         """
         async with self.lock:
-            if self.closed:
-                return True
-            cursor = after if reset else self.sent_seq
-            try:
-                lines = await read(cursor)
-            except Exception:
-                log.exception("live socket: reading the conversation failed")
-                return False
-            fresh = [line for line in lines if cursor is None or line.seq > cursor]
-            for frame in frames(fresh):
-                await self.write(frame)
-            self.sent_seq = fresh[-1].seq if fresh else cursor
+            return await self.catch_up_locked(read, frames, after=after, reset=reset)
+
+    async def catch_up_locked(
+        self,
+        read: Callable[[int | None], Awaitable[Sequence[Line]]],
+        frames: Callable[[list[Line]], list[Frame]],
+        *,
+        after: int | None = None,
+        reset: bool = False,
+    ) -> bool:
+        """:meth:`catch_up` for a caller already holding :attr:`lock` (a (re)connect that
+        subscribes and sends its first lines while no notice may slip in between)."""
+        if self.closed:
             return True
+        cursor = after if reset else self.sent_seq
+        try:
+            lines = await read(cursor)
+        except Exception:
+            log.exception("live socket: reading the conversation failed")
+            return False
+        fresh = [line for line in lines if cursor is None or line.seq > cursor]
+        for frame in frames(fresh):
+            await self.write(frame)
+        self.sent_seq = fresh[-1].seq if fresh else cursor
+        return True
 
     async def follow(
         self,
@@ -105,6 +117,7 @@ class SeqSocket:
 
         ``subscribed`` is set once the feed delivers (or gave up waiting): the caller then
         reads the history (its first catch-up) with no window in which a line is missed.
+        A caller holding :attr:`lock` meanwhile keeps notices from catching up before it.
         """
         try:
             await watch.ready()

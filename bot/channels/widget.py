@@ -202,17 +202,24 @@ class _Connection:
             self.channel.forget(self)
             self.session_id = frame.session_id
             self.channel.remember(self)
-            subscribed = asyncio.Event()
-            watch = self.handler.subscribe(self.conversation_id or "")
-            self._follower = asyncio.create_task(self.socket.follow(watch, self.deliver, subscribed))
-            await subscribed.wait()  # subscribed before history is read: nothing falls in between
+            follow = True
+        else:
+            follow = False
 
         def history(entries: list[TranscriptEntry]) -> list[dict[str, object]]:
             return [{"type": "history", "entries": [e.model_dump(mode="json") for e in entries]}]
 
-        read = self._reader()
-        if not await self.socket.catch_up(read, history, after=frame.last_seq, reset=True):
-            await self._send({"type": "error", "message": NO_HISTORY, "retry": True})
+        # Subscribed before the history is read (nothing falls in between), and holding the
+        # socket's lock throughout, so a notice cannot send lines ahead of the history frame.
+        async with self.socket.lock:
+            if follow:
+                subscribed = asyncio.Event()
+                watch = self.handler.subscribe(self.conversation_id or "")
+                self._follower = asyncio.create_task(self.socket.follow(watch, self.deliver, subscribed))
+                await subscribed.wait()
+            read = self._reader()
+            if not await self.socket.catch_up_locked(read, history, after=frame.last_seq, reset=True):
+                await self.socket.write({"type": "error", "message": NO_HISTORY, "retry": True})
 
     async def _message(self, frame: MessageFrame) -> None:
         if self.session_id is None:

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Literal, cast
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
@@ -148,36 +149,50 @@ class LiveSession:
         except (ValueError, ValidationError):
             await self.socket.send({"type": "error", "message": 'send {"type": "open", ...} frames'})
             return
-        if frame.conversation_id != self.conversation_id:
-            if self._follower is not None:
-                self._follower.cancel()
-                self._follower = None
-            self.conversation_id = frame.conversation_id
-            if frame.conversation_id is not None:
-                subscribed = asyncio.Event()
-                watch = self.workspace.engine.subscribe(frame.conversation_id)
-                self._follower = asyncio.create_task(self.socket.follow(watch, self.catch_up, subscribed))
-                await subscribed.wait()  # followed before the first read: no line falls in between
-        await self.catch_up(after=frame.last_seq, reset=True)
+        # Followed before the first read (no line falls in between), holding the socket's lock
+        # throughout, so no notice catches up from another conversation's cursor meanwhile.
+        async with self.socket.lock:
+            if frame.conversation_id != self.conversation_id:
+                if self._follower is not None:
+                    self._follower.cancel()
+                    self._follower = None
+                self.conversation_id = frame.conversation_id
+                if frame.conversation_id is not None:
+                    subscribed = asyncio.Event()
+                    watch = self.workspace.engine.subscribe(frame.conversation_id)
+                    follower = self.socket.follow(watch, self.catch_up, subscribed)
+                    self._follower = asyncio.create_task(follower)
+                    await subscribed.wait()
+            if self.conversation_id is not None:
+                read, frames = self._lines(self.conversation_id, announce=frame.last_seq is None)
+                await self.socket.catch_up_locked(read, frames, after=frame.last_seq, reset=True)
 
-    async def catch_up(self, *, after: int | None = None, reset: bool = False) -> None:
-        """Send the open conversation's lines the page does not have yet (on opening, the
-        lines after the page's ``last_seq``, even none, so the page knows it is current)."""
+    async def catch_up(self) -> None:
+        """Send the open conversation's lines the page does not have yet."""
         conversation_id = self.conversation_id
         if conversation_id is None or self.closed:
             return
-        first = reset and after is None
+        await self.socket.catch_up(*self._lines(conversation_id, announce=False))
+
+    def _lines(
+        self, conversation_id: str, *, announce: bool
+    ) -> tuple[
+        Callable[[int | None], Awaitable[list[WorkspaceLine]]],
+        Callable[[list[WorkspaceLine]], list[dict[str, object]]],
+    ]:
+        """How to read the conversation's lines and frame them; ``announce``: a frame even
+        with no line (a page opening a conversation learns it is current)."""
 
         async def read(after_seq: int | None) -> list[WorkspaceLine]:
             return await self.workspace.views.lines(conversation_id, after_seq)
 
         def frames(fresh: list[WorkspaceLine]) -> list[dict[str, object]]:
-            if not fresh and not first:
+            if not fresh and not announce:
                 return []
             lines = [line.model_dump(mode="json") for line in fresh]
             return [{"type": "lines", "conversation_id": conversation_id, "lines": lines}]
 
-        await self.socket.catch_up(read, frames, after=after, reset=reset)
+        return read, frames
 
     async def _push(self, subscription: Subscription) -> None:
         while not self.closed:
