@@ -133,8 +133,8 @@ class OutboundMessage(BaseModel):
     attachment: Attachment | None = None
     custom: dict[str, object] | None = None
     sender: Literal["bot", "agent", "system"] = "bot"
-    #: set by the outbox when it hands a stored message to ``deliver``: the row's stable key,
-    #: the same on every attempt (for providers that dedupe sends on a key of ours)
+    #: set by the outbox when it hands a stored message to ``deliver``: a key unique to the
+    #: outbox row and the same on every attempt (for providers that dedupe sends on a key of ours)
     idempotency_key: str | None = None
 
     def to_rasa(self) -> dict[str, object]:

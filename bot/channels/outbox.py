@@ -181,6 +181,13 @@ LEASE_MARGIN = 2.0
 MAYBE_SENT = "the previous attempt's worker stopped mid-send; the provider may have the message already"
 
 
+def delivery_key(row: OutboxRow) -> str:
+    """The key a provider may dedupe this row's sends on: the same on every attempt, and unique
+    to the row even across databases (a fresh database numbers ``seq`` from 1 again), so
+    ``<idempotency_key>@<created_at in microseconds>``."""
+    return f"{row.idempotency_key}@{int(row.created_at.timestamp() * 1_000_000)}"
+
+
 def outbox_insert(dialect: str, rows: Sequence[tuple[str, OutboundMessage]], now: datetime) -> Any:
     """The INSERT of ``(idempotency_key, message)`` rows as ``queued``; keys already present
     are left alone (ON CONFLICT DO NOTHING), so writing the same rows again is harmless.
@@ -508,7 +515,7 @@ class Outbox:
 
     async def _attempt(self, row: OutboxRow) -> None:
         channel = self._channels[row.channel]
-        message = row.message.model_copy(update={"idempotency_key": row.idempotency_key})
+        message = row.message.model_copy(update={"idempotency_key": delivery_key(row)})
         timeout = max(1.0, self.settings.lease_seconds - LEASE_MARGIN)
         try:
             provider_id = await asyncio.wait_for(channel.deliver(message), timeout)

@@ -84,7 +84,8 @@ class EmailChannel(WebhookChannel):
         self.cursor_path = state / "email" / "imap-cursor.json"
         self.poller: ImapPoller | None = None
         self.threads: ThreadIndex | None = None
-        self.make_message_id: Callable[[], str] = lambda: new_message_id(config.domain)
+        # the outbox's delivery key in, a Message-ID out (stable across attempts at one mail)
+        self.make_message_id: Callable[[str | None], str] = lambda key: new_message_id(config.domain, key)
 
     @classmethod
     def from_credentials(cls, section: Mapping[str, Any] | None, settings: Settings | None) -> Self:
@@ -320,7 +321,7 @@ class EmailChannel(WebhookChannel):
             to, to_name = thread.reply_to, thread.reply_name
         if "@" not in to:
             raise ChannelError(f"not an e-mail address: {to!r}", retryable=False)
-        message_id = self.make_message_id()
+        message_id = self.make_message_id(message.idempotency_key)
         try:
             mail = build_email(
                 message,

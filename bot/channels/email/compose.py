@@ -16,6 +16,7 @@ person writing, so it carries neither.
 from __future__ import annotations
 
 import email.policy
+import hashlib
 import html
 import re
 import uuid
@@ -59,9 +60,12 @@ class ThreadHeaders(BaseModel):
         return chain
 
 
-def new_message_id(domain: str) -> str:
-    """A fresh Message-ID of ours."""
-    return f"<concierge.{uuid.uuid4().hex}@{domain}>"
+def new_message_id(domain: str, key: str | None = None) -> str:
+    """A Message-ID of ours: fresh, or, given the outbox's delivery key, the same on every
+    attempt at that mail, so a mail sent again after a crash is the same mail to stores that
+    keep one copy per Message-ID (the key is hashed: it names the conversation)."""
+    token = hashlib.sha256(f"{domain}\n{key}".encode()).hexdigest()[:32] if key else uuid.uuid4().hex
+    return f"<concierge.{token}@{domain}>"
 
 
 def is_our_message_id(message_id: str, domain: str) -> bool:

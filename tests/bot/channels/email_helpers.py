@@ -84,7 +84,7 @@ async def email_app(
     channel = app.state.channels["email"]
     assert isinstance(channel, EmailChannel)
     numbers = itertools.count(1)
-    channel.make_message_id = lambda: our_id(next(numbers))
+    channel.make_message_id = lambda _key: our_id(next(numbers))
     channel.clock = lambda: SENT_AT
     async with serving(app) as url:
         yield url, app, channel

@@ -159,6 +159,11 @@ def test_without_buttons_a_number_is_just_text() -> None:
 def test_our_message_ids_are_recognised_only_for_our_domain() -> None:
     made = new_message_id("mariia-hub.test")
     assert made != new_message_id("mariia-hub.test")
+    # with the outbox's delivery key: the same mail on every attempt, another mail another id
+    keyed = new_message_id("mariia-hub.test", "email:ana@example.com:seq4@1796000000000000")
+    assert keyed == new_message_id("mariia-hub.test", "email:ana@example.com:seq4@1796000000000000")
+    assert keyed != new_message_id("mariia-hub.test", "email:ana@example.com:seq6@1796000000000001")
+    assert is_our_message_id(keyed, "mariia-hub.test") and "ana" not in keyed
     assert is_our_message_id(made, "mariia-hub.test")
     assert is_our_message_id(made, "MARIIA-HUB.TEST")
     assert not is_our_message_id(made, "example.com")
