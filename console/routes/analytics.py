@@ -42,6 +42,10 @@ Manager = Annotated[ConsoleUser, Depends(require_roles(*ANALYTICS_ROLES))]
 # the API also admits BI tools whose API token has ``analytics:read``
 Reader = Annotated[ConsoleUser, Depends(require_roles(*ANALYTICS_ROLES, scope="analytics:read"))]
 DEFAULT_DAYS = 30
+# dates a report may name: far enough apart for any real range, and never so far that
+# "29 days before" or a timestamp falls off the calendar (a 500 for year 1)
+FIRST_DAY = dt.date(2000, 1, 1)
+LAST_DAY = dt.date(2999, 12, 31)
 ReopenDays = Annotated[
     int, Query(ge=0, le=90, description="a client returning within this many days deducts a resolution")
 ]
@@ -59,8 +63,13 @@ def handoff_config(request: Request) -> HandoffConfig:
 
 
 def date_range(
-    start: Annotated[dt.date | None, Query(description="first day (UTC), default 29 days before end")] = None,
-    end: Annotated[dt.date | None, Query(description="last day (UTC), default today")] = None,
+    start: Annotated[
+        dt.date | None,
+        Query(ge=FIRST_DAY, le=LAST_DAY, description="first day (UTC), default 29 days before end"),
+    ] = None,
+    end: Annotated[
+        dt.date | None, Query(ge=FIRST_DAY, le=LAST_DAY, description="last day (UTC), default today")
+    ] = None,
 ) -> DateRange | str:
     """The requested range, or a message saying what is wrong with it."""
     end = end or dt.datetime.now(dt.UTC).date()
