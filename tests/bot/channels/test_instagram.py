@@ -12,7 +12,7 @@ from bot.channels.meta_events import parse_messaging
 from bot.channels.meta_messaging import message_parts
 from bot.engine import Engine
 from bot.errors import BadPayload, OutsideWindow
-from bot.models import Attachment, OutboundMessage
+from bot.models import Attachment, OutboundMessage, VerifiedIdentity
 from bot.settings import Settings
 
 from .helpers import HOURS, WELCOME, agent_replies, user_messages
@@ -171,6 +171,9 @@ async def test_a_seen_receipt_marks_our_message_read(served: Served) -> None:
 def test_media_are_parsed_as_attachments() -> None:
     (message,) = parse_messaging(fixture("instagram", "media"), "instagram", "instagram").messages
     assert [a.kind for a in message.attachments] == ["image", "video"]
+    assert message.identities == [
+        VerifiedIdentity(kind="instagram", value=message.sender_id, proof="provider")
+    ]
     assert message.attachments[0] == Attachment(
         kind="image", url="https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1799&signature=abc"
     )

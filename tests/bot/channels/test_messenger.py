@@ -15,7 +15,7 @@ from bot.channels.meta_messaging import MetaMessagingChannel
 from bot.engine import Engine
 from bot.errors import BadPayload, ChannelError, ConfigError, OutsideWindow
 from bot.events import BotUttered
-from bot.models import Attachment, Button, OutboundMessage
+from bot.models import Attachment, Button, OutboundMessage, VerifiedIdentity
 from bot.settings import Settings
 
 from .helpers import HOURS, WELCOME, agent_replies, attachment_of, content_of, user_messages
@@ -325,6 +325,10 @@ async def test_an_unreadable_attachment_gets_a_polite_reply(
 def test_attachments_and_locations_are_parsed() -> None:
     (message,) = parse_messaging(fixture("messenger", "attachments"), "messenger", "page").messages
     assert message.text is None
+    # the signed notification's PSID is the sender's proven identity (and their only one)
+    assert message.identities == [
+        VerifiedIdentity(kind="messenger", value=message.sender_id, proof="provider")
+    ]
     assert message.attachments == [
         Attachment(kind="image", url="https://scontent.xx.fbcdn.net/v/t1.15752-9/nails.jpg?oh=abc"),
         Attachment(kind="document", url="https://cdn.fbsbx.com/v/t59.2708-21/voucher.pdf?oh=def"),
