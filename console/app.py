@@ -10,6 +10,7 @@ it), and closes the engine at shutdown.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,6 +35,7 @@ from console.routes import health, pages
 from console.routes.workspace_live import close_workspace
 from console.security.http import install_security
 from console.security.platform import ConsolePlatform
+from console.services.operations import TurnMetrics
 from privacy.logs import install as install_log_redaction
 from privacy.scheduler import start_retention
 
@@ -50,8 +52,9 @@ class EngineSlot:
     this slot and reach the engine through it.
     """
 
-    def __init__(self, engine: MessageHandler | None = None) -> None:
+    def __init__(self, engine: MessageHandler | None = None, turns: TurnMetrics | None = None) -> None:
         self.engine = engine
+        self.turns = turns  # /metrics: turns and their latency, counted at this edge
 
     def _get(self) -> MessageHandler:
         if self.engine is None:
@@ -64,11 +67,25 @@ class EngineSlot:
 
     async def process(self, message: InboundMessage) -> list[OutboundMessage]:
         """See :meth:`MessageHandler.process`."""
-        return await self._get().process(message)
+        started, ok = time.perf_counter(), False
+        try:
+            replies = await self._get().process(message)
+            ok = True
+            return replies
+        finally:
+            if self.turns is not None:
+                self.turns.observe(message.channel, time.perf_counter() - started, ok=ok)
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
         """See :meth:`MessageHandler.handle`."""
-        return await self._get().handle(message)
+        started, ok = time.perf_counter(), False
+        try:
+            replies = await self._get().handle(message)
+            ok = True
+            return replies
+        finally:
+            if self.turns is not None:
+                self.turns.observe(message.channel, time.perf_counter() - started, ok=ok)
 
     async def history(self, conversation_id: str, after_seq: int | None = None) -> list[TranscriptEntry]:
         """See :meth:`MessageHandler.history`."""
@@ -98,7 +115,7 @@ def create_app(
     ``credentials.yml``) are mounted; push channels send through an outbox started with
     the app (``app.state.outbox``) on the engine's database.
     """
-    slot = EngineSlot(engine)
+    slot = EngineSlot(engine, TurnMetrics())
     adapters: dict[str, ChannelAdapter] = {}
     if credentials is None:
         credentials = load_credentials(settings.project_dir / "credentials.yml")
@@ -161,6 +178,7 @@ def create_app(
     app.state.outbox = None
     app.state.settings = settings
     app.state.handler = slot
+    app.state.turn_metrics = slot.turns
     app.state.channels = adapters
     app.state.console = ConsolePlatform(settings, slot)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -180,6 +198,7 @@ def _include_console_routes(app: FastAPI) -> None:
         home,
         knowledge_pages,
         media,
+        metrics,
         privacy,
         users,
         workspace,
@@ -195,3 +214,4 @@ def _include_console_routes(app: FastAPI) -> None:
     app.include_router(media.router())
     app.include_router(clients.router())
     app.include_router(privacy.router())
+    app.include_router(metrics.router())

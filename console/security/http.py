@@ -46,9 +46,14 @@ def is_console_path(path: str) -> bool:
     return path == "/console" or path.startswith(("/console/", "/api/"))
 
 
+#: paths outside ``/api/`` that machines call (a Prometheus scraper): 401 JSON, never a login redirect
+MACHINE_PATHS = frozenset({"/metrics"})
+
+
 def is_page_request(request: Request) -> bool:
     """A browser asking for a page (gets redirects and HTML errors), not an API call."""
-    return request.method in ("GET", "HEAD") and not request.url.path.startswith("/api/")
+    path = request.url.path
+    return request.method in ("GET", "HEAD") and not path.startswith("/api/") and path not in MACHINE_PATHS
 
 
 def _cookies(scope: Scope) -> dict[str, str]:

@@ -16,7 +16,8 @@ scopes follow the console's own resources:
 - ``analytics:read``: the analytics report and gaps (what managers see);
 - ``knowledge:read`` / ``knowledge:write``: the knowledge base API (read, try a question,
   golden report / create, edit, publish, unpublish, roll back);
-- ``audit:read``: the audit log.
+- ``audit:read``: the audit log;
+- ``metrics:read``: ``/metrics`` for a Prometheus scraper.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ Scope = Literal[
     "knowledge:read",
     "knowledge:write",
     "audit:read",
+    "metrics:read",
 ]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
 TOKEN_PREFIX = "cct_"

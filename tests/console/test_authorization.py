@@ -94,6 +94,9 @@ EXPECTED: dict[tuple[str, str], str | tuple[Role, ...]] = {
     ("GET", "/console/analytics"): MANAGERS,
     ("GET", "/api/analytics/report"): MANAGERS,
     ("GET", "/api/analytics/gaps"): MANAGERS,
+    ("GET", "/api/analytics/conversations"): MANAGERS,
+    # ---- operations: Prometheus scrapes with an API token (metrics:read) or an admin -------
+    ("GET", "/metrics"): ADMINS,
     # ---- agent workspace (helper C adds its routes here: queue, conversations, WebSockets) -----
     # (pre-filled from the seams: the workspace is for agents, managers and admins)
     ("GET", "/console/workspace"): WORKSPACE,

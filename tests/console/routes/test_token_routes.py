@@ -45,6 +45,8 @@ TOKEN_SCOPES: dict[tuple[str, str], Scope] = {
     ("GET", "/api/workspace/conversations/{conversation_id}/lines"): "conversations:read",
     ("GET", "/api/analytics/report"): "analytics:read",
     ("GET", "/api/analytics/gaps"): "analytics:read",
+    ("GET", "/api/analytics/conversations"): "analytics:read",
+    ("GET", "/metrics"): "metrics:read",
     ("GET", "/api/knowledge/articles"): "knowledge:read",
     ("GET", "/api/knowledge/articles/{article_id}"): "knowledge:read",
     ("GET", "/api/knowledge/articles/{article_id}/versions"): "knowledge:read",
