@@ -3,7 +3,8 @@
 Read from the handoff read models (:mod:`handoff.projections`), never from whole logs:
 the open tickets and each one's conversation facts (language, sentiment scores, last
 client line) come from ONE query over ``handoff_tickets`` joined with
-``conversation_facts``; each client's profile is one read by id. The order comes from
+``conversation_facts``; each distinct client's profile is one read by id (several at a
+time on PostgreSQL). The order comes from
 :func:`handoff.queue.rank_item`, the same priority the router uses. Conversations an
 agent already holds are listed too (after the waiting ones), so a manager sees the whole
 floor.
@@ -11,6 +12,8 @@ floor.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -31,6 +34,8 @@ from handoff.runtime import HandoffRuntime
 from handoff.state import HandoffStatus
 
 OPEN = (HandoffStatus.QUEUED, HandoffStatus.ASSIGNED)
+#: client profiles read at once per queue build on PostgreSQL (within the pool's size)
+PARALLEL_READS = 4
 #: facts columns read with the ticket (prefixed so they do not clash with the ticket's)
 _FACTS = [c.label(f"f_{c.name}") for c in conversation_facts.c]
 
@@ -69,12 +74,34 @@ class QueueBuilder:
         channel, sender_id = split_conversation_id(facts.conversation_id)
         return await runtime.recognition.for_conversation(channel, sender_id)
 
-    async def entry(self, row: TicketRow, facts: ConversationFacts, now: float) -> QueueEntry | None:
-        """The queue's line for one conversation, or None when it is not open."""
+    async def clients(self, facts: Sequence[ConversationFacts]) -> list[ClientProfile | None]:
+        """:meth:`client` for many conversations: each distinct client (or sender) read once,
+        several at a time on PostgreSQL (one at a time on SQLite, whose writer they would
+        only queue behind)."""
+        parallel = asyncio.Semaphore(1 if self.runtime.engine.store.dialect == "sqlite" else PARALLEL_READS)
+        found: dict[tuple[str | None, str], asyncio.Task[ClientProfile | None]] = {}
+
+        async def one(item: ConversationFacts) -> ClientProfile | None:
+            async with parallel:
+                return await self.client(item)
+
+        keys = []
+        for item in facts:
+            key = (item.client_id, "" if item.client_id else item.conversation_id)
+            if key not in found:
+                found[key] = asyncio.ensure_future(one(item))
+            keys.append(key)
+        await asyncio.gather(*found.values())
+        return [found[key].result() for key in keys]
+
+    def entry(
+        self, row: TicketRow, facts: ConversationFacts, now: float, client: ClientProfile | None
+    ) -> QueueEntry | None:
+        """The queue's line for one conversation (its client already read), or None when it
+        is not open."""
         current = row.ticket
         if current.status not in OPEN or current.queued_at is None:
             return None
-        client = await self.client(facts)
         config = self.runtime.config
         path = trajectory(facts.sentiment_scores, config.triggers.sentiment)
         category = client.recent_visits[0].category if client and client.recent_visits else None
@@ -129,9 +156,11 @@ class QueueBuilder:
         )
         async with self.runtime.engine.store.engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
+        tickets = [ticket_from_row(row) for row in rows]
+        facts = [_facts(row, row.conversation_id) for row in rows]
         entries: list[QueueEntry] = []
-        for row in rows:
-            entry = await self.entry(ticket_from_row(row), _facts(row, row.conversation_id), at)
+        for ticket, fact, client in zip(tickets, facts, await self.clients(facts), strict=True):
+            entry = self.entry(ticket, fact, at, client)
             if entry is not None:
                 entries.append(entry)
         entries.sort(
