@@ -92,7 +92,20 @@ def tier_of(handoff_tier: str | None, slot_tier: str | None, default: str) -> st
 
 def fact_row(row: Any, config: HandoffConfig, *, now: float, reopen_days: int) -> FactRow:
     """A database row classified: outcome, first human response against the tier's SLA."""
-    facts = OutcomeInput.model_validate(dict(row._mapping))
+    # model_construct: the values come from our own typed columns, and a report builds
+    # 10,000s of these (validation would cost more than the query)
+    facts = OutcomeInput.model_construct(
+        substantive_messages=row.substantive_messages,
+        answers=row.answers,
+        fallbacks=row.fallbacks,
+        last_answer_fallback=bool(row.last_answer_fallback),
+        confirmed=bool(row.confirmed),
+        csat_score=row.csat_score,
+        handoffs=row.handoffs,
+        resolved_at=row.resolved_at,
+        reopened_after=row.reopened_after,
+        returned_after=row.returned_after,
+    )
     replied_at = row.first_delivered_at
     outcome = classify(facts, human_replied=replied_at is not None, reopen_days=reopen_days)
     tier = tier_of(row.handoff_tier, row.tier, config.tiers.default)
@@ -105,7 +118,7 @@ def fact_row(row: Any, config: HandoffConfig, *, now: float, reopen_days: int) -
         elif now - row.queued_at > sla:
             within = False
     scores = list(row.sentiment_scores or [])
-    return FactRow(
+    return FactRow.model_construct(
         conversation_id=row.conversation_id,
         channel=row.channel,
         tier=tier,
