@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -69,8 +69,8 @@ class OutboxProjector:
     other channel (``rest``, ``widget``: their clients read the log) get no rows.
     """
 
-    name: ClassVar[str] = "outbox"
-    handles: ClassVar[frozenset[str]] = frozenset({BotUttered.model_fields["event"].default})
+    name: str = "outbox"
+    handles: frozenset[str] = frozenset({BotUttered.model_fields["event"].default})
 
     def __init__(self, channels: Mapping[str, PushChannel]) -> None:
         self.channels: dict[str, PushChannel] = dict(channels)
