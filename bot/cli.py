@@ -152,9 +152,44 @@ def run(
     if workers > 1:
         _serve_workers(settings, workers)
         return
-    console.print(f"Concierge is up: demo page http://{host}:{port}/  console http://{host}:{port}/console")
+    _announce_when_answering(host, port, "")
     # X-Forwarded-For is read by the app itself, from CONCIERGE_TRUSTED_PROXIES only (console/limits.py)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+
+
+def _announce_when_answering(host: str, port: int, what: str, *, timeout: float = 600.0) -> None:
+    """Print "Concierge is up" once the server answers HTTP, not before: building the engine
+    (models, the knowledge index) takes seconds, and a URL printed earlier only fails.
+
+    A daemon thread polls ``/health`` (any answer counts: a 503 still means the server is up
+    and says what is degraded there); if nothing answers within ``timeout`` it says so.
+    """
+    import threading
+    import time
+    import urllib.error
+    import urllib.request
+
+    probe_host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    url = f"http://{probe_host}:{port}/health"
+
+    def wait() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    pass
+            except urllib.error.HTTPError:
+                pass  # it answered (e.g. 503 while Redis is down): the server is serving
+            except OSError:
+                time.sleep(0.2)
+                continue
+            console.print(
+                f"Concierge is up{what}: demo page http://{host}:{port}/  console http://{host}:{port}/console"
+            )
+            return
+        console.print(f"[yellow]Concierge did not answer on {url} within {timeout:.0f} s[/yellow]")
+
+    threading.Thread(target=wait, name="announce", daemon=True).start()
 
 
 def _serve_workers(settings: Settings, workers: int) -> None:
@@ -178,16 +213,13 @@ def _serve_workers(settings: Settings, workers: int) -> None:
             "CONCIERGE_PORT": str(settings.port),
         }
     )
-    host, port = settings.host, settings.port
-    console.print(
-        f"Concierge is up ({workers} workers): http://{host}:{port}/  console http://{host}:{port}/console"
-    )
+    _announce_when_answering(settings.host, settings.port, f" ({workers} workers)")
     uvicorn.run(
         "console.serve:create_app_from_env",
         factory=True,
         workers=workers,
-        host=host,
-        port=port,
+        host=settings.host,
+        port=settings.port,
         log_level="info",
         proxy_headers=False,  # X-Forwarded-For is read by the app itself (console/limits.py)
     )

@@ -108,3 +108,40 @@ async def test_two_workers_serve_one_port_and_share_the_conversation(
         if keys:
             await redis.delete(*keys)
         await redis.aclose()
+
+
+async def test_run_says_it_is_up_only_once_the_server_answers(trained: Settings, tmp_path: Path) -> None:
+    # the URL used to be printed before the engine was built (~28 s before the port answered)
+    port = free_port()
+    log = tmp_path / "run.log"
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "CONCIERGE_STATE_DIR": str(tmp_path / "state"),
+        "CONCIERGE_DEMO": "true",
+    }
+    env.pop("CONCIERGE_REDIS_URL", None)
+    command = [sys.executable, "-m", "bot.cli", "run", "--project", str(trained.project_dir)]
+    command += ["--model", str(trained.model_dir), "--port", str(port)]
+    with log.open("wb") as out:
+        server = await asyncio.create_subprocess_exec(
+            *command, cwd=REPO, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        async with asyncio.timeout(600):
+            while "Concierge is up" not in log.read_text():
+                assert server.returncode is None, log.read_text()
+                await asyncio.sleep(0.05)
+        # the moment it says so, the port answers (no connection refused)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            assert (await client.get("/health")).status_code in (200, 503)
+        assert f"demo page http://127.0.0.1:{port}/" in log.read_text()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            async with asyncio.timeout(60):
+                await server.wait()
+        except TimeoutError:
+            os.killpg(server.pid, signal.SIGKILL)
+            await server.wait()
