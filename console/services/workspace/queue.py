@@ -13,7 +13,8 @@ floor.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -38,6 +39,10 @@ OPEN = (HandoffStatus.QUEUED, HandoffStatus.ASSIGNED)
 PARALLEL_READS = 4
 #: facts columns read with the ticket (prefixed so they do not clash with the ticket's)
 _FACTS = [c.label(f"f_{c.name}") for c in conversation_facts.c]
+_FACT_NAMES = [(c.name, f"f_{c.name}") for c in conversation_facts.c]
+#: how long a client profile read for the queue is reused (the live queue rebuilds often;
+#: a tier or name changed in the console shows within this time)
+PROFILE_TTL_SECONDS = 5.0
 
 
 def _facts(row: Row[Any], conversation_id: str) -> ConversationFacts:
@@ -46,14 +51,17 @@ def _facts(row: Row[Any], conversation_id: str) -> ConversationFacts:
     if mapping["f_conversation_id"] is None:
         channel = split_conversation_id(conversation_id)[0]
         return ConversationFacts(conversation_id=conversation_id, channel=channel)
-    return ConversationFacts.model_validate({c.name: mapping[f"f_{c.name}"] for c in conversation_facts.c})
+    return ConversationFacts.model_validate({name: mapping[label] for name, label in _FACT_NAMES})
 
 
 class QueueBuilder:
     """Builds :class:`QueueView` from the ledger, the logs and the client store."""
 
-    def __init__(self, runtime: HandoffRuntime) -> None:
+    def __init__(self, runtime: HandoffRuntime, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.runtime = runtime
+        self.monotonic = monotonic
+        # (client id, or "" and the conversation for an unrecognised one) -> (profile, read at)
+        self._profiles: dict[tuple[str | None, str], tuple[ClientProfile | None, float]] = {}
 
     def agent_name(self, agent_id: str | None) -> str | None:
         """The roster name of an agent id (the id itself when not on the roster)."""
@@ -81,6 +89,9 @@ class QueueBuilder:
         parallel = asyncio.Semaphore(1 if self.runtime.engine.store.dialect == "sqlite" else PARALLEL_READS)
         found: dict[tuple[str | None, str], asyncio.Task[ClientProfile | None]] = {}
 
+        now = self.monotonic()
+        fresh = {k: v for k, v in self._profiles.items() if now - v[1] < PROFILE_TTL_SECONDS}
+
         async def one(item: ConversationFacts) -> ClientProfile | None:
             async with parallel:
                 return await self.client(item)
@@ -88,11 +99,13 @@ class QueueBuilder:
         keys = []
         for item in facts:
             key = (item.client_id, "" if item.client_id else item.conversation_id)
-            if key not in found:
+            if key not in found and key not in fresh:
                 found[key] = asyncio.ensure_future(one(item))
             keys.append(key)
         await asyncio.gather(*found.values())
-        return [found[key].result() for key in keys]
+        fresh.update({key: (task.result(), now) for key, task in found.items()})
+        self._profiles = fresh  # only what this build saw or is still fresh: bounded by the queue
+        return [fresh[key][0] for key in keys]
 
     def entry(
         self, row: TicketRow, facts: ConversationFacts, now: float, client: ClientProfile | None
