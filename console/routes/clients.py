@@ -220,7 +220,7 @@ def router() -> APIRouter:
     @routes.post(
         "/api/clients",
         response_model=UpsertResult,
-        responses={201: {"model": UpsertResult, "description": "a new client (200: an existing one updated)"}},
+        responses={201: {"model": UpsertResult, "description": "a new client (200: one updated)"}},
     )
     async def upsert_client(body: ClientIn, request: Request, user: Writer, runtime: Runtime) -> Response:
         try:

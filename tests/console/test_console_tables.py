@@ -1,4 +1,5 @@
-"""The console tables built by Alembic revisions 0005 and 0006 match console/tables.py, and both go down cleanly."""
+"""The console tables built by Alembic revisions 0005 and 0006 match console/tables.py, and go down
+cleanly."""
 
 from __future__ import annotations
 
