@@ -90,7 +90,7 @@ def conversation(rng: random.Random, start: float, size: int) -> tuple[list[Even
         ["greeting", "answered", "idk", "abandoned", "handoff", "resolved", "reopened", "waiting"],
         weights=[15, 35, 10, 5, 10, 15, 5, 5],
     )[0]
-    at, events = start, []
+    at, events = start, list[Event]()
     if kind == "abandoned":
         return [user(rng, at, rng.choice(QUESTIONS))], kind
     intent = "greet" if kind == "greeting" else rng.choice(QUESTIONS)
@@ -107,14 +107,18 @@ def conversation(rng: random.Random, start: float, size: int) -> tuple[list[Even
         events += [
             HandoffRequested(reason=reason, timestamp=at),
             HandoffStatusChanged(
-                from_status="bot", to_status="queued", actor="bot", metadata={"tier": tier}, timestamp=at
+                from_status=HandoffStatus.BOT,
+                to_status=HandoffStatus.QUEUED,
+                actor="bot",
+                metadata={"tier": tier},
+                timestamp=at,
             ),
         ]
         if kind != "waiting":
             events += [
                 HandoffStatusChanged(
-                    from_status="queued",
-                    to_status="assigned",
+                    from_status=HandoffStatus.QUEUED,
+                    to_status=HandoffStatus.ASSIGNED,
                     actor=agent,
                     metadata={"agent_id": agent},
                     timestamp=at + 5,
@@ -128,7 +132,10 @@ def conversation(rng: random.Random, start: float, size: int) -> tuple[list[Even
         if kind in ("resolved", "reopened"):
             events += [
                 HandoffStatusChanged(
-                    from_status="assigned", to_status="resolved", actor=agent, timestamp=at + 900
+                    from_status=HandoffStatus.ASSIGNED,
+                    to_status=HandoffStatus.RESOLVED,
+                    actor=agent,
+                    timestamp=at + 900,
                 ),
                 CsatRequested(agent_id=agent, timestamp=at + 901),
             ]
@@ -144,20 +151,20 @@ async def seed(store: EventStore, args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(7)
     now = time.time()
     channels = ["widget", "widget", "rest", "telegram"]
-    plan = []
-    for i in range(args.conversations):
-        start = now - rng.uniform(0, 30) * DAY
-        events, _kind = conversation(rng, start, args.events)
-        plan.append((f"{rng.choice(channels)}:bench{i:06d}", events))
-    total = sum(len(e) for _, e in plan)
-    gate = asyncio.Semaphore(args.concurrency)
+    pending = iter(range(args.conversations))
+    total = 0
 
-    async def write(cid: str, events: list[Event]) -> None:
-        async with gate:
-            await store.append(cid, events)
+    async def writer() -> None:
+        # each conversation is built when written (1,000,000 events held at once would not fit)
+        nonlocal total
+        for i in pending:
+            local = random.Random(i)
+            events, _kind = conversation(local, now - local.uniform(0, 30) * DAY, args.events)
+            total += len(events)
+            await store.append(f"{local.choice(channels)}:bench{i:06d}", events)
 
     started = time.perf_counter()
-    await asyncio.gather(*(write(cid, events) for cid, events in plan))
+    await asyncio.gather(*(writer() for _ in range(args.concurrency)))
     seeded = time.perf_counter() - started
     async with store.engine.begin() as conn:
         keys = (

@@ -115,8 +115,8 @@ async def database_families(
         "Open handoffs past their tier's first-response SLA with no reply yet",
         labels=["tier"],
     )
-    waiting = dict.fromkeys(TIERS, 0)
-    late = dict.fromkeys(TIERS, 0)
+    waiting: dict[str, int] = dict.fromkeys(TIERS, 0)
+    late: dict[str, int] = dict.fromkeys(TIERS, 0)
     for status, queued_at, replied_at, handoff_tier, slot_tier in open_tickets:
         tier = tier_of(handoff_tier, slot_tier, config.tiers.default)
         if status == "queued":
