@@ -142,6 +142,9 @@ conversation_facts = Table(
     Column("resolved_at", Float, nullable=True),
     Column("reopened_after", Float, nullable=True),
     Column("returned_after", Float, nullable=True),
+    # the first and last scores, so reports need not read the whole list
+    Column("sentiment_first", Float, nullable=True),
+    Column("sentiment_last", Float, nullable=True),
     Index("ix_conversation_facts_first_user_at", "first_user_at"),
 )
 
@@ -207,6 +210,9 @@ class ConversationFacts(BaseModel):
     reopened_after: float | None = None
     #: seconds of silence before the client first came back (a gap of RETURN_GAP_SECONDS or more)
     returned_after: float | None = None
+    #: ``sentiment_scores[0]`` and ``[-1]`` kept apart for the reports
+    sentiment_first: float | None = None
+    sentiment_last: float | None = None
 
     @property
     def sentiment_start(self) -> float | None:
@@ -254,6 +260,9 @@ def fold_facts(facts: ConversationFacts, stored: Sequence[StoredEvent]) -> Conve
             sentiment = event.parse_data.sentiment
             if sentiment is not None:
                 f.sentiment_scores.append(float(sentiment.score))
+                f.sentiment_last = float(sentiment.score)
+                if f.sentiment_first is None:
+                    f.sentiment_first = f.sentiment_last
                 f.sentiment_label = sentiment.label
             f.last_client_text = preview(event) or f.last_client_text
         elif isinstance(event, SlotSet) and event.value:

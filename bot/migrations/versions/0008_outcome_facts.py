@@ -40,6 +40,8 @@ COLUMNS = (
     ("resolved_at", sa.Float(), True, None),
     ("reopened_after", sa.Float(), True, None),
     ("returned_after", sa.Float(), True, None),
+    ("sentiment_first", sa.Float(), True, None),
+    ("sentiment_last", sa.Float(), True, None),
 )
 
 

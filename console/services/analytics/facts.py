@@ -32,7 +32,8 @@ COLUMNS = (
     _f.language,
     _f.first_user_at,
     _f.handoffs,
-    _f.sentiment_scores,
+    _f.sentiment_first,
+    _f.sentiment_last,
     _f.substantive_messages,
     _f.answers,
     _f.fallbacks,
@@ -117,7 +118,6 @@ def fact_row(row: Any, config: HandoffConfig, *, now: float, reopen_days: int) -
             within = response <= sla
         elif now - row.queued_at > sla:
             within = False
-    scores = list(row.sentiment_scores or [])
     return FactRow.model_construct(
         conversation_id=row.conversation_id,
         channel=row.channel,
@@ -138,8 +138,8 @@ def fact_row(row: Any, config: HandoffConfig, *, now: float, reopen_days: int) -
         fallbacks=row.fallbacks,
         csat_requested=bool(row.csat_requested),
         csat_score=row.csat_score,
-        sentiment_start=scores[0] if scores else None,
-        sentiment_end=scores[-1] if scores else None,
+        sentiment_start=row.sentiment_first,
+        sentiment_end=row.sentiment_last,
     )
 
 
