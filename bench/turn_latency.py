@@ -115,6 +115,7 @@ async def measure_turns(
             sa_event.remove(pool, "checkout", count_checkout)
             turn_checkouts += checkouts[0] - before
             handoffs += await _return_to_bot(engine, message.conversation_id)
+        read_fold, read_snapshot, lengths = await _tracker_reads(engine, conversations)
         await engine.close()
     return {
         f"{label}_handoffs": handoffs,
@@ -123,9 +124,37 @@ async def measure_turns(
         f"{label}_ms_p99": round(percentile(samples, 99), 2),
         f"{label}_ms_mean": round(statistics.fmean(samples), 2),
         f"{label}_db_connections_per_turn": round(turn_checkouts / turns, 2),
+        f"{label}_tracker_read_full_fold_ms_p50": read_fold,
+        f"{label}_tracker_read_snapshot_ms_p50": read_snapshot,
+        f"{label}_events_per_conversation": lengths,
         f"{label}_full_folds": engine.snapshots.folds,
         f"{label}_snapshot_reads": engine.snapshots.hits,
     }, texts
+
+
+async def _tracker_reads(engine, conversations: int) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
+    """Median ms of reading a conversation's tracker by folding its whole log, and through
+    its snapshot (nothing new to fold), alternating on the same conversations so machine
+    load hits both alike; and the mean log length they were read at."""
+    fold, snapshot, lengths = [], [], []
+    for _ in range(5):
+        for i in range(conversations):
+            cid = f"bench:c{i}"
+            started = time.perf_counter()
+            tracker = await engine.tracker(cid)
+            fold.append((time.perf_counter() - started) * 1000)
+            lengths.append(len(tracker.events))
+            await engine.snapshots.checkout(cid, engine.domain)  # kept from here on
+            engine.snapshots.checkin(cid, [])
+            started = time.perf_counter()
+            await engine.snapshots.checkout(cid, engine.domain)
+            snapshot.append((time.perf_counter() - started) * 1000)
+            engine.snapshots.checkin(cid, [])
+    return (
+        round(statistics.median(fold), 2),
+        round(statistics.median(snapshot), 2),
+        round(statistics.fmean(lengths), 1),
+    )
 
 
 async def _return_to_bot(engine, conversation_id: str) -> int:  # type: ignore[no-untyped-def]
