@@ -3,7 +3,7 @@
 Two measurements, one JSON line at the end:
 
 1. **REST over HTTP.** For each worker count (``--workers 1,2``) the real app
-   (``console.app.create_app``: the REST channel and everything else a deployment serves)
+   (``concierge.serve.create_app``: the REST channel and everything else a deployment serves)
    runs under uvicorn with that many worker processes, and so does a bare FastAPI app with
    the same route (``POST /webhooks/rest/webhook``, answering the message back), on the same
    port settings, in the same run. An open-loop generator (httpx, no keep-alive, so
@@ -81,7 +81,7 @@ def echo_app() -> Any:
 def bot_app() -> Any:
     """The real web app, configured from ``CONCIERGE_*`` variables the benchmark sets."""
     from bot.settings import Settings
-    from console.app import create_app
+    from concierge.serve import create_app
 
     return create_app(Settings())
 
@@ -305,9 +305,9 @@ async def legacy_queue_reads(store: Any) -> int:
 
 
 async def queue_figures(args: argparse.Namespace, model_dir: Path, state: Path) -> dict[str, Any]:
-    from bot.engine import build_engine
     from bot.settings import Settings
     from bot.store import async_url, scratch_schema
+    from concierge.compose import build_services
     from console.services.workspace.queue import QueueBuilder
 
     rng = random.Random(11)
@@ -316,9 +316,10 @@ async def queue_figures(args: argparse.Namespace, model_dir: Path, state: Path) 
         settings = Settings(
             project_dir=args.project, model_dir=model_dir, state_dir=state / "pg", database_url=url
         )
-        engine = await build_engine(settings)
+        services = await build_services(settings)
+        engine = services.engine
         try:
-            runtime = engine.handoff
+            runtime = services.handoff
             assert runtime is not None, "the demo project has handoff"
             clients = await runtime.clients.list_ids()
             started = time.perf_counter()

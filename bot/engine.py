@@ -4,9 +4,9 @@ Order of a turn: the message is stored durably (and deduplicated by its provider
 before anything else; then, holding the conversation's lock, the engine rebuilds the
 tracker from the event log, starts a session if needed, parses the text (intent,
 entities, language, sentiment), extracts slots and runs predicted actions until
-``action_listen``. With handoff (``engine.handoff``, see :mod:`handoff.runtime`) the
-turn also recognises the client (tier slots), may hand off before the bot answers
-(immediate triggers, a VIP asking for their concierge) or after it (the handoff
+``action_listen``. With turn hooks (:class:`bot.hooks.TurnHooks`: human handoff, wired
+by :mod:`concierge.compose`) the turn also recognises the client (tier slots), may hand off
+before the bot answers (immediate triggers, a VIP asking for their concierge) or after it (the handoff
 action, repeated fallbacks), and stays silent while a person owns the conversation.
 The turn's events are appended to the log in one transaction, and subscribers (the
 widget, the console) are pushed the new transcript lines.
@@ -36,6 +36,7 @@ from bot.events import (
     UserUttered,
     admit_action_events,
 )
+from bot.hooks import ActionSource, AsyncCloseable, TurnHook, TurnHooks
 from bot.live import InProcessFeed, LiveFeed, Subscription
 from bot.modelpool import ModelPool
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
@@ -44,19 +45,15 @@ from bot.redact import conversation_ref
 from bot.store.snapshots import TrackerSnapshots
 from bot.tracker import Tracker
 from bot.transcript import outbound_from_bot_event, transcript_entry
+from bot.writer import ConversationWriter
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Sequence
 
-    from actions.registry import ActionRegistry
     from bot.agent import Agent
     from bot.locks import LockStore
     from bot.nlg import ResponseRenderer
-    from bot.settings import Settings
     from bot.store import EventStore, InboundStatus
-    from handoff.packet import Summariser
-    from handoff.runtime import HandoffRuntime
-    from knowledge.settings import KnowledgeServices
 
 log = logging.getLogger(__name__)
 
@@ -70,18 +67,24 @@ NO_PREDICT_AFTER = {ACTION_LISTEN, ACTION_SESSION_START}
 
 
 class Engine:
-    """Handles messages for every conversation; safe to share across channels and tasks."""
+    """Handles messages for every conversation; safe to share across channels and tasks.
+
+    Everything it uses comes through the constructor (:mod:`concierge.compose` builds the
+    graph): ``hooks`` run around each turn, ``closing`` is released with the engine.
+    """
 
     def __init__(
         self,
         agent: Agent,
         store: EventStore,
         locks: LockStore,
-        actions: ActionRegistry,
+        actions: ActionSource,
         nlg: ResponseRenderer,
         *,
         clock: Callable[[], float] = time.time,
         live: LiveFeed | None = None,
+        hooks: TurnHooks | None = None,
+        closing: Sequence[AsyncCloseable] = (),
     ) -> None:
         self.agent = agent
         self.store = store
@@ -90,8 +93,9 @@ class Engine:
         self.nlg = nlg
         self.clock = clock
         self.live: LiveFeed = live if live is not None else InProcessFeed()  # Redis across processes
-        self.knowledge: KnowledgeServices | None = None
-        self.handoff: HandoffRuntime | None = None
+        self.writer = ConversationWriter(store, locks, self.live)
+        self.hooks = hooks
+        self._closing = tuple(closing)
         # each turn folds only the events it has not seen (bot/store/snapshots.py)
         self.snapshots = TrackerSnapshots(store)
         self.models = ModelPool()  # NLU + sentiment threads of their own (bot/modelpool.py)
@@ -192,19 +196,16 @@ class Engine:
         """Append events from outside a turn (agents, handoff), under the conversation's lock
         (so they land between turns, never inside one). With ``expected_seq`` they are written
         only if the conversation's last seq is still that, else ``ConcurrencyConflict``."""
-        async with self.locks.lock(conversation_id):
-            seqs = await self.store.append(conversation_id, events, expected_seq=expected_seq)
-        await self._publish(conversation_id, seqs, events)
-        return seqs
+        return await self.writer.append(conversation_id, events, expected_seq=expected_seq)
 
     async def close(self) -> None:
-        """Release connections: the knowledge base's LLM client, the action server client,
-        the lock store and the database."""
-        if self.knowledge is not None:
-            await self.knowledge.aclose()
+        """Release connections: what it was given to close (the knowledge base), the action
+        server client, the turn hooks, the live feed, the lock store and the database."""
+        for resource in self._closing:
+            await resource.aclose()
         await self.actions.aclose()
-        if self.handoff is not None:
-            await self.handoff.close()
+        if self.hooks is not None:
+            await self.hooks.close()
         await self.live.close()
         await self.locks.close()
         await self.store.close()
@@ -223,8 +224,8 @@ class Engine:
         result["policies"] = ComponentHealth(status="ok", detail=", ".join(self.agent.policies.policy_names))
         result["locks"] = await self.locks.health()
         result["live"] = await self.live.health()
-        if self.handoff is not None:
-            result["handoff"] = await self.handoff.health()
+        if self.hooks is not None:
+            result["handoff"] = await self.hooks.health()
         return result
 
     # ---- one turn ------------------------------------------------------------
@@ -243,7 +244,9 @@ class Engine:
             )
 
         text = message.text or ""
-        handoff = self.handoff.turn(message, tracker, apply) if self.handoff is not None else None
+        handoff: TurnHook | None = (
+            self.hooks.turn(message, tracker, apply) if self.hooks is not None else None
+        )
         # NLU + sentiment is CPU work in a thread; recognising the client (its slots go just
         # before the message, so slot validation does not repeat them) is I/O meanwhile
         parsing = asyncio.ensure_future(self.models.run(self.agent.parse, text))
@@ -353,8 +356,7 @@ class Engine:
         return last_user is not None and self.clock() - last_user.timestamp > minutes * 60
 
     async def _publish(self, conversation_id: str, seqs: list[int], events: list[Event]) -> None:
-        entries = [transcript_entry(seq, event) for seq, event in zip(seqs, events, strict=True)]
-        await self.live.publish(conversation_id, [e for e in entries if e is not None])
+        await self.writer.publish(conversation_id, seqs, events)
 
 
 def _through_last_user_message(events: list[Event]) -> list[Event]:
@@ -363,131 +365,3 @@ def _through_last_user_message(events: list[Event]) -> list[Event]:
         if isinstance(events[index], UserUttered):
             return events[: index + 1]
     return []
-
-
-async def build_engine(settings: Settings) -> Engine:
-    """Wire the object graph for a project: model, store, locks, actions, responses and,
-    when the project has articles, the knowledge base."""
-    from actions.registry import ActionRegistry
-    from bot.agent import Agent
-    from bot.live import live_feed_from_url
-    from bot.loaders import load_endpoints
-    from bot.locks import lock_store_from_url
-    from bot.nlg import ResponseRenderer
-    from bot.store import EventStore
-
-    project_dir = settings.project_dir.resolve()
-    agent = await asyncio.to_thread(Agent.load_or_train, project_dir, settings.resolved_model_dir())
-    settings.resolved_state_dir().mkdir(parents=True, exist_ok=True)
-    store = EventStore.from_url(settings.resolved_database_url())
-    try:
-        await store.migrate()
-    except BaseException:
-        await store.close()  # a failed start must not leave connections behind
-        raise
-    endpoints = load_endpoints(project_dir / "endpoints.yml")
-    action_url = settings.action_endpoint or (
-        endpoints.action_endpoint.url if endpoints.action_endpoint else None
-    )
-    modules = (
-        [endpoints.action_endpoint.actions_module]
-        if endpoints.action_endpoint and endpoints.action_endpoint.actions_module
-        else []
-    )
-    nlg = ResponseRenderer(agent.domain)
-    token = endpoints.action_endpoint.token if endpoints.action_endpoint else None
-    knowledge = await _build_knowledge(project_dir, settings, store, agent.domain)
-    native = {}
-    if knowledge is not None:
-        from actions.knowledge import ActionAnswerFromKnowledge
-
-        answer = ActionAnswerFromKnowledge(knowledge.kb)
-        native[answer.name] = answer
-    if "action_record_csat" in agent.domain.actions:  # CSAT after a person helped (actions/csat.py)
-        from actions.csat import ActionRecordCsat
-
-        native[ActionRecordCsat.name] = ActionRecordCsat()  # type: ignore[assignment]
-    # the registry makes (and closes) its own HTTP client when an action server is configured
-    registry = ActionRegistry(
-        agent.domain, nlg, modules=modules, action_endpoint=action_url, token=token, native=native
-    )
-    locks, live = lock_store_from_url(settings.redis_url), live_feed_from_url(settings.redis_url)
-    engine = Engine(agent, store, locks, registry, nlg, live=live)
-    engine.knowledge = knowledge
-    try:
-        engine.handoff = await _build_handoff(engine, project_dir, knowledge, settings.redis_url)
-    except BaseException:
-        await engine.close()  # a bad handoff.yml must not leave connections behind
-        raise
-    return engine
-
-
-async def _build_handoff(
-    engine: Engine, project_dir: Path, knowledge: KnowledgeServices | None, redis_url: str | None
-) -> HandoffRuntime | None:
-    """Handoff for a project with handoff data; its packets are summarised by the knowledge
-    base's LLM when one is configured; agents' presence is in Redis when one is configured."""
-    from handoff.presence import presence_from_url
-    from handoff.runtime import build_handoff
-
-    def summariser() -> Summariser | None:
-        if knowledge is None or knowledge.llm_client is None:
-            return None
-        from handoff.summary import LLMSummariser
-        from knowledge.settings import KnowledgeSettings
-
-        kb_settings = KnowledgeSettings()
-        return LLMSummariser(knowledge.llm_client, kb_settings.llm_model, timeout=kb_settings.llm_timeout)
-
-    from console.audit import AuditLog  # client merges are audited where managers read them
-
-    presence = presence_from_url(redis_url)
-    try:
-        return await build_handoff(
-            engine,
-            project_dir,
-            summariser_factory=summariser,
-            presence=presence,
-            audit=AuditLog(engine.store.engine),
-        )
-    except BaseException:
-        await presence.close()
-        raise
-
-
-async def _build_knowledge(
-    project_dir: Path, settings: Settings, store: EventStore, domain: Domain
-) -> KnowledgeServices | None:
-    """The knowledge base, when the project has articles and its domain uses the answer action.
-
-    Shipped articles are imported at start-up (only new or changed ones are embedded),
-    so an editor's published change in the database is never overwritten.
-    """
-    from knowledge.settings import KnowledgeSettings
-
-    kb_settings = KnowledgeSettings()
-    articles_dir = project_dir / kb_settings.articles_dir
-    if not articles_dir.is_dir() or KNOWLEDGE_ACTION not in domain.actions:
-        return None
-    from bot.nlu.embeddings import SentenceEncoder
-    from bot.nlu.language import LanguageDetector
-    from knowledge.markdown import load_articles
-    from knowledge.settings import build_knowledge
-
-    encoder = await asyncio.to_thread(SentenceEncoder)
-    services = await build_knowledge(
-        kb_settings,
-        encoder,
-        project_dir=project_dir,
-        state_dir=settings.resolved_state_dir(),
-        engine=store.engine,
-        detector=LanguageDetector(kb_settings.default_language, kb_settings.languages),
-        follow=True,  # articles published through other processes reach this one's index
-    )
-    if services.sync is not None:
-        await services.sync.mark_current()  # before the import: a change meanwhile is caught
-    if services.editor is not None:
-        await services.editor.bootstrap(load_articles(articles_dir))
-    if services.sync is not None:
-        services.sync.start()
-    return services

@@ -9,11 +9,11 @@
   choice with its explanation, business hours.
 - :mod:`handoff.packet`: the warm-handoff packet for the agent (:mod:`handoff.summary`: an
   optional LLM summary).
-- In the running bot: :mod:`handoff.runtime` (``engine.handoff``: what the engine and the
-  console use), :mod:`handoff.turn` (the engine's per-turn hooks), :mod:`handoff.recognition`
-  (the client behind a message, as slots), :mod:`handoff.ledger` and :mod:`handoff.roster`
-  (queue and agent load from the log, live agent status), :mod:`handoff.messages` (what the
-  client is told).
+- In the running bot: :mod:`handoff.runtime` (``Services.handoff`` and the engine's turn
+  hooks: what the engine and the console use), :mod:`handoff.turn` (the engine's per-turn
+  hooks), :mod:`handoff.recognition` (the client behind a message, as slots),
+  :mod:`handoff.ledger` and :mod:`handoff.roster` (queue and agent load from the log, live
+  agent status), :mod:`handoff.messages` (what the client is told).
 """
 
 from handoff.agents import AgentProfile, AgentRoster, AgentState, load_agents

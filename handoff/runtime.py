@@ -1,8 +1,10 @@
 """The handoff side of a running bot: what the engine's turns and the agent console use.
 
-:func:`build_handoff` wires it for a project (``bot.engine.build_engine`` attaches it as
-``engine.handoff``; None for a project without handoff data, and everything that reads
-it checks). It holds:
+:func:`build_handoff` wires it for a project (:mod:`concierge.compose` passes it to the
+engine as its :class:`bot.hooks.TurnHooks` and keeps it as ``Services.handoff``; None for a
+project without handoff data, and everything that reads it checks). It needs no engine:
+it appends through a :class:`bot.writer.ConversationWriter` on the engine's store, locks
+and live feed. It holds:
 
 - ``config``: ``<project>/handoff.yml`` (defaults for whatever it leaves out);
 - ``clients``: client profiles on the event store's database; the project's
@@ -10,7 +12,7 @@ it checks). It holds:
 - ``roster``: agents from ``data/agents.yml`` with live status (set by the console,
   kept in a :class:`~handoff.presence.PresenceStore`: Redis when several processes serve
   the bot) and load (counted from the log);
-- ``service``: the one write path for handoff moves, appending through the engine;
+- ``service``: the one write path for handoff moves, appending through the writer;
 - the sentiment model (trained with the bot; ``sentiment``).
 
 The console codes against these coroutines::
@@ -50,14 +52,14 @@ from handoff.queue import RankedItem, queue_item, rank
 from handoff.recognition import ClientRecognition, recognised_client
 from handoff.roster import AgentDirectory
 from handoff.routing import Assignment, RoutingRequest, route
-from handoff.service import EngineLog, HandoffService
+from handoff.service import HandoffService
 from handoff.state import HandoffStatus
 from handoff.turn import LANGUAGE_SLOT, Apply, HandoffTurn
 
 if TYPE_CHECKING:
-    from bot.engine import Engine
     from bot.nlg import ResponseRenderer
     from bot.sentiment.project import ProjectSentiment
+    from bot.writer import ConversationWriter
 
 log = logging.getLogger(__name__)
 
@@ -65,46 +67,40 @@ CONFIG_FILE = "handoff.yml"
 
 
 class HandoffRuntime:
-    """Clients, agents, triggers and the handoff state machine of one running bot."""
+    """Clients, agents, triggers and the handoff state machine of one running bot; the
+    engine's :class:`bot.hooks.TurnHooks` (:meth:`turn`, :meth:`health`, :meth:`close`)."""
 
     def __init__(
         self,
-        engine: Engine,
+        writer: ConversationWriter,
         *,
+        domain: Domain,
+        nlg: ResponseRenderer | None,
+        sentiment: ProjectSentiment | None,
+        clock: Callable[[], float] = time.time,
         config: HandoffConfig,
         clients: ClientStore,
         roster: AgentDirectory,
         ledger: HandoffLedger,
         summariser: Summariser | None = None,
     ) -> None:
-        self.engine = engine
+        self.writer = writer  # appends under the conversation's lock, then live (bot/writer.py)
+        self.store = writer.store
+        self.domain = domain  # slots and responses the handoff messages use
+        self.nlg = nlg
+        self.sentiment = sentiment  # trained with the bot; None when the project ships no examples
+        self._clock = clock  # the engine's (the composition root gives both the same; tests move it)
         self.config = config
         self.clients = clients
         self.roster = roster
         self.ledger = ledger
         self.summariser = summariser
         self.recognition = ClientRecognition(clients)
-        self.service = HandoffService(EngineLog(engine), clock=self.clock)
+        self.service = HandoffService(writer, clock=self.clock)
 
-    # ---- what the runtime shares with the engine ------------------------------------------
     def clock(self) -> float:
-        """The engine's clock (tests move it), epoch seconds."""
-        return self.engine.clock()
-
-    @property
-    def domain(self) -> Domain:
-        """The bot's domain (slots and responses the handoff messages use)."""
-        return self.engine.domain
-
-    @property
-    def nlg(self) -> ResponseRenderer | None:
-        """The engine's response renderer."""
-        return self.engine.nlg
-
-    @property
-    def sentiment(self) -> ProjectSentiment | None:
-        """The sentiment model trained with the bot (None when the project ships no examples)."""
-        return self.engine.agent.sentiment
+        """Now, epoch seconds, on the clock the engine uses."""
+        return self._clock()
 
     def turn(self, message: InboundMessage, tracker: Tracker, apply: Apply) -> HandoffTurn:
         """The handoff hooks for one turn (called by the engine under the conversation's lock)."""
@@ -135,13 +131,13 @@ class HandoffRuntime:
     async def client_for(self, conversation_id: str) -> ClientProfile | None:
         """The client behind a conversation: the one its turns recognised, else the known
         owner of its sender id; None for an anonymous conversation."""
-        events = await self.engine.store.events(conversation_id)
+        events = await self.store.events(conversation_id)
         return await self._client(conversation_id, events)
 
     async def packet(self, conversation_id: str) -> HandoffPacket:
         """The warm-handoff packet: client card, why, summary, key messages, what the bot
         tried (with knowledge sources), intents and the sentiment trajectory."""
-        events = await self.engine.store.events(conversation_id)
+        events = await self.store.events(conversation_id)
         client = await self._client(conversation_id, events)
         return await build_packet(
             conversation_id, events, config=self.config, client=client, summariser=self.summariser
@@ -151,7 +147,7 @@ class HandoffRuntime:
         """Conversations waiting for a person, highest priority first, with SLA clocks."""
         items = []
         for conversation_id in await self.ledger.in_status(HandoffStatus.QUEUED):
-            events = await self.engine.store.events(conversation_id)
+            events = await self.store.events(conversation_id)
             client = await self._client(conversation_id, events)
             item = queue_item(conversation_id, events, self.config, client=client)
             if item is not None:
@@ -160,7 +156,7 @@ class HandoffRuntime:
 
     async def route(self, conversation_id: str, now: datetime | None = None) -> Assignment:
         """Who should take the conversation now, and why (a suggestion; nothing is written)."""
-        events = await self.engine.store.events(conversation_id)
+        events = await self.store.events(conversation_id)
         client = await self._client(conversation_id, events)
         when = now or datetime.fromtimestamp(self.clock(), UTC)
         return await self.plan(conversation_id, client, _language(events, client), when)
@@ -205,9 +201,13 @@ def _language(events: list[Event], client: ClientProfile | None) -> str | None:
 
 
 async def build_handoff(
-    engine: Engine,
+    writer: ConversationWriter,
     project_dir: Path,
     *,
+    domain: Domain,
+    nlg: ResponseRenderer | None,
+    sentiment: ProjectSentiment | None,
+    clock: Callable[[], float] = time.time,
     summariser_factory: Callable[[], Summariser | None] | None = None,
     presence: PresenceStore | None = None,
     audit: ClientAudit | None = None,
@@ -228,15 +228,19 @@ async def build_handoff(
     if not config_path.is_file() and not agents_path.is_file():
         return None
     roster = load_agents(agents_path) if agents_path.is_file() else AgentRoster(agents=[])
-    clients = ClientStore(engine.store.engine, config.tiers, audit=audit)  # no audit: no merges
+    clients = ClientStore(writer.store.engine, config.tiers, audit=audit)  # no audit: no merges
     clients_csv = project_dir / config.clients_file
     if clients_csv.is_file() and not await clients.has_any():
         report = await import_clients_csv(clients_csv, clients)
         log.info("imported %d clients from %s", report.clients, clients_csv.name)
-    await register_handoff_projections(engine.store)  # the ledger and the queue read them
-    ledger = HandoffLedger(engine.store.engine)
+    await register_handoff_projections(writer.store)  # the ledger and the queue read them
+    ledger = HandoffLedger(writer.store.engine)
     runtime = HandoffRuntime(
-        engine,
+        writer,
+        domain=domain,
+        nlg=nlg,
+        sentiment=sentiment,
+        clock=clock,
         config=config,
         clients=clients,
         roster=AgentDirectory(roster, ledger, presence),

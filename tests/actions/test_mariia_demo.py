@@ -156,8 +156,8 @@ def demo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def demo_engine(demo_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bookings_db: str):
-    from bot.engine import build_engine
     from bot.settings import Settings
+    from concierge.compose import build_engine
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")

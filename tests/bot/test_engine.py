@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.engine import SAFE_REPLY, Engine, build_engine
+from bot.engine import SAFE_REPLY, Engine
 from bot.events import ConversationPaused, SessionStarted, UserUttered
 from bot.models import InboundMessage
 from bot.settings import Settings
 from bot.store import async_url
+from concierge.compose import build_engine
 
 DOMAIN = """
 version: "3.1"
@@ -189,7 +190,7 @@ def msg(text: str, sender: str = "ana", message_id: str | None = None) -> Inboun
 
 
 async def test_a_project_without_handoff_data_or_sentiment_examples_runs_without_them(engine: Engine) -> None:
-    assert engine.handoff is None and engine.agent.sentiment is None
+    assert engine.hooks is None and engine.agent.sentiment is None
     replies = await engine.handle(msg("hello", sender="plain"))
     assert [r.text for r in replies] == ["Welcome to Mariia Hub! How can I help?"]
     user = next(e for e in await engine.store.events("test:plain") if isinstance(e, UserUttered))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import Engine, build_engine
+from bot.engine import Engine
 from bot.events import (
     ConversationPaused,
     ConversationResumed,
@@ -21,6 +21,7 @@ from bot.events import (
 from bot.models import InboundMessage
 from bot.settings import Settings
 from bot.store import EventStore, scratch_schema
+from concierge.compose import build_engine
 from handoff.service import EngineLog, HandoffService
 from handoff.state import HandoffStatus, IllegalTransition
 from handoff.triggers import TriggerHit

@@ -34,11 +34,12 @@ from hypothesis.stateful import (
 )
 
 from actions.csat import csat_payload, csat_question
-from bot.engine import Engine, build_engine
+from bot.engine import Engine
 from bot.events import BotUttered, Event, HandoffStatus, UserUttered
 from bot.models import InboundMessage
 from bot.settings import Settings
 from bot.store import async_url, scratch_schema
+from concierge.compose import build_engine
 from handoff.runtime import HandoffRuntime
 
 T = TypeVar("T")
@@ -214,10 +215,9 @@ async def project_engine(
         settings_ = Settings(
             project_dir=project, model_dir=project / "models", state_dir=state, database_url=url
         )
-        built = await build_engine(settings_)
-        built.clock = Clock()
+        built = await build_engine(settings_, clock=Clock())  # the engine's and handoff's
         try:
-            assert built.handoff is not None
+            assert isinstance(built.hooks, HandoffRuntime)
             yield built
         finally:
             await built.close()
@@ -230,8 +230,9 @@ async def engine(project: Path, tmp_path: Path, database: str, postgres_url: str
 
 
 def runtime(engine: Engine) -> HandoffRuntime:
-    assert engine.handoff is not None
-    return engine.handoff
+    """The engine's turn hooks: the handoff runtime the composition root gave it."""
+    assert isinstance(engine.hooks, HandoffRuntime)
+    return engine.hooks
 
 
 async def say(engine: Engine, sender: str, text: str) -> list[str]:

@@ -28,7 +28,7 @@ from pydantic import SecretStr
 
 from bot.channels.rest import parse_rest_body
 from bot.channels.widget_identity import sign_identity
-from bot.engine import Engine, build_engine
+from bot.engine import Engine
 from bot.events import (
     BotUttered,
     Event,
@@ -40,6 +40,7 @@ from bot.events import (
 from bot.models import ContactHints, InboundMessage, VerifiedIdentity
 from bot.settings import Settings
 from bot.store import async_url, scratch_schema
+from concierge.compose import build_engine
 from console.app import create_app
 from console.audit import AuditEntry, AuditFilter, AuditLog
 from handoff.identity import Identity
@@ -96,7 +97,7 @@ async def demo(
             settings = Settings(
                 project_dir=repo_dir, model_dir=demo_model, state_dir=state, database_url=database_url
             )
-            engine = await build_engine(settings)
+            engine = await build_engine(settings, clock=Clock(OPEN))  # the engine's and handoff's
             try:
                 yield engine
             finally:
@@ -106,16 +107,22 @@ async def demo(
 @pytest_asyncio.fixture
 async def engine(demo: Engine) -> AsyncIterator[Engine]:
     """The module's engine at a Tuesday 11:00 in Warsaw, with every agent offline."""
-    assert demo.handoff is not None
-    demo.clock = Clock(OPEN)
-    for agent in demo.handoff.roster.profiles:
-        await demo.handoff.set_agent_status(agent.id, "offline")
+    set_clock(demo, OPEN)
+    for agent in runtime(demo).roster.profiles:
+        await runtime(demo).set_agent_status(agent.id, "offline")
     yield demo
 
 
 def runtime(engine: Engine) -> HandoffRuntime:
-    assert engine.handoff is not None
-    return engine.handoff
+    """The engine's turn hooks: the handoff runtime the composition root gave it."""
+    assert isinstance(engine.hooks, HandoffRuntime)
+    return engine.hooks
+
+
+def set_clock(engine: Engine, now: float) -> None:
+    """Move the clock the engine and its handoff runtime share (built with one)."""
+    assert isinstance(engine.clock, Clock)
+    engine.clock.now = now
 
 
 def unique(prefix: str) -> str:
@@ -375,7 +382,7 @@ async def test_a_vip_whose_concierge_is_away_waits_in_the_queue_in_their_languag
 
 # ---- outside business hours ---------------------------------------------------------------------
 async def test_out_of_hours_the_client_is_told_when_and_asked_for_details_once(engine: Engine) -> None:
-    engine.clock = Clock(CLOSED)  # Tuesday 23:30; Mokotów opens on Wednesday at 09:00
+    set_clock(engine, CLOSED)  # Tuesday 23:30; Mokotów opens on Wednesday at 09:00
     conversation = f"whatsapp:{JULIA_PHONE}"
     replies = await say(engine, "whatsapp", JULIA_PHONE, "can I talk to a real person please?")
     assert replies[0].startswith("Of course. I'm passing our conversation")

@@ -16,12 +16,13 @@ from sqlalchemy import select, text
 from bot.agent import Agent
 from bot.channels.base import ChannelAdapter
 from bot.channels.media import Media
-from bot.engine import Engine, build_engine
+from bot.engine import Engine
 from bot.errors import OutsideWindow
 from bot.events import BotUttered, UserUttered
 from bot.models import Attachment, InboundMessage
 from bot.settings import Settings
 from bot.store.tables import inbound_messages
+from concierge.compose import build_engine
 from console.services.workspace.actions import WorkspaceActions
 
 WIDGET_BOT = Path(__file__).resolve().parent / "widget_bot"
