@@ -1,17 +1,19 @@
 """The FastAPI app factory: channels, static widget, demo page, console shell, health.
 
-``create_app(settings)`` wires nothing at import time. Given an ``engine`` (tests, the
-CLI's own), the app uses it; otherwise its lifespan builds one with
-``bot.engine.build_engine(settings)``, answers messages left unprocessed by a crash or an
+``create_app(settings)`` wires nothing at import time. Given ``services`` (tests, the
+CLI's own; :class:`console.running.AppServices`) or only an ``engine`` (chat tests), the app
+uses them; otherwise its lifespan builds them with ``build(settings)`` (the composition
+root's ``concierge.compose.build_services``, passed in by :mod:`concierge.serve`: the
+console never imports the root), answers messages left unprocessed by a crash or an
 outage in the background (:class:`bot.recovery.RecoveryLoop`; start-up never waits for
-it), and closes the engine at shutdown.
+it), and closes them at shutdown.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -24,15 +26,18 @@ from bot.channels.limits import ChatGuard
 from bot.channels.registry import mount_channels
 from bot.channels.runtime import start_outbox
 from bot.channels.webhook import WebhookChannel
+from bot.engine import Engine
 from bot.live import Subscription
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
 from bot.ratelimit import rate_limiter_from_url
 from bot.recovery import RecoveryLoop
 from bot.settings import Settings
+from console.deps import WORKSPACE_ROLES, require_roles
 from console.errors import ERROR_RESPONSES, install_error_handlers
 from console.limits import install_limits
 from console.routes import health, pages
 from console.routes.workspace_live import close_workspace
+from console.running import AppServices, EngineOnly
 from console.security.http import install_security
 from console.security.platform import ConsolePlatform
 from console.services.operations import TurnMetrics
@@ -45,16 +50,25 @@ STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_CHANNELS = ("rest", "widget")
 
 
+ServicesFactory = Callable[[Settings], Awaitable[AppServices]]
+"""Builds the running bot's services from settings (``concierge.compose.build_services``)."""
+
+
 class EngineSlot:
-    """The engine the routes talk to, filled by the lifespan when the app builds its own.
+    """The services the routes talk to, filled by the lifespan when the app builds its own.
 
     Channels are mounted when the app is created, before an engine exists; they hold
     this slot and reach the engine through it.
     """
 
-    def __init__(self, engine: MessageHandler | None = None, turns: TurnMetrics | None = None) -> None:
-        self.engine = engine
+    def __init__(self, services: AppServices | None = None, turns: TurnMetrics | None = None) -> None:
+        self.services = services
         self.turns = turns  # /metrics: turns and their latency, counted at this edge
+
+    @property
+    def engine(self) -> Engine | None:
+        """The running engine, None while the bot is starting (or stopped)."""
+        return self.services.engine if self.services is not None else None
 
     def _get(self) -> MessageHandler:
         if self.engine is None:
@@ -105,32 +119,38 @@ class EngineSlot:
 def create_app(
     settings: Settings,
     *,
-    engine: MessageHandler | None = None,
+    services: AppServices | None = None,
+    engine: Engine | None = None,
+    build: ServicesFactory | None = None,
     channels: Sequence[str] = DEFAULT_CHANNELS,
     credentials: Credentials | None = None,
 ) -> FastAPI:
-    """The whole web app for ``settings``; pass ``engine`` to use one built elsewhere.
+    """The whole web app for ``settings``; pass ``services`` (or only an ``engine``) built
+    elsewhere, or ``build`` for the lifespan to build them (without either, the app serves
+    its pages and reports the bot as not started).
 
     Besides ``channels``, the channels enabled in ``credentials`` (default: the project's
     ``credentials.yml``) are mounted; push channels send through an outbox started with
     the app (``app.state.outbox``) on the engine's database.
     """
-    slot = EngineSlot(engine, TurnMetrics())
+    if services is None and engine is not None:
+        services = EngineOnly(engine)
+    slot = EngineSlot(services, TurnMetrics())
     adapters: dict[str, ChannelAdapter] = {}
     if credentials is None:
         credentials = load_credentials(settings.project_dir / "credentials.yml")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        built = None
-        if slot.engine is None:
-            from bot.engine import build_engine  # heavy (models); only when serving
+        built: AppServices | None = None
+        if slot.services is None and build is not None:
             from bot.startup import startup_lock
 
             async with startup_lock(settings):  # migrations and first-run imports: one process at a time
-                built = await build_engine(settings)
-            slot.engine = built
-        app.state.outbox = await start_outbox(slot.engine, adapters, credentials.outbox)
+                built = await build(settings)  # heavy (models); only when serving
+            slot.services = built
+        running = slot.engine
+        app.state.outbox = await start_outbox(running, adapters, credentials.outbox) if running else None
         recovery = None
         if built is not None:  # messages left unanswered (a crash, an outage), in the background
 
@@ -139,9 +159,9 @@ def create_app(
                 if isinstance(channel, WebhookChannel):
                     channel.replies_stored()
 
-            recovery = RecoveryLoop(built, after=wake)
+            recovery = RecoveryLoop(built.engine, after=wake)
             recovery.start()
-        retention = start_retention(settings, built.store.engine) if built is not None else None
+        retention = start_retention(settings, built.engine.store.engine) if built is not None else None
         try:
             await app.state.console.start()  # console accounts; demo users in demo mode
             yield
@@ -158,8 +178,8 @@ def create_app(
                 await app.state.outbox.stop()
                 app.state.outbox = None
             if built is not None:
-                await built.close()
-                slot.engine = None
+                await built.engine.close()  # the engine closes everything it was built with
+                slot.services = None
             await limiter.close()
 
     install_log_redaction()  # no phone, e-mail or search term in any log line (privacy/logs.py)
@@ -172,7 +192,15 @@ def create_app(
     install_limits(app, settings, limiter)  # client address, body sizes, rates per address (first)
     guard = ChatGuard.from_settings(settings, limiter)  # text length, sender rate, freshness
     adapters.update(
-        mount_channels(app, slot, [*channels, *credentials.enabled()], settings, credentials, guard)
+        mount_channels(
+            app,
+            slot,
+            [*channels, *credentials.enabled()],
+            settings,
+            credentials,
+            guard,
+            staff=require_roles(*WORKSPACE_ROLES),  # staff-only channel routes (email attachments)
+        )
     )
     app.state.disabled_channels = credentials.disabled()
     app.state.outbox = None

@@ -15,6 +15,8 @@
 - ``websocket_user(websocket, *roles)``: the same for WebSockets; closes with 4401 (no
   session) or 4403 (wrong role or a foreign Origin) and returns None.
 - ``Platform``: the app's :class:`ConsolePlatform` (accounts, sessions, audit), opened.
+- ``ServicesDep``: the running bot's services (:class:`console.running.AppServices`: engine,
+  handoff, knowledge), None while the bot is starting.
 
 Mutating requests (POST, PUT, PATCH, DELETE) with a session cookie must also carry the
 ``X-CSRF-Token`` header (see :mod:`console.security.http`); the console's JavaScript reads
@@ -44,6 +46,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, WebSocket, status
 
+from console.running import AppServices, running_services
 from console.security.models import (
     ADMIN_ROLES,
     ANALYTICS_ROLES,
@@ -79,6 +82,7 @@ __all__ = [
     "Platform",
     "Role",
     "Scope",
+    "ServicesDep",
     "TokenRejected",
     "Unavailable",
     "bearer_token",
@@ -124,6 +128,9 @@ async def get_platform(request: Request) -> ConsolePlatform:
 
 
 Platform = Annotated[ConsolePlatform, Depends(get_platform)]
+
+ServicesDep = Annotated[AppServices | None, Depends(running_services)]
+"""The running bot's services for a route; None while the bot is starting."""
 
 
 def bearer_token(authorization: str | None) -> str | None:

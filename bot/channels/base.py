@@ -61,7 +61,7 @@ The console reads a conversation's sends and failures with
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
@@ -134,6 +134,10 @@ class ChannelAdapter(ABC):
     name: ClassVar[str]
     #: inbound bounds (text length, sender rate, webhook freshness): set by mount_channels
     guard: ChatGuard = DEFAULT_GUARD
+    #: a FastAPI dependency admitting signed-in staff only (the console's workspace roles),
+    #: given by the app's wiring so channels need not import the console; routes for staff
+    #: (email attachments) are mounted only when there is one
+    staff: Callable[..., Awaitable[object]] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None) -> Self:

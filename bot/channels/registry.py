@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
 from bot.channels.base import ChannelAdapter, MessageHandler
@@ -51,12 +51,14 @@ def mount_channels(
     settings: Settings | None = None,
     credentials: Credentials | None = None,
     guard: ChatGuard | None = None,
+    staff: Callable[..., Awaitable[object]] | None = None,
 ) -> dict[str, ChannelAdapter]:
     """Build each named adapter and mount its routes at ``/webhooks/<name>``.
 
     An adapter listed in ``credentials`` (``credentials.yml``) is built from its section.
     Every adapter gets ``guard`` (text length, sender rate, webhook freshness; the
-    defaults without one). Returns the adapters by name, so the app can ask their health
+    defaults without one) and ``staff``, the sign-in check for routes meant for staff
+    (the console's, passed in by the app). Returns the adapters by name, so the app can ask their health
     and close them.
     """
     adapters: dict[str, ChannelAdapter] = {}
@@ -71,6 +73,7 @@ def mount_channels(
             adapter = cls.from_settings(settings)
         if guard is not None:
             adapter.guard = guard
+        adapter.staff = staff
         app.include_router(adapter.router(handler), prefix=f"/webhooks/{name}")
         adapters[name] = adapter
     return adapters

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from console.deps import ANALYTICS_ROLES, Platform, require_roles
 from console.errors import error_response
+from console.running import running_services
 from console.security.models import ConsoleUser
 from console.services.analytics import (
     MAX_DAYS,
@@ -53,11 +54,9 @@ ReopenDays = Annotated[
 
 def handoff_config(request: Request) -> HandoffConfig:
     """The running handoff configuration, else the project's ``handoff.yml`` (or defaults)."""
-    engine = getattr(request.app.state.handler, "engine", None)
-    runtime = getattr(engine, "handoff", None)
-    config = getattr(runtime, "config", None)
-    if isinstance(config, HandoffConfig):
-        return config
+    services = running_services(request)
+    if services is not None and services.handoff is not None:
+        return services.handoff.config
     path = request.app.state.settings.project_dir / "handoff.yml"
     return load_handoff_config(path if path.is_file() else None)
 
@@ -160,8 +159,8 @@ def router() -> APIRouter:
     ) -> object:
         if isinstance(period, str):
             return error_response(422, "invalid_request", period)
-        engine = getattr(request.app.state.handler, "engine", None)
-        log = getattr(getattr(engine, "knowledge", None), "gaps", None)
+        services = running_services(request)
+        log = services.knowledge.gaps if services is not None and services.knowledge is not None else None
         if log is None:
             return []
         since = dt.datetime.fromtimestamp(period.start_ts, dt.UTC)

@@ -37,6 +37,7 @@ from console.audit import record
 from console.deps import CLIENT_READ_ROLES, CLIENT_WRITE_ROLES, Unavailable, require_roles
 from console.errors import error_response
 from console.routes.fields import Offset
+from console.running import running_services
 from console.security.models import ConsoleUser
 from console.web import render
 from handoff.client_import import ImportReport, import_upserts, parse_clients_csv
@@ -58,10 +59,10 @@ MAX_NOTE = 2_000
 def get_runtime(request: Request) -> HandoffRuntime:
     """Dependency: the running bot's handoff runtime (its client store); when there is none,
     a stand-in that answers 503 with the reason once the route uses it (after validation)."""
-    engine = getattr(request.app.state.handler, "engine", None)
-    runtime: HandoffRuntime | None = getattr(engine, "handoff", None)
+    services = running_services(request)
+    runtime = services.handoff if services is not None else None
     if runtime is None:
-        reason = "the bot is starting" if engine is None else "the project has no handoff data"
+        reason = "the bot is starting" if services is None else "the project has no handoff data"
         return cast(HandoffRuntime, Unavailable(f"Client profiles are not available: {reason}."))
     return runtime
 

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse
 from console.audit import record
 from console.deps import KNOWLEDGE_READ_ROLES, KNOWLEDGE_WRITE_ROLES, Unavailable, current_user, require_roles
 from console.routes import knowledge
+from console.running import running_services
 from console.security.models import ConsoleUser
 from console.web import render
 from knowledge.editor import EditorService
@@ -106,9 +107,9 @@ def live_editor(request: Request) -> EditorService:
     """
     editor = getattr(request.app.state, "kb_editor", None)
     if editor is None:
-        engine = getattr(request.app.state.handler, "engine", None)
-        services = getattr(engine, "knowledge", None)
-        editor = getattr(services, "editor", None)
+        services = running_services(request)
+        knowledge = services.knowledge if services is not None else None
+        editor = knowledge.editor if knowledge is not None else None
     if editor is None:
         return cast(EditorService, Unavailable("This project has no knowledge base to edit."))
     return editor  # type: ignore[no-any-return]

@@ -39,6 +39,7 @@ from bot.models import Attachment
 from console.deps import WORKSPACE_ROLES, require_roles
 from console.errors import error_response
 from console.routes.fields import Seq
+from console.running import running_services
 from console.security.models import ConsoleUser
 
 log = logging.getLogger(__name__)
@@ -102,13 +103,12 @@ def router() -> APIRouter:
         adapter = request.app.state.channels.get(channel)
         if not isinstance(adapter, MediaSource) or not conversation_id.startswith(f"{channel}:"):
             return _not_found(f"no files can be fetched for {channel!r} conversations")
-        engine = getattr(request.app.state.handler, "engine", None)
-        store = getattr(engine, "store", None)
-        if store is None:
+        services = running_services(request)
+        if services is None:
             return error_response(
                 503, "unavailable", "the bot engine is not running yet; try again in a moment"
             )
-        attachment = await recorded_attachment(store, conversation_id, seq, index)
+        attachment = await recorded_attachment(services.engine.store, conversation_id, seq, index)
         if attachment is None or not attachment.url:
             return _not_found("this message has no such file")
         try:

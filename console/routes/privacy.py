@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from console.deps import ADMIN_ROLES, get_platform, require_roles
 from console.errors import error_response
+from console.running import running_services
 from console.security.models import ConsoleUser
 from privacy.service import ErasureReport, PrivacyService
 from privacy.subject import SubjectNotFound
@@ -53,10 +54,9 @@ Privacy = Annotated[PrivacyService, Depends(get_privacy)]
 
 def _forget_profiles(request: Request) -> None:
     """Drop the running bot's cached profiles, so an erased client is not greeted from memory."""
-    engine = getattr(request.app.state.handler, "engine", None)
-    recognition = getattr(getattr(engine, "handoff", None), "recognition", None)
-    if recognition is not None:
-        recognition.forget()
+    services = running_services(request)
+    if services is not None and services.handoff is not None:
+        services.handoff.recognition.forget()
 
 
 def router() -> APIRouter:

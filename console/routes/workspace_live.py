@@ -32,9 +32,9 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import HTTPConnection
 
-from bot.engine import Engine
 from bot.live_socket import SeqSocket
 from console.deps import WORKSPACE_ROLES, Unavailable, websocket_user
+from console.running import running_services
 from console.security.models import ConsoleUser
 from console.security.sessions import SESSION_COOKIE
 from console.services.workspace import CANNED_FILE, Workspace, WorkspaceError, load_canned_replies
@@ -50,13 +50,13 @@ WS_UNAVAILABLE = 1011
 def workspace_for(connection: HTTPConnection) -> Workspace:
     """The app's workspace, built on first use once the engine runs; WorkspaceError otherwise."""
     app = connection.app
-    engine = getattr(app.state.handler, "engine", None)
-    if not isinstance(engine, Engine):
+    services = running_services(connection)
+    if services is None:
         raise WorkspaceError("the bot engine is not running yet; try again in a moment")
     current: Workspace | None = getattr(app.state, "workspace", None)
-    if current is None or current.engine is not engine:
+    if current is None or current.engine is not services.engine:
         canned = load_canned_replies(app.state.settings.project_dir / CANNED_FILE)
-        current = Workspace(engine, app.state.channels, canned)
+        current = Workspace(services, app.state.channels, canned)
         app.state.workspace = current
     return current
 

@@ -22,12 +22,13 @@ from fastapi import FastAPI
 from bot.engine import Engine
 from bot.settings import Settings
 from bot.store.database import async_url, scratch_schema
+from concierge.compose import Services
 from console.app import create_app
 from console.security.models import Role
 from console.security.platform import ConsolePlatform
 from knowledge.chroma_store import ChromaKnowledgeStore
 from knowledge.editor import EditorService
-from tests.console.workspace_support import demo_engine, demo_settings, offline, train_demo
+from tests.console.workspace_support import demo_services, demo_settings, offline, train_demo
 
 PASSWORD = "correct horse battery"
 KB_ARTICLES = ("lateness-policy", "gift-cards", "cancellation-policy", "deposits", "refer-a-friend")
@@ -201,10 +202,16 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def engine(
+async def services(
     model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Engine]:
-    """The real demo engine (knowledge base and handoff) with its own database; offline."""
+) -> AsyncIterator[Services]:
+    """The real demo bot's services (engine, knowledge base, handoff) with its own database; offline."""
     offline(monkeypatch, tmp_path_factory.getbasetemp() / "workspace_chroma")
-    async with demo_engine(demo_settings(model_dir, tmp_path)) as engine:
-        yield engine
+    async with demo_services(demo_settings(model_dir, tmp_path)) as built:
+        yield built
+
+
+@pytest.fixture
+def engine(services: Services) -> Engine:
+    """The demo bot's engine (of :func:`services`)."""
+    return services.engine

@@ -32,12 +32,12 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from bot.engine import Engine
+from concierge.compose import Services
 from console.app import create_app
 from console.security.platform import ConsolePlatform
 from console.security.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_for
 from tests.console.conftest import add_user
-from tests.console.workspace_support import demo_engine, demo_settings, offline, postgres_schema
+from tests.console.workspace_support import demo_services, demo_settings, offline, postgres_schema
 
 # Bounded: ~55 operations x 2 modes x (20 as the admin + 10 anonymous) is ~3,300 requests per
 # backend. Anonymous callers mostly meet the sign-in check, so fewer examples say as much.
@@ -149,18 +149,18 @@ async def fuzz_engine(
     postgres_url: str,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[Engine]:
-    """The demo bot's engine on each backend (PostgreSQL: a throwaway schema)."""
+) -> AsyncIterator[Services]:
+    """The demo bot's services on each backend (PostgreSQL: a throwaway schema)."""
     offline(monkeypatch, tmp_path_factory.getbasetemp() / "workspace_chroma")
     if request.param == "sqlite":
-        async with demo_engine(demo_settings(model_dir, tmp_path)) as engine:
-            yield engine
+        async with demo_services(demo_settings(model_dir, tmp_path)) as services:
+            yield services
         return
     async with (
         postgres_schema(postgres_url) as url,
-        demo_engine(demo_settings(model_dir, tmp_path, database_url=url)) as engine,
+        demo_services(demo_settings(model_dir, tmp_path, database_url=url)) as services,
     ):
-        yield engine
+        yield services
 
 
 async def admin_session(app: FastAPI, admin_id: int, client: httpx.AsyncClient) -> dict[str, str]:
@@ -178,9 +178,9 @@ def summary(name: str, found: Findings) -> list[str]:
 
 @pytest.mark.timeout(900)  # the module trains the demo bot once, then ~3,300 requests per backend
 async def test_fuzzing_the_api_finds_no_server_error_and_no_schema_mismatch(
-    fuzz_engine: Engine, model_dir: Path, tmp_path: Path
+    fuzz_engine: Services, model_dir: Path, tmp_path: Path
 ) -> None:
-    app = create_app(demo_settings(model_dir, tmp_path), engine=fuzz_engine)
+    app = create_app(demo_settings(model_dir, tmp_path), services=fuzz_engine)
     platform: ConsolePlatform = await app.state.console.ready()
     admin_id = await add_user(platform, "root", "admin")
     try:

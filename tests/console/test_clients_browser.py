@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from playwright.async_api import Page, async_playwright, expect
 
-from bot.engine import Engine
+from concierge.compose import Services
 from console.app import create_app
 from console.audit import AuditFilter
 from console.security.platform import ConsolePlatform
@@ -34,9 +34,9 @@ BAD_CSV = IMPORT_HEADER + "T-0002,Ala,Nowa,ala.nowa@example.com,pl,mokotow\n,Ola
 
 
 @pytest.fixture
-def runtime(engine: Engine) -> HandoffRuntime:
-    assert engine.handoff is not None
-    return engine.handoff
+def runtime(services: Services) -> HandoffRuntime:
+    assert services.handoff is not None
+    return services.handoff
 
 
 @pytest.fixture
@@ -45,8 +45,8 @@ async def platform(app: FastAPI) -> ConsolePlatform:
 
 
 @pytest.fixture
-async def app(engine: Engine, model_dir: Path, tmp_path: Path) -> AsyncIterator[FastAPI]:
-    built = create_app(demo_settings(model_dir, tmp_path), engine=engine)
+async def app(services: Services, model_dir: Path, tmp_path: Path) -> AsyncIterator[FastAPI]:
+    built = create_app(demo_settings(model_dir, tmp_path), services=services)
     platform: ConsolePlatform = await built.state.console.ready()
     await add_user(platform, "kasia", "manager")
     await add_user(platform, "anna.kowalska", "agent", agent_id="anna.kowalska")

@@ -19,13 +19,14 @@ from playwright.async_api import Browser, BrowserContext, Locator, Page, async_p
 from bot.engine import Engine
 from bot.events import CsatRecorded, CsatRequested, HandoffStatusChanged
 from bot.settings import Settings
+from concierge.compose import Services
 from console.app import create_app
 from console.security.demo import DEMO_PASSWORD
 from tests.bot.channels.helpers import serving
 from tests.console.workspace_support import (
     COMPLAINT,
     VIP_NAME,
-    demo_engine,
+    demo_services,
     demo_settings,
     events_of,
     offline,
@@ -56,14 +57,19 @@ def settings(
 
 
 @pytest.fixture
-async def engine(settings: Settings) -> AsyncIterator[Engine]:
-    async with demo_engine(settings) as engine:
-        yield engine
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    async with demo_services(settings) as built:
+        yield built
 
 
 @pytest.fixture
-async def base_url(engine: Engine, settings: Settings) -> AsyncIterator[str]:
-    app: FastAPI = create_app(settings, engine=engine)
+def engine(services: Services) -> Engine:
+    return services.engine
+
+
+@pytest.fixture
+async def base_url(services: Services, settings: Settings) -> AsyncIterator[str]:
+    app: FastAPI = create_app(settings, services=services)
     async with serving(app) as url:  # the lifespan creates the demo accounts
         yield url
 

@@ -14,6 +14,7 @@ from sqlalchemy import MetaData, Table, inspect, select
 
 from bot.engine import Engine
 from bot.models import InboundMessage, VerifiedIdentity
+from concierge.compose import Services
 from privacy import logs
 from privacy.service import PrivacyService
 from tests.console.workspace_support import COMPLAINT, STANDARD_EMAIL, VIP_EMAIL, demo_settings
@@ -64,6 +65,7 @@ def message(channel: str, sender: str, text: str, kind: str, value: str, proof: 
 
 async def test_a_recognised_vip_is_erased_from_everything(
     engine: Engine,
+    services: Services,
     model_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -106,10 +108,10 @@ async def test_a_recognised_vip_is_erased_from_everything(
     logged = caplog.text.lower() + "\n".join(r.getMessage() for r in caplog.records).lower()
     assert [n for n in NEEDLES if n in logged] == []
     # the vector store holds articles only: the passages nearest to her data do not carry it
-    assert engine.knowledge is not None
+    assert services.knowledge is not None
     for needle in ("Aleksandra Wiśniewska", VIP_EMAIL, "601 234 567"):
         for language in ("en", "pl"):
-            passages = await engine.knowledge.store.search(needle, language, k=20)
+            passages = await services.knowledge.store.search(needle, language, k=20)
             assert not [p for p in passages if needle.lower() in p.text.lower()]
     # the other clients, and the stranger's conversation, are still there
     assert STANDARD_EMAIL in after["client_identities"] and STANDARD_EMAIL in after["conversations"]

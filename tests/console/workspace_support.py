@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 
 from bot.agent import Agent
-from bot.engine import Engine, build_engine
+from bot.engine import Engine
 from bot.events import Event
 from bot.models import InboundMessage, OutboundMessage, VerifiedIdentity
 from bot.settings import Settings
 from bot.store.database import async_url, scratch_schema
+from concierge.compose import Services, build_services
 
 REPO = Path(__file__).resolve().parents[2]
 VIP_EMAIL = "ola.wisniewska@example.pl"  # Aleksandra Wiśniewska, black membership: VIP (data/clients.csv)
@@ -60,14 +61,21 @@ async def postgres_schema(postgres_url: str) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
+async def demo_services(settings: Settings) -> AsyncIterator[Services]:
+    """The real services of the demo bot (engine, knowledge base and handoff)."""
+    services = await build_services(settings)
+    try:
+        assert services.handoff is not None, "the demo project has handoff data"
+        yield services
+    finally:
+        await services.close()
+
+
+@asynccontextmanager
 async def demo_engine(settings: Settings) -> AsyncIterator[Engine]:
     """The real engine of the demo bot (knowledge base and handoff included)."""
-    engine = await build_engine(settings)
-    try:
-        assert engine.handoff is not None, "the demo project has handoff data"
-        yield engine
-    finally:
-        await engine.close()
+    async with demo_services(settings) as services:
+        yield services.engine
 
 
 def session_id() -> str:

@@ -130,11 +130,12 @@ class EmailChannel(WebhookChannel):
 
     # ---- routes ----------------------------------------------------------------------
     def extra_routes(self, router: APIRouter) -> None:
-        """The attachment route, behind the console's sign-in (workspace roles)."""
-        # The console owns sign-in; imported here, when the app mounts the channel.
-        from console.deps import WORKSPACE_ROLES, require_roles
+        """The attachment route, behind the console's sign-in (:attr:`staff`: workspace roles,
+        given by the app); not mounted without one, so attachments are never public."""
+        if self.staff is None:
+            return
 
-        @router.get(ATTACHMENTS_ROUTE + "/{digest}", dependencies=[Depends(require_roles(*WORKSPACE_ROLES))])
+        @router.get(ATTACHMENTS_ROUTE + "/{digest}", dependencies=[Depends(self.staff)])
         async def attachment(digest: str) -> Response:
             stored = await self.files.open(digest)
             if stored is None:

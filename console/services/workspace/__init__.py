@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bot.channels.base import ChannelAdapter
-from bot.engine import Engine
+from console.running import AppServices
 from console.services.workspace.actions import WorkspaceActions
 from console.services.workspace.canned import CannedReplies, load_canned_replies
 from console.services.workspace.errors import NotAvailable, WorkspaceError
@@ -27,10 +27,12 @@ __all__ = ["CANNED_FILE", "NotAvailable", "Workspace", "WorkspaceError", "load_c
 
 
 class Workspace:
-    """The workspace's object graph for one engine with handoff (see the module docstring)."""
+    """The workspace's object graph for one running bot with handoff (see the module docstring)."""
 
-    def __init__(self, engine: Engine, channels: Mapping[str, ChannelAdapter], canned: CannedReplies) -> None:
-        runtime = engine.handoff
+    def __init__(
+        self, services: AppServices, channels: Mapping[str, ChannelAdapter], canned: CannedReplies
+    ) -> None:
+        engine, runtime = services.engine, services.handoff
         if runtime is None:
             raise NotAvailable(
                 "human handoff is not set up for this project (no handoff.yml or data/agents.yml)"
@@ -38,7 +40,7 @@ class Workspace:
         self.engine = engine
         self.runtime = runtime
         self.queue = QueueBuilder(runtime)
-        self.views = WorkspaceViews(engine, runtime, canned)
+        self.views = WorkspaceViews(engine, runtime, canned, knowledge=services.knowledge)
         self.actions = WorkspaceActions(engine, runtime, channels)
         self.hub = WorkspaceHub(engine.store.engine, self.queue)
         self.presence = AgentHeartbeats(runtime)

@@ -34,6 +34,7 @@ from handoff.recognition import unverified_contact
 from handoff.runtime import HandoffRuntime
 from handoff.state import ticket
 from handoff.triggers import sentiment_scores
+from knowledge.settings import KnowledgeServices
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +107,18 @@ def client_query(events: Sequence[Event], count: int = QUERY_MESSAGES) -> str:
 class WorkspaceViews:
     """Read models of the workspace over one engine and its handoff runtime."""
 
-    def __init__(self, engine: Engine, runtime: HandoffRuntime, canned: CannedReplies) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        runtime: HandoffRuntime,
+        canned: CannedReplies,
+        *,
+        knowledge: KnowledgeServices | None = None,
+    ) -> None:
         self.engine = engine
         self.runtime = runtime
         self.canned = canned
+        self.knowledge = knowledge  # suggestions search it; None without a knowledge base
 
     def name_of(self, agent_id: str) -> str:
         """An agent's display name (ids not on the roster, like ``bot`` or a manager, as given)."""
@@ -177,7 +186,7 @@ class WorkspaceViews:
         client = await self.runtime.client_for(conversation_id)
         language = _language(events, client)
         text = (query or "").strip()[:MAX_QUERY] or client_query(events)
-        services = self.engine.knowledge
+        services = self.knowledge
         if services is None or not text:
             return SuggestionsView(
                 query=text,

@@ -12,8 +12,8 @@ from sqlalchemy import update
 
 from bot.channels.outbox import outbox_insert
 from bot.channels.tables import outbox
-from bot.engine import Engine
 from bot.models import InboundMessage, OutboundMessage
+from concierge.compose import Services
 from console.app import create_app
 from console.security.platform import ConsolePlatform
 from console.services.operations import database_families, exposition
@@ -45,9 +45,9 @@ async def failed_telegram_row(platform: ConsolePlatform) -> None:
 
 
 async def test_metrics_are_scraped_with_a_token_and_parse(
-    engine: Engine, model_dir: Path, tmp_path: Path
+    services: Services, model_dir: Path, tmp_path: Path
 ) -> None:
-    app = create_app(demo_settings(model_dir, tmp_path), engine=engine)
+    app = create_app(demo_settings(model_dir, tmp_path), services=services)
     platform: ConsolePlatform = await app.state.console.ready()
     await add_user(platform, "root", "admin")
     try:

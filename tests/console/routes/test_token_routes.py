@@ -19,7 +19,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select, text
 
-from bot.engine import Engine
+from concierge.compose import Services
 from console.app import create_app
 from console.audit import AuditFilter
 from console.security.models import Role
@@ -252,10 +252,10 @@ async def test_a_token_cannot_ride_on_a_session_nor_a_session_skip_csrf(
 
 
 async def test_a_salon_system_upserts_a_client_with_its_token(
-    engine: Engine, model_dir: Path, tmp_path: Path
+    services: Services, model_dir: Path, tmp_path: Path
 ) -> None:
     """The use the tokens are for: no browser login, no CSRF; audited as the token."""
-    app = create_app(demo_settings(model_dir, tmp_path), engine=engine)
+    app = create_app(demo_settings(model_dir, tmp_path), services=services)
     platform: ConsolePlatform = await app.state.console.ready()
     await add_user(platform, "root", "admin")
     try:

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from bot.channels.rest import parse_rest_body
 from bot.engine import Engine
 from bot.settings import Settings
+from concierge.compose import Services
 from console.app import create_app
 from console.audit import AuditFilter
 from console.security.platform import ConsolePlatform
@@ -37,8 +38,8 @@ API = "/api/workspace"
 
 
 @pytest.fixture
-async def app(engine: Engine, model_dir: Path, tmp_path: Path) -> AsyncIterator[FastAPI]:
-    built = create_app(demo_settings(model_dir, tmp_path), engine=engine)
+async def app(services: Services, model_dir: Path, tmp_path: Path) -> AsyncIterator[FastAPI]:
+    built = create_app(demo_settings(model_dir, tmp_path), services=services)
     platform: ConsolePlatform = await built.state.console.ready()
     await add_user(platform, "anna.kowalska", "agent", agent_id="anna.kowalska")
     await add_user(platform, "olena.shevchenko", "agent", agent_id="olena.shevchenko")

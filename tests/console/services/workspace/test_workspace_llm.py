@@ -15,7 +15,7 @@ from console.security.models import ConsoleUser
 from console.services.workspace import Workspace, load_canned_replies
 from tests.console.workspace_support import (
     REPO,
-    demo_engine,
+    demo_services,
     demo_settings,
     offline,
     say,
@@ -56,9 +56,10 @@ async def test_the_suggested_reply_is_an_llm_draft_citing_the_articles(
         "CONCIERGE_KB_LLM_TIMEOUT": "120",
     }.items():
         monkeypatch.setenv(key, value)
-    async with demo_engine(demo_settings(model_dir, tmp_path)) as engine:
-        assert engine.knowledge is not None and engine.knowledge.llm_client is not None
-        workspace = Workspace(engine, {}, load_canned_replies(REPO / "data" / "canned_replies.yml"))
+    async with demo_services(demo_settings(model_dir, tmp_path)) as services:
+        engine = services.engine
+        assert services.knowledge is not None and services.knowledge.llm_client is not None
+        workspace = Workspace(services, {}, load_canned_replies(REPO / "data" / "canned_replies.yml"))
         try:
             sender = session_id()
             await say(engine, sender, "I want to talk to a person please")

@@ -17,6 +17,7 @@ from bot.channels.whatsapp_twilio import TwilioWhatsAppChannel
 from bot.engine import Engine
 from bot.events import AgentNoteAdded, CsatRecorded, CsatRequested, HandoffStatusChanged
 from bot.settings import Settings
+from concierge.compose import Services
 from console.security.models import ConsoleUser
 from console.services.workspace import Workspace, load_canned_replies
 from console.services.workspace.errors import ConversationNotFound, NotAvailable, NotYours, WrongState
@@ -26,7 +27,7 @@ from tests.console.workspace_support import (
     STANDARD_EMAIL,
     VIP_EMAIL,
     VIP_NAME,
-    demo_engine,
+    demo_services,
     demo_settings,
     events_of,
     offline,
@@ -63,15 +64,20 @@ def settings(
 
 
 @pytest.fixture
-async def engine(settings: Settings) -> AsyncIterator[Engine]:
-    async with demo_engine(settings) as engine:
-        yield engine
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    async with demo_services(settings) as built:
+        yield built
 
 
 @pytest.fixture
-async def workspace(engine: Engine) -> AsyncIterator[Workspace]:
+def engine(services: Services) -> Engine:
+    return services.engine
+
+
+@pytest.fixture
+async def workspace(services: Services) -> AsyncIterator[Workspace]:
     built = Workspace(
-        engine, {"rest": RestChannel()}, load_canned_replies(REPO / "data" / "canned_replies.yml")
+        services, {"rest": RestChannel()}, load_canned_replies(REPO / "data" / "canned_replies.yml")
     )
     yield built
     await built.close()
@@ -259,7 +265,9 @@ async def test_a_reply_the_channel_cannot_push_is_kept_and_reported_to_the_agent
     assert (missing.delivered, missing.error_kind) == (False, "no_channel")
 
 
-async def test_whatsapps_closed_window_is_shown_to_the_agent_for_replies_and_csat(engine: Engine) -> None:
+async def test_whatsapps_closed_window_is_shown_to_the_agent_for_replies_and_csat(
+    services: Services, engine: Engine
+) -> None:
     """The real Twilio WhatsApp adapter refuses outside the 24-hour window (no templates configured)."""
     channel = TwilioWhatsAppChannel.from_credentials(
         {
@@ -271,7 +279,7 @@ async def test_whatsapps_closed_window_is_shown_to_the_agent_for_replies_and_csa
     )
     channel.handler = engine
     workspace = Workspace(
-        engine, {"whatsapp": channel}, load_canned_replies(REPO / "data" / "canned_replies.yml")
+        services, {"whatsapp": channel}, load_canned_replies(REPO / "data" / "canned_replies.yml")
     )
     try:
         now = engine.clock
@@ -362,8 +370,9 @@ async def test_the_whole_flow_on_postgresql_with_redis_locks(
     offline(monkeypatch, tmp_path_factory.getbasetemp() / "workspace_chroma")
     async with postgres_schema(postgres_url) as database_url:
         settings = demo_settings(model_dir, tmp_path, database_url=database_url, redis_url=redis_url)
-        async with demo_engine(settings) as engine:
-            workspace = Workspace(engine, {}, load_canned_replies(REPO / "data" / "canned_replies.yml"))
+        async with demo_services(settings) as services:
+            engine = services.engine
+            workspace = Workspace(services, {}, load_canned_replies(REPO / "data" / "canned_replies.yml"))
             try:
                 await say(engine, session_id(), "I want to talk to a person please", email=STANDARD_EMAIL)
                 cid = await vip_complains(engine)
