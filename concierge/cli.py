@@ -1,5 +1,8 @@
-"""The ``concierge`` command: init, train, run, shell, test (and the knowledge commands later).
+"""The ``concierge`` command: init, train, run, shell, test, and the sub-commands of the
+packages below (``kb``, ``users``, ``tokens``, ``privacy``, ``projections``).
 
+It lives in the composition root because it wires every package: ``run`` serves the app
+:mod:`concierge.serve` builds, ``shell`` talks to the engine :mod:`concierge.compose` builds.
 Every command takes ``--project DIR`` (default: the current directory), like Rasa's CLI.
 """
 
@@ -141,7 +144,7 @@ def run(
     import uvicorn
 
     from bot.settings import Settings
-    from console.app import create_app
+    from concierge.serve import create_app
 
     settings = Settings(project_dir=project.resolve(), model_dir=model, host=host, port=port)
     try:
@@ -193,7 +196,7 @@ def _announce_when_answering(host: str, port: int, what: str, *, timeout: float 
 
 
 def _serve_workers(settings: Settings, workers: int) -> None:
-    """``workers`` uvicorn processes building the app from the environment (console.serve)."""
+    """``workers`` uvicorn processes building the app from the environment (concierge.serve)."""
     import uvicorn
 
     if not settings.redis_url:
@@ -215,7 +218,7 @@ def _serve_workers(settings: Settings, workers: int) -> None:
     )
     _announce_when_answering(settings.host, settings.port, f" ({workers} workers)")
     uvicorn.run(
-        "console.serve:create_app_from_env",
+        "concierge.serve:create_app_from_env",
         factory=True,
         workers=workers,
         host=settings.host,
@@ -229,9 +232,9 @@ def _serve_workers(settings: Settings, workers: int) -> None:
 def shell(project: ProjectOpt = Path("."), model: ModelOpt = None) -> None:
     """Talk to the bot in the terminal (one conversation, stored like any other)."""
     _offline()
-    from bot.engine import build_engine
     from bot.models import InboundMessage
     from bot.settings import Settings
+    from concierge.compose import build_engine
 
     _load_agent(project, model)
     settings = Settings(project_dir=project.resolve(), model_dir=model or default_model_dir(project))

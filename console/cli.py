@@ -1,7 +1,7 @@
 """``concierge users ...`` and ``concierge tokens ...``: console accounts and API tokens
 from the command line.
 
-Typer sub-apps; ``bot/cli.py`` mounts them with ``app.add_typer(users_app, name="users")``
+Typer sub-apps; ``concierge/cli.py`` mounts them with ``app.add_typer(users_app, name="users")``
 and ``app.add_typer(tokens_app, name="tokens")``.
 Passwords are typed at a hidden prompt (twice) or read from standard input with
 ``--password-stdin`` (one line, for scripts); they never appear as arguments. Changes

@@ -1,6 +1,6 @@
 """``concierge kb ...``: ingest articles, ask a question, run the golden questions, list gaps.
 
-A typer sub-app; ``bot/cli.py`` mounts it with ``app.add_typer(kb_app, name="kb")``.
+A typer sub-app; ``concierge/cli.py`` mounts it with ``app.add_typer(kb_app, name="kb")``.
 Machine-readable results go to stdout as JSON; progress bars go to stderr.
 """
 

@@ -14,8 +14,8 @@ import pytest
 from redis.asyncio import Redis
 from typer.testing import CliRunner
 
-from bot.cli import app
 from bot.settings import Settings
+from concierge.cli import app
 from tests.bot.channels.helpers import HOURS, train_widget_bot
 from tests.console.cluster import REPO, free_port
 
@@ -56,7 +56,7 @@ async def test_two_workers_serve_one_port_and_share_the_conversation(
         "CONCIERGE_STATE_DIR": str(tmp_path / "state"),  # one SQLite file for both workers
         "CONCIERGE_DEMO": "true",  # REST open without a token
     }
-    command = [sys.executable, "-m", "bot.cli", "run", "--project", str(trained.project_dir)]
+    command = [sys.executable, "-m", "concierge.cli", "run", "--project", str(trained.project_dir)]
     command += ["--model", str(trained.model_dir), "--port", str(port), "--workers", "2"]
     with log.open("wb") as out:
         server = await asyncio.create_subprocess_exec(
@@ -122,7 +122,7 @@ async def test_run_says_it_is_up_only_once_the_server_answers(trained: Settings,
         "CONCIERGE_DEMO": "true",
     }
     env.pop("CONCIERGE_REDIS_URL", None)
-    command = [sys.executable, "-m", "bot.cli", "run", "--project", str(trained.project_dir)]
+    command = [sys.executable, "-m", "concierge.cli", "run", "--project", str(trained.project_dir)]
     command += ["--model", str(trained.model_dir), "--port", str(port)]
     with log.open("wb") as out:
         server = await asyncio.create_subprocess_exec(

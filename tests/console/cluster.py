@@ -74,7 +74,7 @@ class Cluster:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "bot.cli",
+                "concierge.cli",
                 "run",
                 "--project",
                 str(REPO),

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from bot.errors import ConciergeError
 from bot.models import InboundMessage
 from bot.settings import Settings
-from console.app import create_app
+from concierge.serve import create_app
 from tests.bot.channels.helpers import WELCOME, real_engine, serving, train_widget_bot
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bot.cli import app
 from bot.settings import Settings
+from concierge.cli import app
 from console.security.platform import ConsolePlatform
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from bot.settings import Settings
 from bot.store import async_url, scratch_schema
 from bot.store.database import create_engine
-from console.app import create_app
+from concierge.serve import create_app
 from tests.bot.channels.helpers import HOURS, serving, train_widget_bot
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(600)]

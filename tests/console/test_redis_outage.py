@@ -15,7 +15,7 @@ import pytest
 import websockets
 
 from bot.settings import Settings
-from console.app import create_app
+from concierge.serve import create_app
 from tests.bot.channels.helpers import HOURS, serving, train_widget_bot
 from tests.redis_server import OwnRedis, own_redis
 

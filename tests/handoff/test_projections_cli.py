@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bot.cli import app
+from concierge.cli import app
 from bot.events import HandoffStatusChanged, UserUttered
 from bot.settings import Settings
 from bot.store import EventStore

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bot.cli import app
+from concierge.cli import app
 from bot.settings import Settings
 from bot.store import EventStore
 from tests.privacy.seed import Person, seed_person

@@ -16,7 +16,7 @@ from bot.channels.registry import CHANNELS
 from bot.events import UserUttered
 from bot.settings import Settings
 from bot.store import EventStore
-from console.app import create_app
+from concierge.serve import create_app
 from tests.redis_server import own_redis
 
 from .helpers import WELCOME, serving
