@@ -70,10 +70,10 @@ async def measure_turns(
     snapshots: bool = True,
     model_dir: Path | None = None,
 ) -> tuple[dict[str, float], list[str]]:
-    from bot.engine import build_engine
     from bot.loaders import load_project
     from bot.models import InboundMessage
     from bot.settings import Settings
+    from concierge.compose import build_engine
 
     texts = [e.text for e in load_project(project).nlu.examples]
     with tempfile.TemporaryDirectory() as state:
@@ -160,11 +160,12 @@ async def _tracker_reads(engine, conversations: int) -> tuple[float, float, floa
 async def _return_to_bot(engine, conversation_id: str) -> int:  # type: ignore[no-untyped-def]
     """Give a handed-off conversation back to the bot (through the one transition table);
     1 if it had left the bot, else 0."""
+    from handoff.service import EngineLog, HandoffService
     from handoff.state import HandoffStatus
 
-    if engine.handoff is None:
+    if engine.hooks is None:  # no handoff in this project
         return 0
-    service = engine.handoff.service
+    service = HandoffService(EngineLog(engine))
     if await service.status(conversation_id) == HandoffStatus.BOT:
         return 0
     await service.return_to_bot(conversation_id, "bench", reason="benchmark")
