@@ -108,8 +108,9 @@ class InboundMessage(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _legacy_record_only(cls, data: Any) -> Any:
-        # journal rows stored before the typed field (and adapters not yet moved to it) carry
-        # the flag as ``metadata["record_only"] = "true"``: read it once, here, into the field
+        # journal rows stored before the typed field carry the flag as
+        # ``metadata["record_only"] = "true"`` (every channel now sets the field itself): read
+        # it once, here, so recovery replays such a row as record-only
         if isinstance(data, dict) and "record_only" not in data:
             metadata = data.get("metadata")
             if isinstance(metadata, dict) and metadata.get("record_only") == "true":

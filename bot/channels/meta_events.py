@@ -15,7 +15,7 @@ A notification is ``{"object": "page" | "instagram", "entry": [{"id", "time", "m
 - ``delivery`` and ``read``: receipts; by message id, or by ``watermark`` time
   (:class:`WatermarkReceipt`) when Meta names no ids.
 
-"Recorded, not answered" is ``metadata["record_only"] = "true"``: the engine stores the
+"Recorded, not answered" is ``InboundMessage.record_only``: the engine stores the
 client's line and runs no bot turn. The webhooks carry no names or phone numbers: the
 sender's PSID / IGSID is the only identity, verified (the notification is signed).
 """
@@ -229,19 +229,23 @@ def _add_event(batch: WebhookBatch, event: _Event, channel: str) -> None:
             reaction_action=reaction.action,
             reaction=reaction.emoji or reaction.reaction or "",
             kind="reaction",
-            record_only="true",  # a reaction is feedback, not a question: stored, not answered
         )
         text = (reaction.emoji or reaction.reaction) if reaction.action == "react" else None
         message_id = f"reaction:{reaction.mid}:{reaction.action}:{event.timestamp}"
         batch.messages.append(
             InboundMessage(
-                channel=channel, sender_id=sender, text=text, message_id=message_id, metadata=metadata
+                channel=channel,
+                sender_id=sender,
+                text=text,
+                message_id=message_id,
+                metadata=metadata,
+                record_only=True,  # a reaction is feedback, not a question: stored, not answered
             )
         )
     elif event.message_edit is not None:
         edit = event.message_edit
         metadata = _base_metadata(event)
-        metadata.update(edit_of=edit.mid, kind="edit", record_only="true")
+        metadata.update(edit_of=edit.mid, kind="edit")
         batch.messages.append(
             InboundMessage(
                 channel=channel,
@@ -249,6 +253,7 @@ def _add_event(batch: WebhookBatch, event: _Event, channel: str) -> None:
                 text=edit.text,
                 message_id=f"{edit.mid}:edit:{edit.num_edit}",
                 metadata=metadata,
+                record_only=True,
             )
         )
     elif event.delivery is not None:
@@ -280,7 +285,7 @@ def _add_message(batch: WebhookBatch, event: _Event, message: _Message, channel:
     if not readable and shared and not message.is_unsupported:
         # a story mention or a shared post: worth keeping for the agent, nothing to answer
         metadata = _base_metadata(event)
-        metadata.update(kind=shared[0], record_only="true")
+        metadata.update(kind=shared[0])
         batch.messages.append(
             InboundMessage(
                 channel=channel,
@@ -288,6 +293,7 @@ def _add_message(batch: WebhookBatch, event: _Event, message: _Message, channel:
                 message_id=message.mid,
                 attachments=attachments,
                 metadata=metadata,
+                record_only=True,
             )
         )
         return

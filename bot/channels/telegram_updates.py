@@ -83,7 +83,7 @@ def batch_from_update(update: Update, channel: str = "telegram") -> WebhookBatch
         for inbound in batch.messages:
             inbound.metadata["edit_of"] = _message_ref(edited)
             inbound.metadata["kind"] = "edit"
-            inbound.metadata["record_only"] = "true"  # the original was answered already
+            inbound.record_only = True  # the original was answered already
         # an edit of a sticker or poll needs no second apology
         return WebhookBatch(messages=batch.messages)
     if update.callback_query is not None:

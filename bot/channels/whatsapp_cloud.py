@@ -287,6 +287,7 @@ class CloudWhatsAppChannel(WebhookChannel):
         name = contact.profile.name if contact is not None and contact.profile is not None else None
         hints = ContactHints(name=(name or "")[:200] or None)
         metadata = {"kind": message.type}
+        record_only = False  # stored in the conversation, no bot turn (see the module's docstring)
         text: str | None = None
         attachments: list[Attachment] = []
         kind = message.type
@@ -328,12 +329,12 @@ class CloudWhatsAppChannel(WebhookChannel):
                 return  # a reaction taken back: nothing to say
             text = message.reaction.emoji
             metadata["reacted_to"] = message.reaction.message_id
-            metadata["record_only"] = "true"  # feedback on our message, not a question
+            record_only = True  # feedback on our message, not a question
         elif kind == "unsupported" and message.unsupported is not None:
             if message.unsupported.type in CHANGES_TO_EARLIER:
                 metadata["kind"] = message.unsupported.type
-                metadata["record_only"] = "true"
-        if text is None and not attachments and "record_only" not in metadata:
+                record_only = True
+        if text is None and not attachments and not record_only:
             batch.unsupported.append(
                 Unsupported(sender_id=message.sender, provider_message_id=message.id, kind=kind)
             )
@@ -350,6 +351,7 @@ class CloudWhatsAppChannel(WebhookChannel):
                 metadata=metadata,
                 identities=identities,
                 hints=hints,
+                record_only=record_only,
                 **extra,
             )
         )
