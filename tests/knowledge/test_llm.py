@@ -39,14 +39,13 @@ def model_file() -> Path:
 
 
 def start_server(log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``python -m llama_cpp.server`` on a free port, waited for until ``/v1/models`` answers."""
+    """``llama_cpp.server`` (via ``llama_server.py``) on a free port, waited for until /v1/models answers."""
     port = free_port()
     with log.open("wb") as handle:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "llama_cpp.server",
+                str(Path(__file__).with_name("llama_server.py")),
                 "--model",
                 str(model_file()),
                 "--n_threads",
