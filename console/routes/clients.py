@@ -34,10 +34,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.errors import FormatError
 from console.audit import record
-from console.deps import CLIENT_READ_ROLES, CLIENT_WRITE_ROLES, Unavailable, require_roles
+from console.deps import CLIENT_READ_ROLES, CLIENT_WRITE_ROLES, ServicesDep, Unavailable, require_roles
 from console.errors import error_response
 from console.routes.fields import Offset
-from console.running import running_services
 from console.security.models import ConsoleUser
 from console.web import render
 from handoff.client_import import ImportReport, import_upserts, parse_clients_csv
@@ -56,10 +55,9 @@ MAX_AMOUNT = 10_000_000  # major units: stored in minor units in a 32-bit column
 MAX_NOTE = 2_000
 
 
-def get_runtime(request: Request) -> HandoffRuntime:
+def get_runtime(services: ServicesDep) -> HandoffRuntime:
     """Dependency: the running bot's handoff runtime (its client store); when there is none,
     a stand-in that answers 503 with the reason once the route uses it (after validation)."""
-    services = running_services(request)
     runtime = services.handoff if services is not None else None
     if runtime is None:
         reason = "the bot is starting" if services is None else "the project has no handoff data"

@@ -86,7 +86,7 @@ class QueueBuilder:
         """:meth:`client` for many conversations: each distinct client (or sender) read once,
         several at a time on PostgreSQL (one at a time on SQLite, whose writer they would
         only queue behind)."""
-        parallel = asyncio.Semaphore(1 if self.runtime.engine.store.dialect == "sqlite" else PARALLEL_READS)
+        parallel = asyncio.Semaphore(1 if self.runtime.store.dialect == "sqlite" else PARALLEL_READS)
         found: dict[tuple[str | None, str], asyncio.Task[ClientProfile | None]] = {}
 
         now = self.monotonic()
@@ -167,7 +167,7 @@ class QueueBuilder:
             )
             .where(handoff_tickets.c.status.in_([s.value for s in OPEN]))
         )
-        async with self.runtime.engine.store.engine.connect() as conn:
+        async with self.runtime.store.engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         tickets = [ticket_from_row(row) for row in rows]
         facts = [_facts(row, row.conversation_id) for row in rows]
