@@ -31,6 +31,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.models import ComponentHealth, TranscriptEntry
+from bot.redis_pool import redis_from_url
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,7 @@ class RedisFeed:
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisFeed:
         """A feed with its own client for ``redis://host:port/db``; ``close()`` closes it."""
-        return cls(Redis.from_url(url), owns_client=True, **kwargs)
+        return cls(redis_from_url(url), owns_client=True, **kwargs)
 
     def _channel(self, conversation_id: str) -> str:
         return self.prefix + conversation_id

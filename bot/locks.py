@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from bot.errors import ConciergeError
 from bot.models import ComponentHealth
 from bot.redact import conversation_ref
+from bot.redis_pool import redis_from_url
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +243,7 @@ class RedisLockStore:
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisLockStore:
         """A store with its own client for ``redis://host:port/db``; ``close()`` closes it."""
-        return cls(Redis.from_url(url), owns_client=True, **kwargs)
+        return cls(redis_from_url(url), owns_client=True, **kwargs)
 
     @asynccontextmanager
     async def lock(self, conversation_id: str) -> AsyncIterator[None]:

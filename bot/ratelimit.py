@@ -24,6 +24,8 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.redis_pool import redis_from_url
+
 log = logging.getLogger(__name__)
 
 
@@ -108,7 +110,7 @@ class RedisRateLimiter:
     @classmethod
     def from_url(cls, url: str, **kwargs: object) -> RedisRateLimiter:
         """A limiter with its own client for ``url`` (closed by :meth:`close`)."""
-        return cls(Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0), owns_client=True)
+        return cls(redis_from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0), owns_client=True)
 
     async def hit(self, key: str, rate: Rate) -> int | None:
         """See :meth:`RateLimiter.hit`."""

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from bot.errors import ConciergeError
 from bot.models import ComponentHealth
+from bot.redis_pool import redis_from_url
 from handoff.agents import AgentStatus
 
 DEFAULT_TTL = 60.0  # seconds without a heartbeat before an agent counts as offline
@@ -136,7 +137,7 @@ class RedisPresence:
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisPresence:
         """A store with its own client for ``redis://host:port/db``; ``close()`` closes it."""
-        return cls(Redis.from_url(url), owns_client=True, **kwargs)
+        return cls(redis_from_url(url), owns_client=True, **kwargs)
 
     @property
     def _ttl_ms(self) -> int:
