@@ -15,6 +15,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.store.database import is_sqlite_memory
 from knowledge.chroma_store import DEFAULT_COLLECTION, ChromaKnowledgeStore
 from knowledge.composer import AnswerComposer
 from knowledge.editor import EditorService
@@ -138,7 +139,12 @@ async def build_knowledge(
         golden_path = project_dir / kb_settings.golden_file
         golden = load_golden(golden_path) if golden_path.is_file() else []
         editor = EditorService(ArticleRepository(engine), kb, golden)
-    sync = IndexSync(editor, engine) if follow and editor is not None and engine is not None else None
+    sync = None
+    # An in-memory SQLite database lives in this one process (nobody else can publish into
+    # it) and in ONE shared connection: the sync's own connections would interleave with the
+    # event store's transactions on it and roll back appends in flight.
+    if follow and editor is not None and engine is not None and not is_sqlite_memory(engine.url):
+        sync = IndexSync(editor, engine)
     return KnowledgeServices(
         kb=kb, store=store, editor=editor, gaps=gaps, llm_client=llm_client, sync=sync, claim=claim
     )

@@ -120,3 +120,44 @@ async def test_each_process_claims_an_embedded_index_directory_of_its_own(tmp_pa
     freed, handle = claim_embedded_path(base)  # the other process died: its directory is free again
     assert freed == base
     handle.close()
+
+
+@pytest.mark.parametrize("in_memory", [True, False], ids=["memory", "file"])
+async def test_turns_appended_while_a_serving_process_follows_articles_all_land(
+    tmp_path: Path, encoder: object, in_memory: bool
+) -> None:
+    """Regression: on an in-memory database the sync's own connections shared the store's one
+    connection and rolled back appends in flight (``UNIQUE constraint failed: events...``).
+    A single process cannot need the sync there, so none is built; on a file it runs."""
+    import time
+
+    from bot.events import UserUttered
+    from bot.store.event_store import EventStore
+    from knowledge.settings import KnowledgeSettings, build_knowledge
+
+    store = EventStore.from_url("sqlite:///:memory:" if in_memory else f"sqlite:///{tmp_path / 'bot.db'}")
+    await store.migrate()
+    services = await build_knowledge(
+        KnowledgeSettings(chroma_path=tmp_path / "chroma"),
+        encoder,  # type: ignore[arg-type]
+        project_dir=tmp_path,
+        state_dir=tmp_path,
+        engine=store.engine,
+        follow=True,
+    )
+    try:
+        assert (services.sync is None) == in_memory
+        if services.sync is not None:
+            services.sync.interval = 0.001  # poll as often as it can, between the appends
+            services.sync.start()
+
+        async def conversation(n: int) -> None:
+            for seq in range(30):
+                event = UserUttered(text=f"message {seq}", timestamp=time.time())
+                await store.append(f"rest:client-{n}", [event], expected_seq=seq)
+
+        await asyncio.gather(*(conversation(n) for n in range(4)))
+        assert [await store.latest_seq(f"rest:client-{n}") for n in range(4)] == [30] * 4
+    finally:
+        await services.aclose()
+        await store.close()
