@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
 def lease_key(name: str) -> int:
@@ -51,27 +51,37 @@ class RoundLease:
 
     @asynccontextmanager
     async def _take(self) -> AsyncIterator[bool]:
-        if self.db.dialect.name == "postgresql":
-            async with self.db.connect() as conn, conn.begin():
-                query = text("SELECT pg_try_advisory_xact_lock(:key)")
-                yield bool((await conn.execute(query, {"key": lease_key(self.name)})).scalar_one())
-            return
-        database = self.db.url.database
-        if not database or database == ":memory:":
-            yield True
-            return
-        safe = "".join(c if c.isalnum() else "-" for c in self.name)[:80]
-        path = Path(f"{database}.{safe}.lease")
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        async with self.db.connect() as conn, conn.begin(), lease_in(conn, self.name) as mine:
+            yield mine
+
+
+@asynccontextmanager
+async def lease_in(conn: AsyncConnection, name: str) -> AsyncIterator[bool]:
+    """Yields True when this process holds the lease ``name`` for ``conn``'s transaction.
+
+    The one implementation of the lease (see the module docstring): jobs that need the lease
+    and their own writes in one transaction (privacy retention) take it on their connection.
+    """
+    if conn.dialect.name == "postgresql":
+        query = text("SELECT pg_try_advisory_xact_lock(:key)")
+        yield bool((await conn.execute(query, {"key": lease_key(name)})).scalar_one())
+        return
+    database = conn.engine.url.database
+    if not database or database == ":memory:":  # one connection, one process: nobody to exclude
+        yield True
+        return
+    safe = "".join(c if c.isalnum() else "-" for c in name)[:80]
+    path = Path(f"{database}.{safe}.lease")
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
-            os.close(fd)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

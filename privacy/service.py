@@ -20,17 +20,19 @@ from pydantic import BaseModel, Field
 from sqlalchemy import delete, false, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.leases import lease_in
 from bot.settings import Settings
 from console.tables import audit
 from handoff.config import TierConfig, load_handoff_config
 from privacy.base import Eraser, Run
 from privacy.config import PrivacyConfig, load_privacy_config
 from privacy.erasers import default_erasers
-from privacy.lease import retention_lease
 from privacy.retention import expired_conversations
 from privacy.subject import DataSubject, resolve_subject
 
 EXPORT_FORMAT = "concierge.privacy.export/1"
+#: the cross-process lease of the retention job (bot.leases)
+RETENTION_LEASE = "privacy-retention"
 
 
 class ErasureReport(BaseModel):
@@ -174,7 +176,7 @@ class PrivacyService:
         self, *, dry_run: bool, actor: str, unless_within: dt.timedelta | None
     ) -> RetentionReport:
         retention = self.config.retention
-        async with self._run(dry_run=dry_run) as run, retention_lease(run.conn) as leased:
+        async with self._run(dry_run=dry_run) as run, lease_in(run.conn, RETENTION_LEASE) as leased:
             if not leased or (unless_within and await _ran_since(run.conn, run.now - unless_within)):
                 return RetentionReport(ran=False, dry_run=dry_run, at=run.now)
             expired = await expired_conversations(run.conn, retention, self.tiers, run.now)
