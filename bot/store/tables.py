@@ -142,6 +142,8 @@ class InboundMessageRow(Base):
     payload: Mapped[dict[str, Any]]
     error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None]
+    # recovery attempts started on any process, counted before each one (revision 0009)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 conversations: Table = ConversationRow.__table__  # type: ignore[assignment]
