@@ -66,6 +66,7 @@ gaps = Table(
     Column("score", Float, nullable=True),
     Column("conversation_id", String(255), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("tried", Text, nullable=True),  # revision 0012: what was tried before giving up
     CheckConstraint("reason IN ('no_answer', 'low_confidence', 'handoff')", name="reason"),
     Index(None, "created_at"),
 )
