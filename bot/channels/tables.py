@@ -43,3 +43,26 @@ outbox = Table(
     # receipts find their row by the provider's message id
     Index("ix_outbox_channel_provider_message_id", "channel", "provider_message_id"),
 )
+
+#: the one place a client's channel address (phone, e-mail, chat id, page-scoped id) lives;
+#: conversation ids are ``<channel>:<opaque token>`` (:mod:`bot.channels.addresses`)
+channel_addresses = Table(
+    "channel_addresses",
+    METADATA,
+    Column("conversation_id", String(255), primary_key=True),
+    Column("channel", String(64), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    # privacy: the conversations written from one address (export, erase, recognition)
+    Index("ix_channel_addresses_channel_address", "channel", "address"),
+)
+
+#: server secrets kept in the database, so every process and host derives the same ids
+#: (``conversation_ids``: the HMAC key of conversation ids); generated once, on first use
+server_keys = Table(
+    "server_keys",
+    METADATA,
+    Column("name", String(64), primary_key=True),
+    Column("secret", String(128), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
