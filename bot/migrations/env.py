@@ -31,6 +31,7 @@ METADATA_SOURCES = (
     "handoff.projections:METADATA",
     "bot.channels.tables:METADATA",
     "console.tables:METADATA",
+    "automation.tables:METADATA",
 )
 
 
