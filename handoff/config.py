@@ -303,6 +303,22 @@ def _default_out_of_hours() -> dict[str, str]:
     }
 
 
+class AssignmentConfig(BaseModel):
+    """Auto-assignment from the queue (:mod:`handoff.assignment`)."""
+
+    auto_assign: bool = Field(
+        default=True, description="queued conversations go to the best agent by themselves"
+    )
+    sticky_concierge_seconds: int = Field(
+        default=300,
+        ge=0,
+        description="how long a conversation waits for its named concierge when they are away",
+    )
+    fallback: Literal["best_agent", "queue"] = Field(
+        default="best_agent", description="after the wait: the best other agent, or stay in the queue"
+    )
+
+
 class HandoffConfig(BaseModel):
     """Everything the handoff package reads; build with :func:`load_handoff_config`."""
 
@@ -315,6 +331,7 @@ class HandoffConfig(BaseModel):
     out_of_hours_message: dict[str, str] = Field(default_factory=_default_out_of_hours)
     default_language: str = "en"
     messages: HandoffMessages = Field(default_factory=HandoffMessages)
+    assignment: AssignmentConfig = Field(default_factory=AssignmentConfig)
     concierge_intents: list[str] = Field(
         default_factory=lambda: ["connect_concierge"],
         description="intents asking for the client's own concierge",

@@ -2,7 +2,11 @@
 
 Order of preference: a VIP's named concierge when online with a free slot; otherwise
 the online agent with a free slot who speaks the client's language, has the skill
-(service category), works at the client's studio, and is least loaded, in that order.
+(service category), works at the client's studio, and is least loaded (share of their
+capacity in use: balanced), in that order. A conversation whose concierge is away is
+held for them for ``assignment.sticky_concierge_seconds`` after queueing (sticky
+routing with an expiry), then goes to the best other agent, or stays in the queue when
+``assignment.fallback`` is ``queue``; the explanation says which and until when.
 Outside the studio's business hours nobody is assigned and the result carries when a
 person will reply and the message to tell the client. Pure: agent states come from
 the console, the clock from the caller.
@@ -11,7 +15,7 @@ the console, the clock from the caller.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
@@ -31,6 +35,8 @@ class RoutingRequest(BaseModel):
     category: str | None = None
     concierge_id: str | None = None
     location: str | None = None
+    #: seconds since the conversation was queued (None: not queued yet, no sticky wait)
+    waited: float | None = None
 
 
 class Assignment(BaseModel):
@@ -41,6 +47,9 @@ class Assignment(BaseModel):
     agent_name: str | None = None
     explanation: str
     concierge: bool = False
+    #: nobody yet: held for the named concierge until ``held_until``
+    held_for_concierge: bool = False
+    held_until: datetime | None = None
     out_of_hours: bool = False
     expected_reply_at: datetime | None = None
     client_message: str | None = None
@@ -62,6 +71,37 @@ def _fit(agent: AgentState, request: RoutingRequest) -> tuple[bool, bool, bool]:
     skilled = request.category is None or request.category in profile.skills
     local = request.location is None or not profile.locations or request.location in profile.locations
     return speaks, skilled, local
+
+
+def _held_for_concierge(
+    request: RoutingRequest, config: HandoffConfig, now: datetime, head: str, notes: list[str]
+) -> Assignment | None:
+    """Nobody yet while the concierge's sticky window is open (or for good with fallback
+    ``queue``); None once it expired and the fallback is the best other agent."""
+    sticky = config.assignment
+    if request.waited is None:
+        return None
+    if sticky.fallback == "queue":
+        return Assignment(
+            conversation_id=request.conversation_id,
+            agent_id=None,
+            held_for_concierge=True,
+            explanation=f"{head} -> nobody yet: " + "; ".join(notes) + "; waits in the queue for them "
+            "(fallback: queue)",
+        )
+    left = sticky.sticky_concierge_seconds - request.waited
+    if left <= 0:
+        notes.append(f"held {sticky.sticky_concierge_seconds} s for them, now the best other agent")
+        return None
+    until = now + timedelta(seconds=left)
+    return Assignment(
+        conversation_id=request.conversation_id,
+        agent_id=None,
+        held_for_concierge=True,
+        held_until=until,
+        explanation=f"{head} -> nobody yet: " + "; ".join(notes) + f"; held for them until "
+        f"{until:%H:%M:%S} UTC, then the best other agent",
+    )
 
 
 def route(
@@ -101,6 +141,9 @@ def route(
             notes.append(f"concierge {concierge.profile.first_name} is {concierge.status}")
         else:
             notes.append(f"concierge {concierge.profile.first_name} is full ({concierge.load})")
+        held = _held_for_concierge(request, config, now, head, notes)
+        if held is not None:
+            return held
 
     candidates = [a for a in agents if a.has_capacity]
     if not candidates:

@@ -112,9 +112,16 @@ class HandoffRuntime:
         await self.roster.set_status(agent_id, status)
 
     async def plan(
-        self, conversation_id: str, client: ClientProfile | None, language: str | None, now: datetime
+        self,
+        conversation_id: str,
+        client: ClientProfile | None,
+        language: str | None,
+        now: datetime,
+        *,
+        waited: float | None = None,
     ) -> Assignment:
-        """The router's choice for a conversation at ``now`` (a VIP's named concierge first)."""
+        """The router's choice for a conversation at ``now`` (a VIP's named concierge first;
+        ``waited``: seconds in the queue, for the concierge's sticky wait)."""
         tier = client.tier if client else self.config.tiers.default
         concierge = client.concierge_agent_id if client and tier in self.config.concierge_tiers else None
         request = RoutingRequest(
@@ -124,6 +131,7 @@ class HandoffRuntime:
             category=client.recent_visits[0].category if client and client.recent_visits else None,
             concierge_id=concierge,
             location=client.home_location if client else None,
+            waited=waited,
         )
         return route(request, await self.roster.states(), self.config, now)
 

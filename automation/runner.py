@@ -1,0 +1,241 @@
+"""Runs the rules on the inbox, once per (rule, conversation, event seq) across processes.
+
+Every process may run an :class:`AutomationRunner`. A round reads inbox rows not yet done
+(oldest first), evaluates the rules of each row's trigger against the conversation as of
+that event (:func:`automation.context.context_at`), and for each rule that matches inserts
+its firing row; ``automation_firings`` is unique on (rule, conversation, seq), so when two
+runners evaluate the same row only the insert that lands runs the actions (at most once:
+a crash between the insert and the actions leaves the firing ``running``, never repeated).
+Each firing is audited. ``sla_breached`` rows wait until the tier's first-response SLA has
+run out since queueing, and fire only if no person replied in that handoff meanwhile.
+After the rules, the round runs auto-assignment over the queue (``assignment.auto_assign``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from automation.actions import RuleActions
+from automation.context import RuleContext, context_at, matches, with_client
+from automation.repository import AuditWriter, RulesRepository
+from automation.rules import Rule, RuleSet, Trigger
+from automation.tables import automation_firings, automation_inbox
+from bot.redact import conversation_ref
+from bot.store.event_store import EventStore, StoredEvent
+from handoff.assignment import AutoAssigner
+from handoff.projections import conversation_facts, handoff_tickets
+from handoff.runtime import HandoffRuntime
+from handoff.state import HandoffStatus
+
+log = logging.getLogger(__name__)
+
+AUDIT_ACTOR = "automation"
+DEFAULT_POLL = 1.0
+BATCH = 100
+
+
+class AutomationRunner:
+    """One process's rule runner (start it, or call :meth:`run_once` from a test)."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        runtime: HandoffRuntime,
+        repository: RulesRepository,
+        actions: RuleActions,
+        audit: AuditWriter,
+        *,
+        clock: Callable[[], float] = time.time,
+        poll: float = DEFAULT_POLL,
+        name: str = "runner",
+    ) -> None:
+        self.store = store
+        self.runtime = runtime
+        self.repository = repository
+        self.actions = actions
+        self.audit = audit
+        self.clock = clock
+        self.poll = poll
+        self.name = name
+        self.assigner = AutoAssigner(runtime)
+        self._task: asyncio.Task[None] | None = None
+
+    # ---- one round --------------------------------------------------------------------------
+    async def run_once(self, *, assign: bool = True) -> int:
+        """Evaluate what the inbox holds now (and auto-assign the queue); returns how many
+        rules fired through this runner."""
+        version, rules = await self.repository.rules()
+        now = self.clock()
+        fired = 0
+        logs: dict[str, list[StoredEvent]] = {}
+        await self._skip_unwatched(rules)
+        for row in await self._pending():
+            fired += await self._handle(row, version, rules, now, logs)
+        if assign:
+            await self.assigner.sweep(now)
+        return fired
+
+    async def _pending(self) -> list[Any]:
+        stmt = (
+            select(automation_inbox).where(automation_inbox.c.done.is_(False)).order_by(automation_inbox.c.id)
+        )
+        async with self.store.engine.connect() as conn:
+            return list((await conn.execute(stmt.limit(BATCH))).all())
+
+    async def _skip_unwatched(self, rules: RuleSet) -> None:
+        """Mark done, in one statement, the rows of triggers no enabled rule runs on (most
+        client messages when no rule watches them): rules apply from when they are saved."""
+        stmt = update(automation_inbox).where(automation_inbox.c.done.is_(False))
+        if rules.triggers:
+            stmt = stmt.where(automation_inbox.c.trigger.not_in(sorted(rules.triggers)))
+        async with self.store.engine.begin() as conn:
+            await conn.execute(stmt.values(done=True))
+
+    async def _done(self, row_id: int) -> None:
+        async with self.store.engine.begin() as conn:
+            await conn.execute(
+                update(automation_inbox).where(automation_inbox.c.id == row_id).values(done=True)
+            )
+
+    async def _handle(
+        self, row: Any, version: int, rules: RuleSet, now: float, logs: dict[str, list[StoredEvent]]
+    ) -> int:
+        trigger = Trigger(row.trigger)
+        candidates = rules.for_trigger(trigger)
+        if not candidates or (row.at < now - rules.stale_after_seconds and trigger != Trigger.SLA_BREACHED):
+            await self._done(row.id)
+            return 0
+        if trigger == Trigger.SLA_BREACHED:
+            state = await self._sla_state(row, now)
+            if state == "waiting":
+                return 0  # looked at again next round
+            if state == "met":
+                await self._done(row.id)
+                return 0
+        cid = row.conversation_id
+        if cid not in logs:
+            logs[cid] = await self.store.load(cid)
+        context = context_at(cid, logs[cid], row.seq, trigger)
+        if trigger == Trigger.SLA_BREACHED:
+            context.at = now
+        context = with_client(context, await self.runtime.client_for(cid))
+        fired = 0
+        for rule in candidates:
+            if matches(rule.when, context, self.runtime.config) and await self._fire(
+                rule, rules, version, context
+            ):
+                fired += 1
+                logs.pop(cid, None)  # the actions may have appended: read the log again
+        await self._done(row.id)
+        return fired
+
+    async def _sla_state(self, row: Any, now: float) -> str:
+        """``waiting`` (SLA not run out yet), ``met`` (a person replied, or the handoff ended)
+        or ``breached``."""
+        async with self.store.engine.connect() as conn:
+            ticket = (
+                await conn.execute(
+                    select(handoff_tickets).where(handoff_tickets.c.conversation_id == row.conversation_id)
+                )
+            ).first()
+            tier = (
+                await conn.execute(
+                    select(conversation_facts.c.tier).where(
+                        conversation_facts.c.conversation_id == row.conversation_id
+                    )
+                )
+            ).scalar()
+        config = self.runtime.config
+        sla = config.sla_seconds(tier if tier in config.sla.first_response_seconds else config.tiers.default)
+        open_statuses = {HandoffStatus.QUEUED.value, HandoffStatus.ASSIGNED.value}
+        if ticket is None or ticket.status not in open_statuses or ticket.queued_at != row.due_at:
+            return "met"  # this handoff is over (or a later one started: it has its own row)
+        if ticket.first_response_at is not None and ticket.first_response_at - row.due_at <= sla:
+            return "met"
+        if ticket.first_response_at is None and now < row.due_at + sla:
+            return "waiting"
+        return "breached"
+
+    async def _fire(self, rule: Rule, rules: RuleSet, version: int, context: RuleContext) -> bool:
+        """Claim the firing (one insert wins across processes), run the actions, audit."""
+        engine = self.store.engine
+        insert = postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        claim = (
+            insert(automation_firings)
+            .values(
+                rule_id=rule.id,
+                conversation_id=context.conversation_id,
+                seq=context.seq,
+                trigger=str(context.trigger),
+                rules_version=version,
+                fired_at=self.clock(),
+                status="running",
+                results=[],
+            )
+            .on_conflict_do_nothing()
+            .returning(automation_firings.c.id)
+        )
+        async with engine.begin() as conn:
+            firing_id = (await conn.execute(claim)).scalar()
+        if firing_id is None:
+            return False  # another runner fired it
+        results = await self.actions.run(rule, rules, context)
+        status = "done" if all(r.ok for r in results) else "partial"
+        dumped = [r.model_dump() for r in results]
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(automation_firings)
+                .where(automation_firings.c.id == firing_id)
+                .values(status=status, results=dumped)
+            )
+        await self.audit.record(
+            AUDIT_ACTOR,
+            "automation.rule_fired",
+            f"conversation:{context.conversation_id}",
+            {
+                "rule": rule.id,
+                "version": version,
+                "trigger": str(context.trigger),
+                "seq": context.seq,
+                "status": status,
+                "results": dumped,
+                "runner": self.name,
+            },
+        )
+        log.info("rule %s fired on %s (%s)", rule.id, conversation_ref(context.conversation_id), status)
+        return True
+
+    # ---- background loop -------------------------------------------------------------------
+    def start(self) -> AutomationRunner:
+        """Run rounds every ``poll`` seconds in the background until :meth:`stop`."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="automation-runner")
+        return self
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bad round (database away) is logged; the next one retries
+                log.exception("automation round failed")
+            await asyncio.sleep(self.poll)
+
+    async def stop(self) -> None:
+        """Stop the loop and close the webhook client."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.actions.http.aclose()

@@ -1,0 +1,181 @@
+"""Rules fire once per event across runners, are audited, and reach a real SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import Clock, Mailbox, runtime_on
+from sqlalchemy import select
+
+from automation.rules import parse_rules
+from automation.service import build_runner, dry_run_for
+from automation.tables import automation_firings
+from bot.events import IntentPrediction, ParseData, SentimentScore, SlotSet, UserUttered
+from bot.store import EventStore
+from console.audit import AuditFilter, AuditLog
+from handoff.presence import InMemoryPresence
+from handoff.state import HandoffStatus
+
+OPEN = datetime(2026, 11, 24, 11, 0, tzinfo=ZoneInfo("Europe/Warsaw")).timestamp()  # Tuesday, open
+ALEKSANDRA = "whatsapp:+48601234567"  # demo VIP (black membership), concierge anna.kowalska
+HANNAH = "whatsapp:+48512776430"  # demo Standard client
+MANAGER = "olena@mariia-hub.test"
+
+
+def rules_file(project: Path, smtp_port: int) -> Path:
+    project.mkdir(exist_ok=True)
+    path = project / "automation.yml"
+    path.write_text(
+        f"""
+managers: {{olena: {MANAGER}}}
+email: {{sender: concierge@mariia-hub.test, host: 127.0.0.1, port: {smtp_port}, starttls: false}}
+rules:
+  - id: vip_complaint_concierge
+    name: VIP complaint goes to the concierge and the manager hears of it
+    on: message_received
+    if: {{tier: [VIP], intent: [complaint]}}
+    then:
+      - assign: {{agent: concierge}}
+      - tag: complaint
+      - notify_email: {{to: olena, subject: "VIP complaint: {{rule}}"}}
+""",
+        encoding="utf-8",
+    )
+    return project
+
+
+def complaint(at: float, intent: str = "complaint") -> UserUttered:
+    return UserUttered(
+        text="My nails lifted after two days, this is unacceptable",
+        parse_data=ParseData(
+            text="...",
+            intent=IntentPrediction(name=intent, confidence=0.9),
+            sentiment=SentimentScore(score=-0.8, label="negative"),
+        ),
+        timestamp=at,
+    )
+
+
+async def write(
+    store: EventStore, conversation_id: str, tier: str, at: float, intent: str = "complaint"
+) -> None:
+    await store.append(
+        conversation_id, [SlotSet(name="tier", value=tier, timestamp=at), complaint(at, intent)]
+    )
+
+
+async def test_vip_complaint_fires_once_is_audited_and_mails_the_manager(
+    store_url: tuple[str, str | None], repo_dir: Path, tmp_path: Path, smtp: tuple[int, Mailbox]
+) -> None:
+    port, mailbox = smtp
+    url, schema = store_url
+    clock = Clock(OPEN)
+    store = EventStore.from_url(url, schema=schema)
+    try:
+        runtime = await runtime_on(store, repo_dir, clock)
+        await runtime.set_agent_status("anna.kowalska", "online")
+        audit = AuditLog(store.engine)
+        runner = build_runner(
+            store, runtime, audit, project_dir=rules_file(tmp_path / "p", port), clock=clock
+        )
+        await write(store, ALEKSANDRA, "VIP", OPEN)
+        await write(store, HANNAH, "Standard", OPEN)  # a Standard complaint: no rule
+
+        assert await runner.run_once() == 1
+        assert await runner.run_once() == 0  # the same event never fires twice
+        held = await runtime.service.ticket(ALEKSANDRA)
+        assert (held.status, held.assigned_to) == (HandoffStatus.ASSIGNED, "anna.kowalska")
+        assert await runtime.service.status(HANNAH) == HandoffStatus.BOT
+
+        (sent,) = mailbox.received
+        assert sent[1] == [MANAGER]
+        mail = email.message_from_bytes(sent[2], policy=email.policy.default)
+        assert (
+            mail["Subject"]
+            == "VIP complaint: VIP complaint goes to the concierge and the manager hears of it"
+        )
+        body = mail.get_content()
+        assert "Tier: VIP; intent: complaint" in body
+        assert "unacceptable" not in body  # the client's words stay in the console
+
+        entries, total = await audit.entries(AuditFilter(action="automation.rule_fired"))
+        assert total == 1
+        assert entries[0].target == f"conversation:{ALEKSANDRA}"
+        assert entries[0].detail["rule"] == "vip_complaint_concierge"
+        assert [r["ok"] for r in entries[0].detail["results"]] == [True, True, True]
+        await runner.stop()
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_two_runners_on_one_postgresql_store_fire_it_once(
+    postgres_url: str, repo_dir: Path, tmp_path: Path, smtp: tuple[int, Mailbox]
+) -> None:
+    """Two runners, each with its own engine (connection pool), clock and runtime, as two
+    processes would have, evaluate the same inbox at the same time."""
+    from bot.store import scratch_schema
+
+    port, mailbox = smtp
+    project = rules_file(tmp_path / "p", port)
+    clock = Clock(OPEN)
+    presence = InMemoryPresence()  # shared, as Redis presence is between processes
+    async with scratch_schema(postgres_url, "test_automation_two") as schema:
+        stores = [EventStore.from_url(postgres_url, schema=schema) for _ in range(2)]
+        try:
+            await stores[0].migrate()
+            runtimes = [await runtime_on(s, repo_dir, clock, presence) for s in stores]
+            await runtimes[0].set_agent_status("anna.kowalska", "online")
+            runners = [
+                build_runner(s, r, AuditLog(s.engine), project_dir=project, clock=clock, name=f"p{i}")
+                for i, (s, r) in enumerate(zip(stores, runtimes, strict=True))
+            ]
+            for i in range(5):  # five VIP complaints, each from its own conversation
+                await write(stores[i % 2], f"whatsapp:+4860123456{i}", "VIP", OPEN + i)
+            results = await asyncio.gather(*(r.run_once(assign=False) for r in runners))
+            results += await asyncio.gather(*(r.run_once(assign=False) for r in runners))
+            assert sum(results) == 5
+            async with stores[0].engine.connect() as conn:
+                rows = (await conn.execute(select(automation_firings.c.conversation_id))).scalars().all()
+            assert sorted(rows) == sorted(f"whatsapp:+4860123456{i}" for i in range(5))
+            assert len(mailbox.received) == 5  # one e-mail per firing, never two
+            _, total = await AuditLog(stores[0].engine).entries(AuditFilter(action="automation.rule_fired"))
+            assert total == 5
+            for runner in runners:
+                await runner.stop()
+        finally:
+            for s in stores:
+                await s.close()
+
+
+async def test_dry_run_counts_what_would_have_fired(
+    store_url: tuple[str, str | None], repo_dir: Path, tmp_path: Path
+) -> None:
+    url, schema = store_url
+    clock = Clock(OPEN)
+    store = EventStore.from_url(url, schema=schema)
+    try:
+        runtime = await runtime_on(store, repo_dir, clock)
+        # the seeded log: 3 VIP complaints (one conversation complains twice), 2 Standard
+        # complaints, 2 VIP questions
+        await write(store, "widget:v1", "VIP", OPEN)
+        await write(store, "widget:v1", "VIP", OPEN + 60)
+        await write(store, "widget:v2", "VIP", OPEN + 5)
+        await write(store, "widget:s1", "Standard", OPEN)
+        await write(store, "widget:s2", "Standard", OPEN)
+        await write(store, "widget:v3", "VIP", OPEN, intent="ask_prices")
+        await write(store, "widget:v4", "VIP", OPEN, intent="ask_hours")
+        rules = parse_rules(rules_file(tmp_path / "p", 25).joinpath("automation.yml").read_text())
+        report = await dry_run_for(store, runtime, rules, now=OPEN + 3600)
+        (count,) = report.rules
+        assert (count.rule_id, count.fired, count.conversations) == ("vip_complaint_concierge", 3, 2)
+        assert report.conversations == 6
+        assert await runtime.service.status("widget:v1") == HandoffStatus.BOT  # nothing ran
+    finally:
+        await store.close()
