@@ -5,8 +5,12 @@
   against its SLA (delivered replies only), CSAT by tier, sentiment, handoff reasons in words,
   and the same KPIs by period, tier, channel, language and agent (default: the last 30 days);
   ``&format=csv``: one CSV row per conversation with its facts instead;
-- ``GET /api/analytics/conversations?...&outcome=&tier=&channel=&language=&agent=``: the
-  conversations behind a number (drill-down), as JSON;
+- ``GET /api/analytics/report/{table}.csv``: one table of the report (``period``, ``tier``,
+  ``channel``, ``language``, ``agent``, ``first_response``, ``reasons``, ``csat_by_tier``,
+  ``outcomes``) as CSV;
+- ``GET /api/analytics/conversations?...&outcome=&rated=&tier=&channel=&language=&agent=&handed_off=
+  &within_sla=&first_contact=&csat=``: the conversations behind a number (drill-down), as JSON,
+  or ``&format=csv`` as the per-conversation CSV;
 - ``GET /api/analytics/gaps?start=...&end=...``: the knowledge gaps asked in the range.
 
 All read from the read models (``console/services/analytics``), never whole event logs.
@@ -24,19 +28,25 @@ from console.deps import ANALYTICS_ROLES, Platform, require_roles
 from console.errors import error_response
 from console.running import running_services
 from console.security.models import ConsoleUser
+from console.security.platform import ConsolePlatform
 from console.services.analytics import (
     MAX_DAYS,
+    REPORT_TABLES,
     AnalyticsReport,
     DateRange,
     FactRow,
     Grouping,
+    Selection,
     compute_report,
     facts_csv,
     load_fact_rows,
+    report_table_csv,
+    select_rows,
 )
+from console.services.analytics.settings import AnalyticsConfig, load_analytics_config
 from console.web import render
 from handoff.config import HandoffConfig, load_handoff_config
-from handoff.outcomes import DEFAULT_REOPEN_DAYS, Outcome
+from handoff.outcomes import DEFAULT_REOPEN_DAYS
 from knowledge.gaps import GapGroup
 
 Manager = Annotated[ConsoleUser, Depends(require_roles(*ANALYTICS_ROLES))]
@@ -61,6 +71,11 @@ def handoff_config(request: Request) -> HandoffConfig:
     return load_handoff_config(path if path.is_file() else None)
 
 
+def analytics_config(request: Request) -> AnalyticsConfig:
+    """The ``analytics:`` section of the project's ``handoff.yml`` (defaults without one)."""
+    return load_analytics_config(request.app.state.settings.project_dir / "handoff.yml")
+
+
 def date_range(
     start: Annotated[
         dt.date | None,
@@ -83,8 +98,21 @@ def date_range(
 Period = Annotated[DateRange | str, Depends(date_range)]
 
 
-def _csv(text: str, period: DateRange) -> Response:
-    name = f"conversations-{period.start.isoformat()}-{period.end.isoformat()}.csv"
+async def conversations_of(
+    request: Request, platform: ConsolePlatform, period: DateRange, reopen_days: int
+) -> list[FactRow]:
+    """The range's conversations classified with the running configuration."""
+    return await load_fact_rows(
+        platform.store,
+        period,
+        handoff_config(request),
+        reopen_days=reopen_days,
+        business_hours=analytics_config(request).business_hours,
+    )
+
+
+def _csv(text: str, period: DateRange, what: str = "conversations") -> Response:
+    name = f"{what}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
     return Response(
         content=text,
         media_type="text/csv; charset=utf-8",
@@ -117,10 +145,31 @@ def router() -> APIRouter:
         if isinstance(period, str):
             return error_response(422, "invalid_request", period)
         config = handoff_config(request)
-        rows = await load_fact_rows(platform.store, period, config, reopen_days=reopen_days)
+        rows = await conversations_of(request, platform, period, reopen_days)
         if format == "csv":
             return _csv(facts_csv(rows), period)
         return compute_report(rows, period, config, grouping=grouping, reopen_days=reopen_days)
+
+    @routes.get(
+        "/api/analytics/report/{table}.csv",
+        response_class=Response,
+        responses={200: {"content": {"text/csv": {}}, "description": "one table of the report"}},
+    )
+    async def report_table(
+        request: Request,
+        _: Reader,
+        platform: Platform,
+        period: Period,
+        table: Literal[REPORT_TABLES],  # type: ignore[valid-type]
+        grouping: Grouping = "day",
+        reopen_days: ReopenDays = DEFAULT_REOPEN_DAYS,
+    ) -> Response:
+        if isinstance(period, str):
+            return error_response(422, "invalid_request", period)
+        config = handoff_config(request)
+        rows = await conversations_of(request, platform, period, reopen_days)
+        report = compute_report(rows, period, config, grouping=grouping, reopen_days=reopen_days)
+        return _csv(report_table_csv(report, table), period, f"{table.replace('_', '-')}")
 
     @routes.get("/api/analytics/conversations", response_model=list[FactRow])
     async def conversations(
@@ -128,26 +177,17 @@ def router() -> APIRouter:
         _: Reader,
         platform: Platform,
         period: Period,
+        selection: Annotated[Selection, Query()],
         reopen_days: ReopenDays = DEFAULT_REOPEN_DAYS,
-        outcome: Outcome | None = None,
-        tier: Annotated[str | None, Query(max_length=32)] = None,
-        channel: Annotated[str | None, Query(max_length=64)] = None,
-        language: Annotated[str | None, Query(max_length=16)] = None,
-        agent: Annotated[str | None, Query(max_length=64)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+        format: Literal["json", "csv"] = "json",
     ) -> object:
         if isinstance(period, str):
             return error_response(422, "invalid_request", period)
-        rows = await load_fact_rows(platform.store, period, handoff_config(request), reopen_days=reopen_days)
-        wanted = [
-            r
-            for r in rows
-            if (outcome is None or r.outcome == outcome)
-            and (tier is None or r.tier == tier)
-            and (channel is None or r.channel == channel)
-            and (language is None or r.language == language)
-            and (agent is None or r.agent_id == agent)
-        ]
+        rows = await conversations_of(request, platform, period, reopen_days)
+        wanted = select_rows(rows, selection)
+        if format == "csv":  # the whole selection, not a page of it
+            return _csv(facts_csv(wanted), period)
         return wanted[:limit]
 
     @routes.get("/api/analytics/gaps", response_model=list[GapGroup])

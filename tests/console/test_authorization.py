@@ -95,6 +95,7 @@ EXPECTED: dict[tuple[str, str], str | tuple[Role, ...]] = {
     ("GET", "/api/analytics/report"): MANAGERS,
     ("GET", "/api/analytics/gaps"): MANAGERS,
     ("GET", "/api/analytics/conversations"): MANAGERS,
+    ("GET", "/api/analytics/report/{table}.csv"): MANAGERS,
     # ---- operations: Prometheus scrapes with an API token (metrics:read) or an admin -------
     ("GET", "/metrics"): ADMINS,
     # ---- agent workspace (helper C adds its routes here: queue, conversations, WebSockets) -----
@@ -142,6 +143,7 @@ PATH_PARAMS: dict[str, str] = {
     "client_id": "walk-test-client",
     "client": "walk-test-client",
     "token_id": "1",
+    "table": "tier",
 }
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}

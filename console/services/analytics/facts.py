@@ -1,5 +1,11 @@
 """One row per conversation from the read models: ``conversation_facts`` joined with each
-conversation's first DELIVERED agent reply (``agent_replies`` against the outbox).
+conversation's first DELIVERED agent reply (``agent_replies`` against the outbox) and the
+client's home studio (whose hours the business-hours clock counts).
+
+Next human response needs the times of the client's lines after the handoff: a second
+query reads them for the handed-off conversations of the range only, from the events
+table's ``type`` and ``timestamp`` columns (no event is decoded or folded), beside their
+delivered agent replies.
 
 One query, one narrow row per conversation started in the range, never an event log: the
 outcome rules (:mod:`handoff.outcomes`) then classify each row. The reopen window is a
@@ -9,16 +15,21 @@ setting of the report, so outcomes are classified per request rather than stored
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, or_, select
 
 from bot.channels.tables import outbox
 from bot.store import EventStore
+from bot.store.tables import events
+from console.services.analytics.business_hours import ResponseClock
 from console.services.analytics.models import DateRange, FactRow
 from handoff.config import TIERS, HandoffConfig
 from handoff.outcomes import OutcomeInput, classify, confirmed, first_contact
 from handoff.projections import agent_replies, conversation_facts
+from handoff.tables import clients
 
 #: outbox statuses that mean the provider took the message (a ``failed`` or still queued
 #: row is not a reply the client saw)
@@ -70,15 +81,73 @@ def facts_query(period: DateRange) -> Any:
         .subquery()
     )
     return (
-        select(*COLUMNS, first_delivered.c.first_delivered_at)
+        select(*COLUMNS, first_delivered.c.first_delivered_at, clients.c.home_location)
         .select_from(
             conversation_facts.outerjoin(
                 first_delivered, first_delivered.c.conversation_id == _f.conversation_id
-            )
+            ).outerjoin(clients, clients.c.id == _f.client_id)
         )
         .where(*in_range)
         .order_by(_f.first_user_at, _f.conversation_id)
     )
+
+
+def _handed_off_in(period: DateRange) -> tuple[Any, ...]:
+    return (_f.first_user_at >= period.start_ts, _f.first_user_at < period.end_ts, _f.queued_at.is_not(None))
+
+
+def delivered_replies_query(period: DateRange) -> Any:
+    """Every delivered agent reply after the first handoff of the range's handed-off conversations."""
+    r, o = agent_replies.c, outbox.c
+    return (
+        select(r.conversation_id, r.at)
+        .select_from(
+            agent_replies.join(conversation_facts, _f.conversation_id == r.conversation_id).outerjoin(
+                outbox, o.idempotency_key == r.outbox_key
+            )
+        )
+        .where(*_handed_off_in(period), r.at >= _f.queued_at)
+        .where(or_(o.id.is_(None), o.status.in_(DELIVERED)))
+    )
+
+
+def client_lines_query(period: DateRange) -> Any:
+    """The times of the client's lines after the first handoff (handed-off conversations only)."""
+    e = events.c
+    return (
+        select(e.conversation_id, e.timestamp)
+        .select_from(events.join(conversation_facts, _f.conversation_id == e.conversation_id))
+        .where(*_handed_off_in(period), e.type == "user", e.timestamp > _f.queued_at)
+    )
+
+
+@dataclass
+class Timeline:
+    """A handed-off conversation's client lines and delivered agent replies (epoch seconds)."""
+
+    client: list[float] = field(default_factory=list)
+    replies: list[float] = field(default_factory=list)
+
+
+def next_response_waits(timeline: Timeline, resolved_at: float | None) -> list[tuple[float, float]]:
+    """``(client wrote, person replied)`` per next response: after the first delivered reply,
+    each client line that found nobody answering starts a wait that the next delivered
+    reply ends (lines while a wait runs join it). Lines after the resolution are the bot's
+    again, and a wait nobody ended yet is not a response time."""
+    replies = sorted(timeline.replies)
+    if not replies:
+        return []
+    marks = [(t, 1) for t in timeline.client if t > replies[0]] + [(t, 0) for t in replies[1:]]
+    waits, started = [], None
+    for at, is_client in sorted(marks):
+        if is_client:
+            if resolved_at is not None and resolved_at >= replies[0] and at > resolved_at:
+                continue
+            started = at if started is None else started
+        elif started is not None:
+            waits.append((started, at))
+            started = None
+    return waits
 
 
 def tier_of(handoff_tier: str | None, slot_tier: str | None, default: str) -> str:
@@ -91,8 +160,19 @@ def tier_of(handoff_tier: str | None, slot_tier: str | None, default: str) -> st
     return default
 
 
-def fact_row(row: Any, config: HandoffConfig, *, now: float, reopen_days: int) -> FactRow:
-    """A database row classified: outcome, first human response against the tier's SLA."""
+def fact_row(
+    row: Any,
+    config: HandoffConfig,
+    *,
+    now: float,
+    reopen_days: int,
+    clock: ResponseClock | None = None,
+    timeline: Timeline | None = None,
+) -> FactRow:
+    """A database row classified: outcome, first and next human response against the tier's
+    SLA (on ``clock``: business hours, or wall-clock when None)."""
+    clock = clock or ResponseClock(config, business_hours=False)
+    location = getattr(row, "home_location", None)
     # model_construct: the values come from our own typed columns, and a report builds
     # 10,000s of these (validation would cost more than the query)
     facts = OutcomeInput.model_construct(
@@ -111,13 +191,17 @@ def fact_row(row: Any, config: HandoffConfig, *, now: float, reopen_days: int) -
     outcome = classify(facts, human_replied=replied_at is not None, reopen_days=reopen_days)
     tier = tier_of(row.handoff_tier, row.tier, config.tiers.default)
     sla = config.sla_seconds(tier) if row.handoffs else None  # type: ignore[arg-type]
-    response = replied_at - row.queued_at if replied_at is not None and row.queued_at is not None else None
+    response = counted = None
+    if replied_at is not None and row.queued_at is not None:
+        response = replied_at - row.queued_at
+        counted = clock.waited(row.queued_at, replied_at, location)
     within: bool | None = None
     if sla is not None and row.queued_at is not None:
-        if response is not None:
-            within = response <= sla
-        elif now - row.queued_at > sla:
+        if counted is not None:
+            within = counted <= sla
+        elif clock.waited(row.queued_at, now, location, cap=sla + 1) > sla:
             within = False
+    next_waits = next_response_waits(timeline, row.resolved_at) if timeline is not None else []
     return FactRow.model_construct(
         conversation_id=row.conversation_id,
         channel=row.channel,
@@ -132,6 +216,9 @@ def fact_row(row: Any, config: HandoffConfig, *, now: float, reopen_days: int) -
         handoff_reason=row.handoff_reason if row.handoffs else None,
         queued_at=row.queued_at,
         first_human_response_seconds=response,
+        first_human_response_business_seconds=counted if clock.business_hours else None,
+        next_response_seconds=[clock.waited(a, b, location) for a, b in next_waits],
+        location=location,
         sla_seconds=sla,
         within_sla=within,
         answers=row.answers,
@@ -150,9 +237,28 @@ async def load_fact_rows(
     *,
     now: float | None = None,
     reopen_days: int = 7,
+    business_hours: bool = True,
 ) -> list[FactRow]:
-    """Every conversation started in ``period``, classified (one read-only query)."""
+    """Every conversation started in ``period``, classified (three read-only queries: the
+    facts, and the reply and client-line times of the handed-off ones)."""
     now = now if now is not None else dt.datetime.now(dt.UTC).timestamp()
+    timelines: dict[str, Timeline] = defaultdict(Timeline)
     async with store.engine.connect() as conn:
         rows = (await conn.execute(facts_query(period))).all()
-    return [fact_row(row, config, now=now, reopen_days=reopen_days) for row in rows]
+        if any(row.queued_at is not None for row in rows):
+            for cid, at in (await conn.execute(delivered_replies_query(period))).all():
+                timelines[cid].replies.append(at)
+            for cid, at in (await conn.execute(client_lines_query(period))).all():
+                timelines[cid].client.append(at)
+    clock = ResponseClock(config, business_hours=business_hours)
+    return [
+        fact_row(
+            row,
+            config,
+            now=now,
+            reopen_days=reopen_days,
+            clock=clock,
+            timeline=timelines.get(row.conversation_id),
+        )
+        for row in rows
+    ]

@@ -58,6 +58,15 @@ class FactRow(BaseModel):
     handoff_reason: str | None
     queued_at: float | None
     first_human_response_seconds: float | None = Field(description="to the first DELIVERED agent reply")
+    first_human_response_business_seconds: float | None = Field(
+        default=None, description="the same counted in the studio's business hours (None: not aware)"
+    )
+    next_response_seconds: list[float] = Field(
+        default_factory=list,
+        description="each wait from a client line after the first reply to the next delivered reply "
+        "(business hours when aware)",
+    )
+    location: str | None = Field(default=None, description="the client's home studio (its hours count)")
     sla_seconds: int | None
     within_sla: bool | None = Field(description="None while an unanswered handoff is still inside its SLA")
     answers: int
@@ -88,6 +97,13 @@ class TierResponse(BaseModel):
     p90_seconds: float | None
     within_sla: int
     within_sla_rate: float | None = Field(description="within SLA / handoffs whose outcome is known")
+    business_median_seconds: float | None = Field(default=None, description="median in business hours")
+    next_responses: int = Field(default=0, description="next human responses (waits a reply ended)")
+    next_response_median_seconds: float | None = None
+    next_response_p90_seconds: float | None = None
+    next_within_sla_rate: float | None = Field(
+        default=None, description="next responses within the tier's SLA"
+    )
 
 
 class Csat(BaseModel):
@@ -129,6 +145,9 @@ class KpiRow(BaseModel):
     """The KPIs of one slice (a period, a tier, a channel, a language or an agent)."""
 
     key: str
+    start: dt.date | None = Field(default=None, description="a period's first day (inside the range)")
+    end: dt.date | None = Field(default=None, description="a period's last day (inside the range)")
+    outcomes: dict[str, int] = Field(default_factory=dict, description="conversations per outcome")
     volume: int = Field(description="every conversation started in the slice")
     rated: int = Field(description="volume minus greeting/chit-chat only")
     contained: int
@@ -138,6 +157,9 @@ class KpiRow(BaseModel):
     first_contact_resolution_rate: float | None
     handoffs: int
     first_response_median_seconds: float | None
+    next_response_median_seconds: float | None = None
+    within_sla: int = Field(default=0, description="handoffs answered within their tier's SLA")
+    sla_known: int = Field(default=0, description="handoffs whose SLA outcome is known")
     within_sla_rate: float | None
     csat_average: float | None
     csat_response_rate: float | None

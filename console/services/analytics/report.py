@@ -59,6 +59,43 @@ def period_key(timestamp: float, grouping: Grouping) -> str:
     return day.isoformat()
 
 
+def period_bounds(key: str, grouping: Grouping, period: DateRange) -> tuple[dt.date, dt.date]:
+    """The first and last day of the period ``key``, clipped to ``period`` (the drill-down's
+    range for one bar of a trend)."""
+    if grouping == "week":
+        year, week = key.split("-W")
+        first = dt.date.fromisocalendar(int(year), int(week), 1)
+        last = first + dt.timedelta(days=6)
+    elif grouping == "month":
+        year, month = (int(p) for p in key.split("-"))
+        first = dt.date(year, month, 1)
+        last = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    else:
+        first = last = dt.date.fromisoformat(key)
+    return max(first, period.start), min(last, period.end)
+
+
+def trend(rows: Sequence[FactRow], period: DateRange, grouping: Grouping) -> list[KpiRow]:
+    """KPIs per period, every period of the range present (an empty day is a zero, not a gap
+    in the chart), each with the days it covers."""
+    groups: dict[str, list[FactRow]] = {}
+    day = period.start
+    while day <= period.end:
+        groups.setdefault(period_key(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp(), grouping), [])
+        day += dt.timedelta(days=1)
+    day_keys: dict[int, str] = {}  # one datetime per day, not per conversation
+    for row in rows:
+        number = int(row.started_at // 86400)
+        if number not in day_keys:
+            day_keys[number] = period_key(number * 86400.0, grouping)
+        groups.setdefault(day_keys[number], []).append(row)
+    found = []
+    for key in sorted(groups):
+        first, last = period_bounds(key, grouping, period)
+        found.append(kpis(key, groups[key]).model_copy(update={"start": first, "end": last}))
+    return found
+
+
 def tier_responses(rows: Iterable[FactRow], config: HandoffConfig) -> list[TierResponse]:
     """First human response per tier against its SLA (delivered replies only)."""
     by_tier: dict[str, list[FactRow]] = {t: [] for t in TIERS}
@@ -68,12 +105,15 @@ def tier_responses(rows: Iterable[FactRow], config: HandoffConfig) -> list[TierR
     found = []
     for tier, handed in by_tier.items():
         answered = [s for r in handed if (s := r.first_human_response_seconds) is not None]
+        business = [s for r in handed if (s := r.first_human_response_business_seconds) is not None]
         within = sum(1 for r in handed if r.within_sla is True)
         known = sum(1 for r in handed if r.within_sla is not None)
+        sla = config.sla_seconds(tier)  # type: ignore[arg-type]
+        nexts = [s for r in handed for s in r.next_response_seconds]
         found.append(
             TierResponse(
                 tier=tier,
-                sla_seconds=config.sla_seconds(tier),  # type: ignore[arg-type]
+                sla_seconds=sla,
                 handoffs=len(handed),
                 answered=len(answered),
                 waiting=len(handed) - known,
@@ -81,6 +121,11 @@ def tier_responses(rows: Iterable[FactRow], config: HandoffConfig) -> list[TierR
                 p90_seconds=percentile(answered, 90),
                 within_sla=within,
                 within_sla_rate=rate(within, known),
+                business_median_seconds=percentile(business, 50),
+                next_responses=len(nexts),
+                next_response_median_seconds=percentile(nexts, 50),
+                next_response_p90_seconds=percentile(nexts, 90),
+                next_within_sla_rate=rate(sum(1 for s in nexts if s <= sla), len(nexts)),
             )
         )
     return found
@@ -106,6 +151,7 @@ def kpis(key: str, rows: Sequence[FactRow]) -> KpiRow:
     rated = contained = resolved = first_contact = handed = known = within = 0
     requested = 0
     answered: list[float] = []
+    nexts: list[float] = []
     scores: list[int] = []
     for r in rows:
         outcome = r.outcome
@@ -118,6 +164,7 @@ def kpis(key: str, rows: Sequence[FactRow]) -> KpiRow:
             handed += 1
             if r.first_human_response_seconds is not None:
                 answered.append(r.first_human_response_seconds)
+            nexts.extend(r.next_response_seconds)
             if r.within_sla is not None:
                 known += 1
                 within += r.within_sla
@@ -127,6 +174,7 @@ def kpis(key: str, rows: Sequence[FactRow]) -> KpiRow:
             requested += 1
     return KpiRow(
         key=key,
+        outcomes={o.value: sum(1 for r in rows if r.outcome == o) for o in Outcome},
         volume=len(rows),
         rated=rated,
         contained=contained,
@@ -136,6 +184,9 @@ def kpis(key: str, rows: Sequence[FactRow]) -> KpiRow:
         first_contact_resolution_rate=rate(first_contact, rated),
         handoffs=handed,
         first_response_median_seconds=percentile(answered, 50),
+        next_response_median_seconds=percentile(nexts, 50),
+        within_sla=within,
+        sla_known=known,
         within_sla_rate=rate(within, known),
         csat_average=round(sum(scores) / len(scores), 2) if scores else None,
         csat_response_rate=rate(len(scores), requested),
@@ -178,17 +229,8 @@ def compute_report(
     start, end = period.start_ts, period.end_ts
     rows = [r for r in rows if start <= r.started_at < end]
     totals = kpis("total", rows)
-    day_keys: dict[int, str] = {}  # one datetime per day, not per conversation
-
-    def period_of(row: FactRow) -> str:
-        day = int(row.started_at // 86400)
-        if day not in day_keys:
-            day_keys[day] = period_key(day * 86400.0, grouping)
-        return day_keys[day]
-
     reasons = Counter(r.handoff_reason or "unknown" for r in rows if r.handoffs)
     dimensions: dict[Dimension, Callable[[FactRow], str | None]] = {
-        "period": period_of,
         "tier": lambda r: r.tier,
         "channel": lambda r: r.channel,
         "language": lambda r: r.language or "unknown",
@@ -214,7 +256,8 @@ def compute_report(
         handoff_reasons=[
             ReasonCount(reason=code, label=reason_words(code), count=n) for code, n in reasons.most_common()
         ],
-        breakdowns={name: breakdown(rows, key) for name, key in dimensions.items()},
+        breakdowns={"period": trend(rows, period, grouping)}
+        | {name: breakdown(rows, key) for name, key in dimensions.items()},
     )
 
 
@@ -226,7 +269,10 @@ async def analytics_report(
     now: float | None = None,
     grouping: Grouping = "day",
     reopen_days: int = DEFAULT_REOPEN_DAYS,
+    business_hours: bool = True,
 ) -> AnalyticsReport:
     """:func:`compute_report` over the read models' conversations started in ``period``."""
-    rows = await load_fact_rows(store, period, config, now=now, reopen_days=reopen_days)
+    rows = await load_fact_rows(
+        store, period, config, now=now, reopen_days=reopen_days, business_hours=business_hours
+    )
     return compute_report(rows, period, config, grouping=grouping, reopen_days=reopen_days)
