@@ -146,6 +146,27 @@ class InboundMessageRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+class TrackerSnapshotRow(Base):
+    """A conversation's tracker folded up to ``seq`` (a cache of the log, bot/store/snapshots.py).
+
+    Valid only for the model ``fingerprint`` it was folded with and while the stored event
+    at ``seq`` still has ``last_type`` and ``last_timestamp``; rebuildable from the log.
+    """
+
+    __tablename__ = "tracker_snapshots"
+
+    conversation_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    last_type: Mapped[str] = mapped_column(String(64))
+    last_timestamp: Mapped[float] = mapped_column(Float)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
 conversations: Table = ConversationRow.__table__  # type: ignore[assignment]
 events: Table = EventRow.__table__  # type: ignore[assignment]
 inbound_messages: Table = InboundMessageRow.__table__  # type: ignore[assignment]
+tracker_snapshots: Table = TrackerSnapshotRow.__table__  # type: ignore[assignment]

@@ -31,7 +31,7 @@ from bot.migrations import (
 from bot.store import EventStore, async_url, create_engine
 from bot.store.tables import Base
 
-EVENT_LOG_TABLES = {"conversations", "events", "inbound_messages"}
+EVENT_LOG_TABLES = {"conversations", "events", "inbound_messages", "tracker_snapshots"}
 
 
 class Target:
