@@ -32,6 +32,7 @@ METADATA_SOURCES = (
     "bot.channels.tables:METADATA",
     "console.tables:METADATA",
     "automation.tables:METADATA",
+    "console.services.analytics.tables:METADATA",
 )
 
 
