@@ -9,11 +9,14 @@ database come back, and start-up never waits for it.
 
 Every process sweeps, so a message may be picked by two of them, or by a sweep while its
 own turn is still waiting for the conversation's lock: :func:`already_answered`, checked
-by the engine under that lock, makes the second run a no-op. A message whose processing
-fails ``max_attempts`` times in this process while Redis and the database answer (a poison
-message: its turn keeps raising outside the engine's own safe reply; an outage counts
-against no message) is parked: marked ``failed`` with a reason starting
-``parked:``, kept for a person to look at, and never retried again.
+by the engine under that lock, makes the second run a no-op. Every recovery attempt is
+counted in ``inbound_messages.attempts`` in a committed transaction of its own before it
+starts, so the count is shared by all processes and survives ``kill -9``. A message whose
+processing fails ``max_attempts`` times while Redis and the database answer (a poison
+message: its turn keeps raising outside the engine's own safe reply; an outage, or a stop
+cutting an attempt short, counts against no message), or whose ``max_attempts`` attempts
+never finished (each one took its process down), is parked: marked ``failed`` with a
+reason starting ``parked:``, kept for a person to look at, and never retried again.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from bot.models import InboundMessage
+from bot.periodic import Periodic
 from bot.redact import conversation_ref
 from bot.store.tables import inbound_messages
 
@@ -96,45 +99,70 @@ class RecoveryLoop:
         if interval <= 0 or max_attempts < 1:
             raise ValueError("interval must be positive and max_attempts at least 1")
         self.engine = engine
-        self.interval = interval
         self.min_age = min_age
         self.max_attempts = max_attempts
         self.batch = batch
         self.after = after  # e.g. wake the outbox: the turn's replies are rows already
         self.recovered = 0
         self.parked = 0
-        self._attempts: Counter[tuple[str, str]] = Counter()
-        self._task: asyncio.Task[None] | None = None
+        self._first = True
+        self._loop = Periodic("recovery", self._round, interval, logger=log)
+
+    @property
+    def interval(self) -> float:
+        """Seconds between sweeps (the next round uses a new value)."""
+        return self._loop.interval
+
+    @interval.setter
+    def interval(self, seconds: float) -> None:
+        self._loop.interval = seconds
 
     async def sweep(self, *, min_age: float | None = None) -> int:
-        """Process every unanswered message older than ``min_age`` seconds; returns how many ran."""
+        """Process every unanswered message older than ``min_age`` seconds; returns how many ran.
+
+        Each attempt is counted in the database before it starts (its own transaction), so
+        the count holds across processes and restarts: a message whose attempts keep
+        killing their process is parked once ``max_attempts`` of them were started.
+        """
         age = self.min_age if min_age is None else min_age
         cutoff = datetime.now(UTC) - timedelta(seconds=age)
-        pending = await self.engine.store.pending_inbound(limit=self.batch)
+        store = self.engine.store
+        pending = await store.pending_inbound(limit=self.batch)
         done = 0
         for message in pending:
             if _aware(message.received_at) > cutoff:
                 continue  # just arrived: its own turn is on the way
-            key = (message.conversation_id, message.message_id)
+            attempt = await store.count_attempt(message.conversation_id, message.message_id)
+            if attempt is None:
+                continue  # answered or parked meanwhile, by another process
+            if attempt > self.max_attempts:  # the earlier ones never finished: each took its process
+                await self._park(message, f"{self.max_attempts} attempts started, none finished")
+                continue
             try:
                 await self.engine.process(message)
+            except asyncio.CancelledError:  # stopping: the attempt was cut short, not the message's fault
+                with contextlib.suppress(Exception):
+                    await store.count_attempt(message.conversation_id, message.message_id, by=-1)
+                raise
             except Exception as exc:
                 if await self._outage():
+                    with contextlib.suppress(Exception):  # the database may be the one away
+                        await store.count_attempt(message.conversation_id, message.message_id, by=-1)
                     log.warning("recovery: Redis or the database is away; sweeping again later")
                     break  # not the message's fault: nothing is counted against it
-                self._attempts[key] += 1
-                if self._attempts[key] >= self.max_attempts:
-                    await self._park(message, exc)
+                if attempt >= self.max_attempts:
+                    await self._park(
+                        message, f"{self.max_attempts} attempts failed, last {type(exc).__name__}: {exc}"
+                    )
                 else:
                     log.warning(
                         "recovery: a message of %s failed (%s), attempt %d of %d",
-                        message.conversation_id,
+                        conversation_ref(message.conversation_id),
                         type(exc).__name__,
-                        self._attempts[key],
+                        attempt,
                         self.max_attempts,
                     )
                 continue
-            self._attempts.pop(key, None)
             done += 1
             if self.after is not None:
                 self.after(message)
@@ -149,49 +177,35 @@ class RecoveryLoop:
             return True
         return (await self.engine.locks.health()).status != "ok"
 
-    async def _park(self, message: InboundMessage, exc: Exception) -> None:
-        reason = f"{PARKED}: {self.max_attempts} attempts failed, last {type(exc).__name__}: {exc}"[:500]
+    async def _park(self, message: InboundMessage, why: str) -> None:
+        reason = f"{PARKED}: {why}"[:500]
         try:
             await self.engine.store.mark_inbound(
                 message.conversation_id, message.message_id, "failed", reason
             )
-        except Exception:  # the store is away too: counted again at the next sweep
+        except Exception:  # the store is away too: parked at the next sweep (the count stays)
             log.warning("recovery: could not park a message of %s", conversation_ref(message.conversation_id))
             return
-        self._attempts.pop((message.conversation_id, message.message_id), None)
         self.parked += 1
         log.error(
-            "recovery: parked a message of %s after %d failed attempts",
-            message.conversation_id,
+            "recovery: parked a message of %s after %d attempts",
+            conversation_ref(message.conversation_id),
             self.max_attempts,
         )
 
     def start(self) -> None:
         """Sweep now (everything unanswered, whatever its age) and then every ``interval``."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="recovery")
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stop sweeping (a turn in flight is cancelled; its message stays ``received``)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        first = True
-        while True:
-            try:
-                count = await self.sweep(min_age=0.0 if first else None)
-                if count:
-                    log.warning("recovery: answered %d message(s) left unanswered", count)
-                first = False
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database is away: try again at the next round
-                log.warning("recovery: sweeping failed (%s); retrying", type(exc).__name__)
-            await asyncio.sleep(self.interval)
+    async def _round(self) -> None:
+        count = await self.sweep(min_age=0.0 if self._first else None)
+        self._first = False
+        if count:
+            log.warning("recovery: answered %d message(s) left unanswered", count)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -18,8 +18,6 @@ reused by the next process that starts, so a restart re-embeds nothing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import fcntl
 import logging
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import IO
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.periodic import Periodic
 from knowledge.editor import EditorService
 from knowledge.tables import articles
 
@@ -64,14 +63,21 @@ class IndexSync:
     """Keeps this process's index in step with the published articles; see the module docstring."""
 
     def __init__(self, editor: EditorService, db: AsyncEngine, *, interval: float = 0.5) -> None:
-        if interval <= 0:
-            raise ValueError("interval must be positive")
         self.editor = editor
         self.db = db
-        self.interval = interval
         self.synced: tuple[object, ...] | None = None
         self.rounds = 0  # re-syncs done (health, tests)
-        self._task: asyncio.Task[None] | None = None
+        # the database may be away: the loop keeps trying, the index keeps answering meanwhile
+        self._loop = Periodic("knowledge index sync", self.check, interval, logger=log)
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two looks at the articles (the next round uses a new value)."""
+        return self._loop.interval
+
+    @interval.setter
+    def interval(self, seconds: float) -> None:
+        self._loop.interval = seconds
 
     async def fingerprint(self) -> tuple[object, ...]:
         """What changes whenever an article is added, edited, published or unpublished."""
@@ -98,29 +104,8 @@ class IndexSync:
 
     def start(self) -> None:
         """Poll in the background until :meth:`stop`."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="knowledge-sync")
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stop polling."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        failing = False
-        while True:
-            try:
-                await self.check()
-                if failing:
-                    log.info("knowledge: following published articles again")
-                failing = False
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database may be away: keep answering from the index
-                if not failing:
-                    log.warning("knowledge: could not check published articles (%s)", type(exc).__name__)
-                failing = True
-            await asyncio.sleep(self.interval)
+        await self._loop.stop()

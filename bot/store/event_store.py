@@ -418,6 +418,27 @@ class EventStore:
             )
         )
 
+    async def count_attempt(self, conversation_id: str, message_id: str, by: int = 1) -> int | None:
+        """Add ``by`` to a still unanswered message's processing attempts, in a transaction of
+        its own that commits before the attempt runs (an attempt that kills its process still
+        counts, whichever process made it); the count now, or None when the message is not
+        ``received`` any more (answered or parked meanwhile). ``by=-1`` takes back an attempt
+        that an outage, not the message, cut short."""
+        journal = inbound_messages.c
+        stmt = (
+            update(inbound_messages)
+            .where(
+                journal.conversation_id == conversation_id,
+                journal.message_id == message_id,
+                journal.status == "received",
+                journal.attempts + by >= 0,
+            )
+            .values(attempts=journal.attempts + by)
+            .returning(journal.attempts)
+        )
+        async with self._write(conversation_id) as conn:
+            return (await conn.execute(stmt)).scalar_one_or_none()
+
     async def pending_inbound(self, limit: int | None = None) -> list[InboundMessage]:
         """Messages received but never processed (e.g. the process died), oldest first."""
         stmt = (

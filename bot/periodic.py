@@ -1,0 +1,75 @@
+"""One background loop for the jobs every process runs on a timer: recovery sweeps, the
+knowledge index's sync, and whatever comes next.
+
+:class:`Periodic` runs an async ``tick`` at once and then every ``interval`` seconds (from
+the end of one tick to the start of the next, so a slow tick never overlaps itself) until
+:meth:`Periodic.stop`. A tick that raises does not end the loop: the database or Redis may
+be away for a while, and the next round tries again. The failure is logged once per
+failing streak (not every ``interval``), and the round that works again says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+
+class Periodic:
+    """``tick`` now and every ``interval`` seconds in a background task named ``name``."""
+
+    def __init__(
+        self,
+        name: str,
+        tick: Callable[[], Awaitable[object]],
+        interval: float,
+        *,
+        logger: logging.Logger = log,
+    ) -> None:
+        if interval <= 0:
+            raise ValueError("interval must be positive")
+        self.name = name
+        self.tick = tick
+        self.interval = interval
+        self.logger = logger
+        self.failing = False  # the last tick raised (health, tests)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the background task is alive."""
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Start the loop on the running event loop (a second call while it runs does nothing)."""
+        if not self.running:
+            self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        """Stop the loop and wait for it; a tick in flight is cancelled."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database or Redis may be away: try again next round
+                if not self.failing:
+                    self.logger.warning(
+                        "%s failed (%s); retrying every %.1f s", self.name, type(exc).__name__, self.interval
+                    )
+                self.failing = True
+            else:
+                if self.failing:
+                    self.logger.info("%s works again", self.name)
+                self.failing = False
+            await asyncio.sleep(self.interval)

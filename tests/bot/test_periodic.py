@@ -1,0 +1,77 @@
+"""The one background loop of timed jobs: runs at once and again and again, survives a failing
+round (logged once per failing streak), and stops when asked, a round in flight included."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from bot.periodic import Periodic
+
+
+async def test_it_runs_at_once_and_again_until_stopped() -> None:
+    rounds: list[int] = []
+    third = asyncio.Event()
+
+    async def tick() -> None:
+        rounds.append(len(rounds) + 1)
+        if len(rounds) == 3:
+            third.set()
+
+    loop = Periodic("counting", tick, 0.001)
+    loop.start()
+    loop.start()  # a second start while it runs changes nothing
+    await asyncio.wait_for(third.wait(), 30)
+    await loop.stop()
+    assert not loop.running
+    seen = len(rounds)
+    await asyncio.sleep(0.01)
+    assert len(rounds) == seen and rounds[:3] == [1, 2, 3]
+
+
+async def test_a_failing_streak_is_logged_once_and_its_end_too(caplog: pytest.LogCaptureFixture) -> None:
+    outcomes = iter([ConnectionError, ConnectionError, ConnectionError, None])
+    recovered = asyncio.Event()
+
+    async def tick() -> None:
+        outcome = next(outcomes, None)
+        if outcome is not None:
+            raise outcome("the database is away")
+        recovered.set()
+
+    loop = Periodic("flaky job", tick, 0.001)
+    with caplog.at_level(logging.INFO, logger="bot.periodic"):
+        loop.start()
+        await asyncio.wait_for(recovered.wait(), 30)
+        await loop.stop()
+    messages = [r.getMessage() for r in caplog.records if r.name == "bot.periodic"]
+    assert messages == ["flaky job failed (ConnectionError); retrying every 0.0 s", "flaky job works again"]
+    assert not loop.failing
+
+
+async def test_stop_cancels_a_round_in_flight() -> None:
+    entered, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def tick() -> None:
+        entered.set()
+        try:
+            await asyncio.Event().wait()  # a round that would never end by itself
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    loop = Periodic("slow job", tick, 60)
+    loop.start()
+    await asyncio.wait_for(entered.wait(), 30)
+    await loop.stop()
+    assert cancelled.is_set() and not loop.running
+
+
+def test_the_interval_must_be_positive() -> None:
+    async def tick() -> None:
+        return None
+
+    with pytest.raises(ValueError, match="interval must be positive"):
+        Periodic("never", tick, 0)
