@@ -304,6 +304,9 @@ def _mount_subcommands() -> None:
     from handoff.projections_cli import projections_app  # ``concierge projections rebuild``
 
     app.add_typer(projections_app, name="projections")
+    from automation.cli import rules_app  # ``concierge rules dry-run``
+
+    app.add_typer(rules_app, name="rules")
 
 
 _mount_subcommands()

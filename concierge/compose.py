@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from actions.registry import ActionRegistry
+from automation.service import register_inbox
 from bot.agent import Agent
 from bot.domain import Domain
 from bot.engine import KNOWLEDGE_ACTION, Engine
@@ -105,6 +106,7 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
     )
     locks, live = lock_store_from_url(settings.redis_url), live_feed_from_url(settings.redis_url)
     writer = ConversationWriter(store, locks, live)
+    register_inbox(store)  # rule triggers queued with every append, whichever process writes
     closing = [knowledge] if knowledge is not None else []
     try:
         handoff = await build_handoff_runtime(

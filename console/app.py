@@ -40,6 +40,7 @@ from console.routes.workspace_live import close_workspace
 from console.running import AppServices, EngineOnly
 from console.security.http import install_security
 from console.security.platform import ConsolePlatform
+from console.services.automation import start_automation
 from console.services.operations import TurnMetrics
 from privacy.logs import install as install_log_redaction
 from privacy.scheduler import start_retention
@@ -162,6 +163,7 @@ def create_app(
             recovery = RecoveryLoop(built.engine, after=wake)
             recovery.start()
         retention = start_retention(settings, built.engine.store.engine) if built is not None else None
+        automation = start_automation(settings, built, credentials) if built is not None else None
         try:
             await app.state.console.start()  # console accounts; demo users in demo mode
             yield
@@ -170,6 +172,8 @@ def create_app(
                 await recovery.stop()
             if retention is not None:
                 await retention.stop()
+            if automation is not None:
+                await automation.stop()
             await app.state.console.close()
             await close_workspace(app)  # the agent workspace's live poller
             for adapter in adapters.values():
@@ -222,6 +226,7 @@ def _include_console_routes(app: FastAPI) -> None:
         analytics,
         audit,
         auth,
+        automation,
         clients,
         home,
         knowledge_pages,
@@ -243,3 +248,4 @@ def _include_console_routes(app: FastAPI) -> None:
     app.include_router(clients.router())
     app.include_router(privacy.router())
     app.include_router(metrics.router())
+    app.include_router(automation.router())

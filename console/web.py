@@ -47,6 +47,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("knowledge", "Knowledge", "/console/knowledge", KNOWLEDGE_READ_ROLES),
     NavItem("analytics", "Analytics", "/console/analytics", ANALYTICS_ROLES),
     NavItem("users", "Users", "/console/users", ADMIN_ROLES),
+    NavItem("automation", "Automation", "/console/automation", AUDIT_ROLES),
     NavItem("audit", "Audit", "/console/audit", AUDIT_ROLES),
 )
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import Clock, Mailbox, runtime_on
 from sqlalchemy import select
 
 from automation.rules import parse_rules
@@ -21,6 +20,7 @@ from bot.store import EventStore
 from console.audit import AuditFilter, AuditLog
 from handoff.presence import InMemoryPresence
 from handoff.state import HandoffStatus
+from tests.automation.automation_support import Clock, Mailbox, runtime_on
 
 OPEN = datetime(2026, 11, 24, 11, 0, tzinfo=ZoneInfo("Europe/Warsaw")).timestamp()  # Tuesday, open
 ALEKSANDRA = "whatsapp:+48601234567"  # demo VIP (black membership), concierge anna.kowalska

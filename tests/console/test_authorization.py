@@ -72,6 +72,13 @@ EXPECTED: dict[tuple[str, str], str | tuple[Role, ...]] = {
     ("DELETE", "/api/tokens/{token_id}"): ADMINS,
     ("GET", "/console/audit"): MANAGERS,
     ("GET", "/api/audit"): MANAGERS,
+    # ---- automation rules (managers, admins) ---------------------------------------------------
+    ("GET", "/console/automation"): MANAGERS,
+    ("GET", "/api/automation/rules"): MANAGERS,
+    ("PUT", "/api/automation/rules"): MANAGERS,
+    ("GET", "/api/automation/versions"): MANAGERS,
+    ("POST", "/api/automation/dry-run"): MANAGERS,
+    ("GET", "/api/automation/firings"): MANAGERS,
     # ---- knowledge editor ---------------------------------------------------------------------
     ("GET", "/api/knowledge/articles"): KB_READ,
     ("POST", "/api/knowledge/articles"): KB_WRITE,

@@ -13,8 +13,8 @@ from tests.console.conftest import client_for, sign_in
 SECTIONS = {
     "agent": ["Workspace", "Clients", "Knowledge"],
     "editor": ["Knowledge"],
-    "manager": ["Workspace", "Clients", "Knowledge", "Analytics", "Audit"],
-    "admin": ["Workspace", "Clients", "Knowledge", "Analytics", "Users", "Audit"],
+    "manager": ["Workspace", "Clients", "Knowledge", "Analytics", "Automation", "Audit"],
+    "admin": ["Workspace", "Clients", "Knowledge", "Analytics", "Users", "Automation", "Audit"],
 }
 
 
