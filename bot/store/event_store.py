@@ -27,6 +27,7 @@ from bot.errors import ConcurrencyConflict, ConfigError
 from bot.events import Event, events_from_dicts
 from bot.locks import InMemoryLockStore
 from bot.models import InboundMessage
+from bot.store import statements
 from bot.store.database import create_engine, is_sqlite_memory
 from bot.store.projections import Projector, wants
 from bot.store.tables import INBOUND_STATUSES, conversations, events, inbound_messages
@@ -196,25 +197,17 @@ class EventStore:
         count = len(new_events)
         channel, sender_id = split_conversation_id(conversation_id)
         last_event_at = datetime.fromtimestamp(max(e.timestamp for e in new_events), UTC)
-        upsert = self._insert(conversations).values(
-            id=conversation_id,
-            channel=channel,
-            sender_id=sender_id,
-            created_at=now,
-            updated_at=last_event_at,
-            last_seq=count,
-        )
-        # The conflict update row-locks the conversation until commit: that lock is what
-        # serialises concurrent appenders and makes the seq range below ours alone.
-        upsert = upsert.on_conflict_do_update(
-            index_elements=[conversations.c.id],
-            set_={
-                "last_seq": conversations.c.last_seq + upsert.excluded.last_seq,
-                "updated_at": upsert.excluded.updated_at,
-            },
-        ).returning(conversations.c.last_seq)
+        counter = {
+            "id": conversation_id,
+            "channel": channel,
+            "sender_id": sender_id,
+            "created_at": now,
+            "updated_at": last_event_at,
+            "last_seq": count,
+        }
         async with self._write(conversation_id) as conn:
-            last = (await conn.execute(upsert)).scalar_one()
+            # the upsert row-locks the conversation: the seq range below is ours alone
+            last = (await conn.execute(statements.counter_upsert(self.dialect), counter)).scalar_one()
             first = last - count + 1
             if expected_seq is not None and first - 1 != expected_seq:
                 # raising inside the transaction rolls the counter bump back: nothing is written
@@ -234,7 +227,7 @@ class EventStore:
                 ],
             )
             if outcome is not None:
-                await conn.execute(self._mark_statement(conversation_id, *outcome))
+                await conn.execute(*self._mark_statement(conversation_id, *outcome))
             if self._projectors:
                 stored = [StoredEvent(first + i, event) for i, event in enumerate(new_events)]
                 await self._project(conn, conversation_id, stored)
@@ -309,19 +302,12 @@ class EventStore:
     ) -> tuple[list[StoredEvent], int]:
         """The conversation's events (after ``after_seq`` if given) and its last ``seq``, read on
         one connection: what an optimistic writer reads before ``append(expected_seq=...)``."""
-        stmt = (
-            select(events.c.seq, events.c.data)
-            .where(events.c.conversation_id == conversation_id)
-            .order_by(events.c.seq)
-        )
-        if after_seq is not None:
-            stmt = stmt.where(events.c.seq > after_seq)
-        last_stmt = select(conversations.c.last_seq).where(conversations.c.id == conversation_id)
+        params = {"r_conversation": conversation_id, "r_after": -1 if after_seq is None else after_seq}
         async with self._read() as conn:
-            # inside one transaction (REPEATABLE READ semantics are not needed: the seq is read
-            # first, and any event past it is dropped, so the pair is always consistent)
-            last = (await conn.execute(last_stmt)).scalar_one_or_none() or 0
-            rows = (await conn.execute(stmt.where(events.c.seq <= last))).all()
+            # one statement, so the seq and the events after it are one consistent read
+            found = (await conn.execute(statements.log_tail(), params)).all()
+        last = found[0].last_seq if found else 0
+        rows = [row for row in found if row.seq is not None]
         parsed = events_from_dicts([row.data for row in rows])
         return [StoredEvent(row.seq, event) for row, event in zip(rows, parsed, strict=True)], last
 
@@ -356,36 +342,26 @@ class EventStore:
         """
         now = datetime.now(UTC)
         conversation_id = message.conversation_id
-        conversation = (
-            self._insert(conversations)
-            .values(
-                id=conversation_id,
-                channel=message.channel,
-                sender_id=message.sender_id,
-                created_at=now,
-                updated_at=message.received_at,
-                last_seq=0,
-            )
-            .on_conflict_do_nothing(index_elements=[conversations.c.id])
-        )
-        journal = (
-            self._insert(inbound_messages)
-            .values(
-                conversation_id=conversation_id,
-                message_id=message.message_id,
-                channel=message.channel,
-                received_at=message.received_at,
-                status="received",
-                payload=self._json(message.model_dump(mode="json")),
-            )
-            .on_conflict_do_nothing(
-                index_elements=[inbound_messages.c.conversation_id, inbound_messages.c.message_id]
-            )
-            .returning(inbound_messages.c.id)
-        )
+        conversation = {
+            "id": conversation_id,
+            "channel": message.channel,
+            "sender_id": message.sender_id,
+            "created_at": now,
+            "updated_at": message.received_at,
+            "last_seq": 0,
+        }
+        journal = {
+            "conversation_id": conversation_id,
+            "message_id": message.message_id,
+            "channel": message.channel,
+            "received_at": message.received_at,
+            "status": "received",
+            "payload": self._json(message.model_dump(mode="json")),
+        }
         async with self._write(conversation_id) as conn:
-            await conn.execute(conversation)
-            inserted = (await conn.execute(journal)).scalar_one_or_none()
+            await conn.execute(statements.conversation_insert(self.dialect), conversation)
+            journaled = await conn.execute(statements.journal_insert(self.dialect), journal)
+            inserted = journaled.scalar_one_or_none()
         return inserted is not None
 
     async def mark_inbound(
@@ -396,27 +372,22 @@ class EventStore:
         Returns False if no such message was recorded.
         """
         async with self._write(conversation_id) as conn:
-            result = await conn.execute(self._mark_statement(conversation_id, message_id, status, error))
+            result = await conn.execute(*self._mark_statement(conversation_id, message_id, status, error))
         return result.rowcount > 0
 
     @staticmethod
     def _mark_statement(
         conversation_id: str, message_id: str, status: InboundStatus, error: str | None
-    ) -> Any:
+    ) -> tuple[Any, dict[str, Any]]:
         if status not in INBOUND_STATUSES:
             raise ValueError(f"status must be one of {INBOUND_STATUSES}, not {status!r}")
-        return (
-            update(inbound_messages)
-            .where(
-                inbound_messages.c.conversation_id == conversation_id,
-                inbound_messages.c.message_id == message_id,
-            )
-            .values(
-                status=status,
-                error=error,
-                processed_at=None if status == "received" else datetime.now(UTC),
-            )
-        )
+        return statements.mark_update(), {
+            "m_conversation": conversation_id,
+            "m_message": message_id,
+            "m_status": status,
+            "m_error": error,
+            "m_at": None if status == "received" else datetime.now(UTC),
+        }
 
     async def count_attempt(self, conversation_id: str, message_id: str, by: int = 1) -> int | None:
         """Add ``by`` to a still unanswered message's processing attempts, in a transaction of
