@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -182,15 +183,23 @@ def _find(items: Iterable[_Item], text: str | None) -> _Item | None:
     wanted = normalise(str(text)).strip()
     best: tuple[int, _Item] | None = None
     for item in items:
-        for word in item.words():
-            spelling = normalise(word)
+        for spelling, pattern in _spellings(tuple(item.words())):
             if spelling == wanted:
                 return item
-            if re.search(rf"(?<!\w){re.escape(spelling)}(?!\w)", wanted) and (
-                best is None or len(spelling) > best[0]
-            ):
+            if pattern.search(wanted) and (best is None or len(spelling) > best[0]):
                 best = (len(spelling), item)
     return best[1] if best else None
+
+
+@lru_cache(maxsize=4096)
+def _spellings(words: tuple[str, ...]) -> list[tuple[str, re.Pattern[str]]]:
+    """Each word normalised, with the compiled whole-word pattern :func:`_find` searches for
+    (computed once per item: slot validation looks the catalogue up several times a turn)."""
+    found = []
+    for word in words:
+        spelling = normalise(word)
+        found.append((spelling, re.compile(rf"(?<!\w){re.escape(spelling)}(?!\w)")))
+    return found
 
 
 # ---- policies -----------------------------------------------------------------------

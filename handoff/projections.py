@@ -26,6 +26,7 @@ rows). The tables are created by Alembic revisions ``0007`` and ``0008``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -401,12 +402,19 @@ def _from_first_move(stored: list[StoredEvent]) -> list[StoredEvent]:
     return stored[first:]
 
 
-def _upsert(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> Any:
-    insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(table).values(**values)
+async def _upsert(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> None:
+    """Insert or update the conversation's row; the statement is built once per table and
+    column set (building an upsert's ``excluded`` columns cost more than running it)."""
+    await conn.execute(_upsert_statement(conn.dialect.name, table, tuple(values)), values)
+
+
+@lru_cache(maxsize=64)
+def _upsert_statement(dialect: str, table: Table, columns: tuple[str, ...]) -> Any:
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(table)
     key = "conversation_id"
     return stmt.on_conflict_do_update(
-        index_elements=[table.c[key]], set_={k: stmt.excluded[k] for k in values if k != key}
+        index_elements=[table.c[key]], set_={k: stmt.excluded[k] for k in columns if k != key}
     )
 
 
@@ -479,7 +487,7 @@ class HandoffTickets:
             "routing": new.routing,
             "last_seq": new.last_seq,
         }
-        await conn.execute(_upsert(conn, handoff_tickets, values))
+        await _upsert(conn, handoff_tickets, values)
 
     async def reset(self, conn: AsyncConnection) -> None:
         """Delete every ticket row (a rebuild replays the log)."""
@@ -518,7 +526,7 @@ class ConversationFactsProjector:
         new = fold_facts(start, relevant)
         if new == start:
             return
-        await conn.execute(_upsert(conn, conversation_facts, new.model_dump()))
+        await _upsert(conn, conversation_facts, new.model_dump())
 
     async def reset(self, conn: AsyncConnection) -> None:
         """Delete every facts row (a rebuild replays the log)."""
