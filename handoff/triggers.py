@@ -147,7 +147,8 @@ def explicit_request(events: Sequence[Event], config: TriggerConfig) -> TriggerH
 def falling_sentiment(
     events: Sequence[Event], config: TriggerConfig, scorer: Scorer | None = None
 ) -> TriggerHit | None:
-    """The client's mood is sliding (or has stayed very negative) over recent turns."""
+    """The client's mood is sliding, has stayed very negative, or their anger is rising from
+    one message to the next; for every tier (tier-specific rules are :func:`rule_hits`)."""
     scores = sentiment_scores(bot_segment(events), scorer)
     path = trajectory(scores, config.sentiment)
     if path.falling:
@@ -157,11 +158,20 @@ def falling_sentiment(
             reason="sentiment",
             explanation=f"sentiment stayed very negative: {path.describe()}",
         )
+    if path.rising_anger:
+        return TriggerHit(
+            reason="sentiment",
+            explanation=f"anger rising: {scores[-2]:+.2f} -> {scores[-1]:+.2f} in the last two messages",
+        )
     return None
 
 
 def _is_fallback_turn(turn: list[Event], config: TriggerConfig) -> bool:
     first = turn[0]
+    if isinstance(first, UserUttered) and not (first.text or "").strip():
+        # a blank message (an empty send, a stray Enter) says nothing the bot could have
+        # misunderstood: it is not a failure to understand the client
+        return False
     if isinstance(first, UserUttered) and first.intent_name in config.fallback_intents:
         return True
     # a fallback may be an action of its own or a response another action uttered

@@ -6,6 +6,12 @@ average (recent turns count more) and the trend is the least-squares slope of th
 smoothed curve over the last few turns. "Falling" needs both a drop (slope at or under
 ``slope_threshold``) and a mood that has actually turned negative (smoothed level at or
 under ``level_threshold``): a happy client who becomes merely neutral is not escalated.
+
+Anger that builds from one message to the next ("not great" -> "worst studio ... I am
+furious") is its own signal, ``rising_anger``: the newest message is at or under
+``anger_level``, the one before was already negative (at or under ``anger_building``)
+and the newest is worse. It needs only two scored messages, so a client whose patience
+runs out in two turns is not left waiting for the smoothed curve to catch up.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ class TrajectoryConfig(BaseModel):
         default=-0.6, description="smoothed level that is bad enough by itself, whatever the slope"
     )
     sustained_turns: int = Field(default=2, ge=1)
+    anger_level: float = Field(default=-0.75, description="a message this negative, after ...")
+    anger_building: float = Field(default=-0.25, description="... a negative one, is rising anger")
 
 
 class SentimentTrajectory(BaseModel):
@@ -42,6 +50,7 @@ class SentimentTrajectory(BaseModel):
     trend: Trend
     falling: bool
     sustained_negative: bool
+    rising_anger: bool = False
 
     @property
     def latest(self) -> float | None:
@@ -95,6 +104,12 @@ def trajectory(scores: Sequence[float], config: TrajectoryConfig | None = None) 
     falling = trend == "falling" and smoothed[-1] <= config.level_threshold
     tail = smoothed[-config.sustained_turns :]
     sustained = len(tail) >= config.sustained_turns and all(v <= config.sustained_negative for v in tail)
+    angrier = (
+        len(values) >= 2
+        and values[-1] <= config.anger_level
+        and values[-2] <= config.anger_building
+        and values[-1] < values[-2]
+    )
     return SentimentTrajectory(
         scores=values,
         smoothed=smoothed,
@@ -102,4 +117,5 @@ def trajectory(scores: Sequence[float], config: TrajectoryConfig | None = None) 
         trend=trend,
         falling=falling,
         sustained_negative=sustained,
+        rising_anger=angrier,
     )

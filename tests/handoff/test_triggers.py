@@ -5,6 +5,7 @@ from __future__ import annotations
 from scripted import Script
 
 from bot.events import BotUttered, HandoffStatusChanged
+from bot.sentiment.trajectory import TrajectoryConfig, trajectory
 from handoff.config import TriggerConfig, TriggerRule
 from handoff.triggers import (
     bot_segment,
@@ -239,3 +240,48 @@ def test_keyword_matching_ignores_case_and_diacritics_and_needs_a_word_start() -
     assert keyword_match({"pl": [r"oparzen"]}, "Mam OPARZENIE na dłoni") == "oparzen"
     assert keyword_match({"en": [r"rash"]}, "don't be rash... no, I mean crash") == "rash"
     assert keyword_match({"en": [r"rash"]}, "crash") is None
+
+
+# ---- everyday turns the demo misread (issue 17) ------------------------------------------
+def test_anger_building_over_two_messages_escalates_a_standard_client() -> None:
+    script = (
+        Script()
+        .client("hi, I had a gel manicure last week", "inform", -0.05)
+        .bot("utter_anything_else", "Anything else?")
+        .client("it already chipped, not great", "complaint", -0.45)
+        .bot("utter_complaint_apology", "I'm sorry")
+        .client("this is the worst studio in Warsaw, I am furious", "complaint", -0.92)
+    )
+    # the demo's handoff.yml wants three turns for a trend
+    demo = CONFIG.model_copy(update={"sentiment": TrajectoryConfig(min_turns=3)})
+    hit = falling_sentiment(script.events, demo)
+    assert hit is not None and hit.reason == "sentiment"
+    assert "sentiment" in reasons(script, "Standard") and "sentiment" in reasons(script, "Premium")
+    # two messages, anger rising, escalate before any trend could form
+    quick = Script().client("not great", "complaint", -0.4).client("I am furious", "complaint", -0.9)
+    hit = falling_sentiment(quick.events, demo)
+    assert hit is not None and hit.explanation == "anger rising: -0.40 -> -0.90 in the last two messages"
+
+
+def test_one_angry_message_or_anger_cooling_down_is_not_rising_anger() -> None:
+    assert falling_sentiment(Script().client("I am furious", "complaint", -0.9).events, CONFIG) is None
+    assert not trajectory([-0.9, -0.3]).rising_anger  # cooling down
+    assert not trajectory([0.3, -0.9]).rising_anger  # one outburst after a calm message
+    assert not trajectory([-0.8, -0.8]).rising_anger  # as angry as before, not angrier
+    assert trajectory([-0.3, -0.8]).rising_anger
+
+
+def test_blank_messages_are_not_fallbacks_and_do_not_queue_the_chat() -> None:
+    script = (
+        Script()
+        .client(" ", None)
+        .bot("action_default_fallback", "Sorry?")
+        .client("   ", None)
+        .bot("action_default_fallback", "Sorry?")
+    )
+    assert repeated_fallbacks(script.events, CONFIG) is None
+    assert reasons(script) == []
+    # a real message the bot did not get still counts
+    script.client("qwx plorf", "nlu_fallback").bot("action_default_fallback", "Sorry?")
+    script.client("zzkx", "nlu_fallback").bot("action_default_fallback", "Sorry?")
+    assert repeated_fallbacks(script.events, CONFIG) is not None

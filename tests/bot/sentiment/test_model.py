@@ -37,12 +37,12 @@ def model(train_examples: list[SentimentExample]) -> SentimentModel:
     return SentimentModel.train(train_examples)
 
 
-def test_the_data_covers_three_languages_and_labels_and_the_test_set_is_held_apart(
+def test_the_data_covers_four_languages_and_labels_and_the_test_set_is_held_apart(
     train_examples: list[SentimentExample], test_examples: list[SentimentExample]
 ) -> None:
     assert len(train_examples) >= 300 and len(test_examples) >= 100
     for examples in (train_examples, test_examples):
-        assert {e.language for e in examples} == {"en", "pl", "uk"}
+        assert {e.language for e in examples} == {"en", "pl", "uk", "ru"}
         assert {e.label for e in examples} == {"negative", "neutral", "positive"}
     normalised = {e.text.casefold().strip() for e in train_examples}
     assert not [e.text for e in test_examples if e.text.casefold().strip() in normalised]
@@ -55,7 +55,7 @@ def test_held_apart_accuracy_and_macro_f1_clear_the_measured_floor(
     assert report.overall.count == len(test_examples)
     assert report.overall.macro_f1 >= OVERALL_FLOOR, report
     assert report.overall.accuracy >= OVERALL_FLOOR, report
-    for language in ("en", "pl", "uk"):
+    for language in ("en", "pl", "uk", "ru"):
         assert report.per_language[language].macro_f1 >= LANGUAGE_FLOOR, (language, report.per_language)
     assert sum(map(sum, report.confusion)) == len(test_examples)
 
@@ -70,6 +70,16 @@ def test_held_apart_accuracy_and_macro_f1_clear_the_measured_floor(
         ("Дякую, все чудово!", "positive"),
         ("Це неприпустимо, ніхто не відповідає вже тиждень.", "negative"),
         ("What time do you open on Sunday?", "neutral"),
+        # everyday turns the demo misread: a request is not a grievance, support anger is anger
+        ("book a gel manicure for next Tuesday at 5pm please", "neutral"),
+        ("Zarezerwujcie mi pedicure na sobotę.", "neutral"),
+        ("Запишіть мене на стрижку в четвер.", "neutral"),
+        ("Запишите меня на массаж в среду.", "neutral"),
+        ("you lot are ripping your clients off", "negative"),
+        ("worst salon in town, I am livid", "negative"),
+        ("To jest zdzierstwo, jestem wściekły.", "negative"),
+        ("Найгірший салон, я в люті.", "negative"),
+        ("Худший салон, я в бешенстве.", "negative"),
     ],
 )
 def test_clear_messages_get_the_obvious_label(model: SentimentModel, text: str, label: str) -> None:
