@@ -1,4 +1,4 @@
-"""Database tables of the console: accounts, login sessions, login attempts and the audit log.
+"""Database tables of the console: accounts, login sessions, login attempts and API tokens.
 
 SQLAlchemy Core on their own ``MetaData`` (SQLite and PostgreSQL). The schema a database
 really has is built by Alembic revision ``0005_console``; a test checks the two agree.
@@ -8,7 +8,8 @@ really has is built by Alembic revision ``0005_console``; a test checks the two 
 - ``console_sessions``: the id is the SHA-256 of the random token in the browser's
   cookie, so a leaked table does not let anyone sign in.
 - ``console_login_attempts``: failed and successful sign-ins, for throttling.
-- ``console_audit``: who did what to what, and when; append-only.
+- ``console_audit`` is not the console's any more: the audit log is :mod:`bot.audit`'s,
+  on its own MetaData (``audit`` is re-exported here for older callers).
 - ``console_api_tokens``: API tokens for other systems (revision ``0006_api_tokens``): only
   the SHA-256 of each token (unique), a short hint, scopes, expiry and revocation.
 """
@@ -17,7 +18,10 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table
 
+from bot.audit import audit
 from bot.store.tables import NAMING_CONVENTION, BigIntId, JSONType, UTCDateTime
+
+__all__ = ["METADATA", "api_tokens", "audit", "login_attempts", "sessions", "users"]
 
 METADATA = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -57,18 +61,6 @@ login_attempts = Table(
     Column("at", UTCDateTime(), nullable=False),
     Index("ix_console_login_attempts_username_at", "username", "at"),
     Index("ix_console_login_attempts_ip_at", "ip", "at"),
-)
-
-audit = Table(
-    "console_audit",
-    METADATA,
-    Column("id", BigIntId, primary_key=True, autoincrement=True),
-    Column("at", UTCDateTime(), nullable=False, index=True),
-    Column("actor", String(64), nullable=False, index=True),
-    Column("actor_role", String(16), nullable=True),
-    Column("action", String(64), nullable=False, index=True),
-    Column("target", String(200), nullable=False),
-    Column("detail", JSONType, nullable=False, default=dict),
 )
 
 api_tokens = Table(

@@ -20,9 +20,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import delete, false, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.audit import audit
 from bot.leases import lease_in
 from bot.settings import Settings
-from console.tables import audit
 from handoff.config import TierConfig, load_handoff_config
 from privacy.base import Eraser, Run
 from privacy.config import PrivacyConfig, load_privacy_config
@@ -202,7 +202,7 @@ async def _audit(
     target: str,
     detail: dict[str, Any],
 ) -> None:
-    """An audit entry in the run's own transaction (console.audit's table and limits)."""
+    """An audit entry in the run's own transaction (bot.audit's table and limits)."""
     await conn.execute(
         audit.insert().values(
             at=at, actor=actor[:64], actor_role=role, action=action, target=target[:200], detail=detail

@@ -21,14 +21,9 @@ PACKAGES = ("bot", "actions", "knowledge", "handoff", "automation", "console", "
 ABOVE_BOT = {"actions", "knowledge", "handoff", "automation", "console", "privacy", "concierge"}
 
 # Edges left out of the cycle check on purpose, each with its reason (a known debt, not a
-# way to make the test pass; a new edge fails until someone decides about it here).
-ALLOWED: set[tuple[str, str]] = {
-    # privacy writes and scrubs the console's audit table (``console.tables.audit``: privacy runs
-    # are audited, erase scrubs old entries) while the console serves privacy's routes and starts
-    # its retention job: console <-> privacy. The fix is the audit log as a store of its own below
-    # both (its table out of the console's MetaData, with the schema test that compares it).
-    ("privacy", "console"),
-}
+# way to make the test pass; a new edge fails until someone decides about it here). None
+# now: privacy -> console (the audit table) went when the audit log became bot.audit.
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -130,3 +125,10 @@ def test_automation_sits_above_bot_and_handoff_and_below_the_console() -> None:
         if s == "automation" and t in {"console", "privacy", "concierge"}
     }
     assert below == set() and above == set()
+
+
+def test_privacy_and_the_console_share_the_audit_log_from_below() -> None:
+    found = edges()
+    assert ("privacy", "console") not in found, found.get(("privacy", "console"))
+    for user in ("privacy/erasers/audit.py", "privacy/service.py", "console/audit.py"):
+        assert "bot" in imported_packages(ROOT / user), user  # bot.audit: the table, writer, reader

@@ -26,6 +26,7 @@ config = context.config
 # Every module with tables of its own lists its MetaData here ("module:attribute"), so that
 # `revision --autogenerate` sees the whole schema instead of proposing to drop its tables.
 METADATA_SOURCES = (
+    "bot.audit:METADATA",
     "knowledge.tables:metadata",
     "handoff.tables:METADATA",
     "handoff.projections:METADATA",

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from console.tables import audit
+from bot.audit import audit
 from privacy.base import ERASED, Run
 from privacy.config import RetentionConfig
 from privacy.erasers.common import cutoff, row_dict
@@ -49,7 +49,7 @@ def _scrubbed(value: Any, subject: DataSubject) -> Any:
 
 
 class AuditEraser:
-    """The ``console_audit`` table (console/tables.py)."""
+    """The ``console_audit`` table (bot/audit.py)."""
 
     name = "audit"
 

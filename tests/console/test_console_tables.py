@@ -1,5 +1,5 @@
 """The console tables built by Alembic revisions 0005 and 0006 match console/tables.py, and go down
-cleanly."""
+cleanly. (``console_audit``, built by 0005 too, is bot.audit's: tests/bot/test_audit_store.py.)"""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ CONSOLE_TABLES = {
     "console_users",
     "console_sessions",
     "console_login_attempts",
-    "console_audit",
     "console_api_tokens",
 }
 
