@@ -40,6 +40,7 @@ from console.routes.workspace_live import close_workspace
 from console.running import AppServices, EngineOnly
 from console.security.http import install_security
 from console.security.platform import ConsolePlatform
+from console.services.analytics.scheduled import start_app_reports
 from console.services.automation import start_automation
 from console.services.operations import TurnMetrics
 from privacy.logs import install as install_log_redaction
@@ -163,6 +164,7 @@ def create_app(
             recovery = RecoveryLoop(built.engine, after=wake)
             recovery.start()
         retention = start_retention(settings, built.engine.store.engine) if built is not None else None
+        reports = start_app_reports(settings, built, credentials) if built is not None else None
         automation = start_automation(settings, built, credentials) if built is not None else None
         try:
             await app.state.console.start()  # console accounts; demo users in demo mode
@@ -172,6 +174,8 @@ def create_app(
                 await recovery.stop()
             if retention is not None:
                 await retention.stop()
+            if reports is not None:
+                await reports.stop()
             if automation is not None:
                 await automation.stop()
             await app.state.console.close()

@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from console.deps import ANALYTICS_ROLES, Platform, require_roles
 from console.errors import error_response
+from console.routes import analytics_schedule, analytics_staffing
 from console.running import running_services
 from console.security.models import ConsoleUser
 from console.security.platform import ConsolePlatform
@@ -43,6 +44,7 @@ from console.services.analytics import (
     report_table_csv,
     select_rows,
 )
+from console.services.analytics.roi import roi_of
 from console.services.analytics.settings import AnalyticsConfig, load_analytics_config
 from console.web import render
 from handoff.config import HandoffConfig, load_handoff_config
@@ -123,6 +125,8 @@ def _csv(text: str, period: DateRange, what: str = "conversations") -> Response:
 def router() -> APIRouter:
     """The analytics routes."""
     routes = APIRouter()
+    routes.include_router(analytics_schedule.router())
+    routes.include_router(analytics_staffing.router(handoff_config))
 
     @routes.get("/console/analytics", response_class=HTMLResponse, include_in_schema=False)
     async def analytics_page(request: Request, user: Manager) -> HTMLResponse:
@@ -148,7 +152,11 @@ def router() -> APIRouter:
         rows = await conversations_of(request, platform, period, reopen_days)
         if format == "csv":
             return _csv(facts_csv(rows), period)
-        return compute_report(rows, period, config, grouping=grouping, reopen_days=reopen_days)
+        settings = analytics_config(request)
+        report = compute_report(rows, period, config, grouping=grouping, reopen_days=reopen_days)
+        return report.model_copy(
+            update={"roi": roi_of(report, settings.roi), "business_hours": settings.business_hours}
+        )
 
     @routes.get(
         "/api/analytics/report/{table}.csv",

@@ -103,6 +103,10 @@ EXPECTED: dict[tuple[str, str], str | tuple[Role, ...]] = {
     ("GET", "/api/analytics/gaps"): MANAGERS,
     ("GET", "/api/analytics/conversations"): MANAGERS,
     ("GET", "/api/analytics/report/{table}.csv"): MANAGERS,
+    ("GET", "/api/analytics/subscriptions"): MANAGERS,
+    ("POST", "/api/analytics/subscriptions"): MANAGERS,
+    ("DELETE", "/api/analytics/subscriptions/{subscription_id}"): MANAGERS,
+    ("GET", "/api/analytics/staffing"): MANAGERS,
     # ---- operations: Prometheus scrapes with an API token (metrics:read) or an admin -------
     ("GET", "/metrics"): ADMINS,
     # ---- agent workspace (helper C adds its routes here: queue, conversations, WebSockets) -----
@@ -151,6 +155,7 @@ PATH_PARAMS: dict[str, str] = {
     "client": "walk-test-client",
     "token_id": "1",
     "table": "tier",
+    "subscription_id": "1",
 }
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}

@@ -165,6 +165,30 @@ class KpiRow(BaseModel):
     csat_response_rate: float | None
 
 
+FORMULA = (
+    "hours saved = contained × minutes per conversation ÷ 60; "
+    "gross saving = hours saved × cost per agent hour; "
+    "bot cost = conversations × cost per conversation; "
+    "net saving = gross saving − bot cost"
+)
+
+
+class RoiFigures(BaseModel):
+    """What durable bot resolutions saved in a report's range."""
+
+    currency: str
+    contained: int
+    conversations: int
+    minutes_per_conversation: float
+    cost_per_agent_hour: float
+    cost_per_conversation: float
+    hours_saved: float
+    gross_saving: float
+    bot_cost: float
+    net_saving: float
+    formula: str = FORMULA
+
+
 class AnalyticsReport(BaseModel):
     """Everything the manager's analytics page shows for one date range."""
 
@@ -182,3 +206,5 @@ class AnalyticsReport(BaseModel):
     breakdowns: dict[str, list[KpiRow]] = Field(
         default_factory=dict, description="KPIs by period, tier, channel, language and agent"
     )
+    roi: RoiFigures | None = Field(default=None, description="what durable bot resolutions saved")
+    business_hours: bool = Field(default=True, description="response times count open hours only")
