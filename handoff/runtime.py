@@ -34,10 +34,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
+from bot.channels.addresses import AddressBook
 from bot.domain import Domain
 from bot.events import Event, SlotSet, UserUttered
 from bot.models import ComponentHealth, InboundMessage
 from bot.redact import conversation_ref
+from bot.sentiment.trajectory import trajectory
 from bot.store.event_store import split_conversation_id
 from bot.tracker import Tracker
 from handoff.agents import AgentRoster, AgentStatus, load_agents
@@ -47,8 +51,8 @@ from handoff.config import HandoffConfig, load_handoff_config
 from handoff.ledger import HandoffLedger
 from handoff.packet import HandoffPacket, Summariser, build_packet
 from handoff.presence import PresenceStore
-from handoff.projections import register_handoff_projections
-from handoff.queue import RankedItem, queue_item, rank
+from handoff.projections import conversation_facts, handoff_tickets, register_handoff_projections
+from handoff.queue import QueueItem, RankedItem, rank
 from handoff.recognition import ClientRecognition, recognised_client
 from handoff.roster import AgentDirectory
 from handoff.routing import Assignment, RoutingRequest, route
@@ -95,7 +99,7 @@ class HandoffRuntime:
         self.roster = roster
         self.ledger = ledger
         self.summariser = summariser
-        self.recognition = ClientRecognition(clients)
+        self.recognition = ClientRecognition(clients, addresses=AddressBook(writer.store.engine))
         self.service = HandoffService(writer, clock=self.clock)
 
     def clock(self) -> float:
@@ -152,14 +156,51 @@ class HandoffRuntime:
         )
 
     async def queue(self, now: float | None = None) -> list[RankedItem]:
-        """Conversations waiting for a person, highest priority first, with SLA clocks."""
+        """Conversations waiting for a person, highest priority first, with SLA clocks.
+
+        Read from the handoff read models, never from whole logs: the queued tickets and
+        their conversation facts (client, detected language, sentiment scores) in ONE query,
+        then each distinct client's profile once, as the console's queue reads them."""
+        tickets, facts = handoff_tickets.c, conversation_facts.c
+        joined = handoff_tickets.outerjoin(
+            conversation_facts, facts.conversation_id == tickets.conversation_id
+        )
+        stmt = (
+            select(
+                tickets.conversation_id,
+                tickets.queued_at,
+                tickets.reason,
+                facts.client_id,
+                facts.detected_language,
+                facts.sentiment_scores,
+            )
+            .select_from(joined)
+            .where(tickets.status == HandoffStatus.QUEUED.value, tickets.status_event.is_not(None))
+        )
+        async with self.store.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        clients: dict[tuple[str | None, str], ClientProfile | None] = {}
         items = []
-        for conversation_id in await self.ledger.in_status(HandoffStatus.QUEUED):
-            events = await self.store.events(conversation_id)
-            client = await self._client(conversation_id, events)
-            item = queue_item(conversation_id, events, self.config, client=client)
-            if item is not None:
-                items.append(item)
+        for row in rows:
+            if row.queued_at is None:
+                continue
+            key = (row.client_id, "" if row.client_id else row.conversation_id)
+            if key not in clients:
+                clients[key] = await self._client_by_id(row.conversation_id, row.client_id)
+            client = clients[key]
+            path = trajectory(list(row.sentiment_scores or []), self.config.triggers.sentiment)
+            items.append(
+                QueueItem(
+                    conversation_id=row.conversation_id,
+                    tier=client.tier if client else "Standard",
+                    queued_at=row.queued_at,
+                    sentiment=path.latest,
+                    reason=row.reason,
+                    language=row.detected_language or (client.language if client else None),
+                    category=client.recent_visits[0].category if client and client.recent_visits else None,
+                    client_name=client.display_name if client else None,
+                )
+            )
         return rank(items, self.clock() if now is None else now, self.config)
 
     async def route(self, conversation_id: str, now: datetime | None = None) -> Assignment:
@@ -186,7 +227,11 @@ class HandoffRuntime:
         await self.roster.presence.close()
 
     async def _client(self, conversation_id: str, events: list[Event]) -> ClientProfile | None:
-        client_id = recognised_client(events)  # only what recognition set, never a client's slot
+        # only what recognition set, never a client's slot
+        return await self._client_by_id(conversation_id, recognised_client(events))
+
+    async def _client_by_id(self, conversation_id: str, client_id: str | None) -> ClientProfile | None:
+        """The client ``client_id`` names (if it still exists), else the sender id's owner."""
         if client_id:
             try:
                 return await self.clients.get(str(client_id))
