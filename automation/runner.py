@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 AUDIT_ACTOR = "automation"
 DEFAULT_POLL = 1.0
 BATCH = 100
+ASSIGN_EVERY = 5.0  # seconds between auto-assignment sweeps of the queue
 
 
 class AutomationRunner:
@@ -85,11 +86,16 @@ class AutomationRunner:
         return fired
 
     async def _pending(self) -> list[Any]:
-        stmt = (
+        """Undone rows, oldest first: event rows and SLA watches read apart, so watches still
+        waiting for their deadline never crowd new events out of a round."""
+        undone = (
             select(automation_inbox).where(automation_inbox.c.done.is_(False)).order_by(automation_inbox.c.id)
         )
+        due_at = automation_inbox.c.due_at
         async with self.store.engine.connect() as conn:
-            return list((await conn.execute(stmt.limit(BATCH))).all())
+            fresh = (await conn.execute(undone.where(due_at.is_(None)).limit(BATCH))).all()
+            watches = (await conn.execute(undone.where(due_at.is_not(None)).limit(BATCH))).all()
+        return [*fresh, *watches]
 
     async def _skip_unwatched(self, rules: RuleSet) -> None:
         """Mark done, in one statement, the rows of triggers no enabled rule runs on (most
@@ -222,9 +228,13 @@ class AutomationRunner:
         return self
 
     async def _loop(self) -> None:
+        last_sweep = float("-inf")
         while True:
             try:
-                await self.run_once()
+                due = time.monotonic() - last_sweep >= ASSIGN_EVERY  # the queue is read every few s
+                await self.run_once(assign=due)
+                if due:
+                    last_sweep = time.monotonic()
             except asyncio.CancelledError:
                 raise
             except Exception:  # a bad round (database away) is logged; the next one retries

@@ -195,12 +195,14 @@ def router() -> APIRouter:
         workspace: WorkspaceDep,
     ) -> Response | ActionResult:
         try:
-            await workspace.actions.transfer(conversation_id, user, body.reason, body.to_agent)
+            overridden = await workspace.actions.transfer(
+                conversation_id, user, body.reason, body.to_agent, override=body.override
+            )
         except (WorkspaceError, IllegalTransition) as exc:
             return _problem(exc)
-        detail = {"to_agent": body.to_agent, "reason": body.reason}
+        detail = {"to_agent": body.to_agent, "reason": body.reason, "overridden": overridden}
         await record(request, user, "workspace.transfer", f"conversation:{conversation_id}", detail)
-        return await done(workspace, conversation_id, user)
+        return await done(workspace, conversation_id, user, note=overridden)
 
     @routes.post("/api/workspace/conversations/{conversation_id}/resolve", response_model=ActionResult)
     async def resolve(

@@ -13,6 +13,8 @@ server -> client
     client writing). ``{"type": "lines", "conversation_id": ..., "lines": [WorkspaceLine]}``:
     the open conversation's lines after the last one sent, in ``seq`` order, each at most
     once per socket, so a page that reconnects with its ``last_seq`` loses nothing.
+    ``{"type": "mention", "mention": {"conversation_id", "seq", "author"}}`` when a private
+    note @mentions the signed-in agent (written on any console process).
     ``{"type": "error", "message": ...}`` for a frame it could not use (the socket stays up).
 
 The socket closes with 4401 when the session ends (checked every few seconds) and 4403
@@ -113,7 +115,7 @@ class LiveSession:
         """Serve the socket until the page leaves or the session ends."""
         from console.routes.workspace import me_view
 
-        subscription = self.workspace.hub.subscribe()
+        subscription = self.workspace.hub.subscribe(self.user.agent_id)
         agent = self.user.agent_id
         if agent:
             self.workspace.presence.opened(agent)
@@ -204,6 +206,8 @@ class LiveSession:
                 return
             if queue is not None:
                 await self.socket.send({"type": "queue", "queue": queue.model_dump(mode="json")})
+            for mention in subscription.take_mentions():  # a note @mentioned this agent
+                await self.socket.send({"type": "mention", "mention": mention.model_dump(mode="json")})
             if tick or (self.conversation_id is not None and self.conversation_id in conversations):
                 await self.catch_up()
 

@@ -425,6 +425,7 @@
       if (frame.type === "queue") { onQueue(frame.queue); }
       else if (frame.type === "me") { onMe(frame.me); }
       else if (frame.type === "lines" && frame.conversation_id === state.openId && state.view) { appendLines(frame.lines); }
+      else if (frame.type === "mention") { announce(frame.mention.author + " mentioned you in a note."); }
       else if (frame.type === "error") { $("connection").textContent = frame.message; }
     });
     ws.addEventListener("close", function (event) {

@@ -5,8 +5,14 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import hashlib
+import hmac
+import http.server
+import json
+import threading
 from datetime import datetime
 from pathlib import Path
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +21,7 @@ from sqlalchemy import select
 from automation.rules import parse_rules
 from automation.service import build_runner, dry_run_for
 from automation.tables import automation_firings
-from bot.events import IntentPrediction, ParseData, SentimentScore, SlotSet, UserUttered
+from bot.events import BotUttered, IntentPrediction, ParseData, SentimentScore, SlotSet, UserUttered
 from bot.store import EventStore
 from console.audit import AuditFilter, AuditLog
 from handoff.presence import InMemoryPresence
@@ -178,4 +184,80 @@ async def test_dry_run_counts_what_would_have_fired(
         assert report.conversations == 6
         assert await runtime.service.status("widget:v1") == HandoffStatus.BOT  # nothing ran
     finally:
+        await store.close()
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """A webhook receiver on loopback: keeps each request's headers and body."""
+
+    got: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.got.append((dict(self.headers.items()), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+async def test_sla_breach_fires_once_after_the_deadline_and_signs_its_webhook(
+    store_url: tuple[str, str | None], repo_dir: Path, tmp_path: Path
+) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Receiver.got.clear()
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "automation.yml").write_text(
+        f"""
+rules:
+  - id: vip_sla
+    name: VIP waited too long
+    on: sla_breached
+    if: {{tier: [VIP]}}
+    then:
+      - tag: sla-missed
+      - webhook: {{url: "http://127.0.0.1:{server.server_port}/hook", secret_env: HOOK_SECRET}}
+""",
+        encoding="utf-8",
+    )
+    url, schema = store_url
+    clock = Clock(OPEN)
+    store = EventStore.from_url(url, schema=schema)
+    try:
+        runtime = await runtime_on(store, repo_dir, clock)
+        runner = build_runner(
+            store,
+            runtime,
+            AuditLog(store.engine),
+            project_dir=project,
+            clock=clock,
+            secrets={"HOOK_SECRET": "s3cret"},
+        )
+        for cid in ("widget:late", "widget:answered"):
+            await write(store, cid, "VIP", OPEN)
+            await runtime.service.request(cid, "client_request")
+        await runtime.service.claim("widget:answered", "anna.kowalska")
+        reply = BotUttered(
+            text="I'm here", metadata={"sender": "agent", "agent_id": "anna.kowalska"}, timestamp=OPEN + 20
+        )
+        await store.append("widget:answered", [reply])
+
+        clock.now = OPEN + 30  # VIP SLA is 60 s: not yet
+        assert await runner.run_once(assign=False) == 0
+        clock.now = OPEN + 61
+        assert await runner.run_once(assign=False) == 1  # only the unanswered one
+        assert await runner.run_once(assign=False) == 0
+        ((headers, body),) = Receiver.got
+        assert json.loads(body)["conversation_id"] == "widget:late"
+        expected = hmac.new(
+            b"s3cret", headers["X-Concierge-Timestamp"].encode() + b"." + body, hashlib.sha256
+        )
+        assert headers["X-Concierge-Signature"] == "sha256=" + expected.hexdigest()
+        await runner.stop()
+    finally:
+        server.shutdown()
+        server.server_close()
         await store.close()

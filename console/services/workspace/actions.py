@@ -32,6 +32,7 @@ from bot.transcript import outbound_from_bot_event
 from console.security.models import ConsoleUser
 from console.services.workspace.access import actor_id, can_assign
 from console.services.workspace.errors import (
+    AgentNotAvailable,
     AlreadyHeld,
     ConversationNotFound,
     NoAgentProfile,
@@ -39,8 +40,10 @@ from console.services.workspace.errors import (
     NotYours,
     WrongState,
 )
+from console.services.workspace.mentions import MENTIONS_KEY, mentioned_agents
 from console.services.workspace.models import DeliveryView
 from handoff.agents import AgentStatus
+from handoff.assignment import AgentUnavailable, check_target
 from handoff.clients import ClientNotFound
 from handoff.presence import PresenceUnavailable
 from handoff.roster import UnknownAgent
@@ -125,20 +128,33 @@ class WorkspaceActions:
         return AlreadyHeld(str(status), holder, self.name_of(holder) if holder else None)
 
     async def transfer(
-        self, conversation_id: str, user: ConsoleUser, reason: str, to_agent: str | None = None
+        self,
+        conversation_id: str,
+        user: ConsoleUser,
+        reason: str,
+        to_agent: str | None = None,
+        *,
+        override: bool = False,
     ) -> str | None:
-        """Back to the queue with ``reason``, or on to ``to_agent`` (two moves: queued, then assigned)."""
+        """Back to the queue with ``reason``, or on to ``to_agent`` (two moves: queued, then
+        assigned), who must be online with a free slot unless ``override`` (then the returned
+        sentence says what was overridden; None when nothing was)."""
         current = await self.ticket(conversation_id)
         self._holder_or_supervisor(current, user, "transferred")
+        overridden = None
         if to_agent is not None:
             self._check_agent(to_agent)
             if to_agent == current.assigned_to:
                 raise WrongState(f"{self.name_of(to_agent)} already holds this conversation")
+            try:
+                overridden = await check_target(self.runtime, to_agent, override=override)
+            except AgentUnavailable as exc:
+                raise AgentNotAvailable(to_agent, exc.why) from None
         me = actor_id(user)
         await self.service.transfer(conversation_id, me, reason)
         if to_agent is not None:
             await self.service.claim(conversation_id, to_agent, by=me)
-        return to_agent
+        return overridden
 
     async def resolve(
         self, conversation_id: str, user: ConsoleUser, reason: str | None, ask_csat: bool
@@ -309,7 +325,13 @@ class WorkspaceActions:
         client = await self.runtime.client_for(conversation_id) if to_client else None
         if to_client and client is None:
             raise WrongState("this conversation's client is not known; add the note to the conversation only")
-        note = AgentNoteAdded(text=text, author=user.display_name, timestamp=self.runtime.clock())
+        mentions = mentioned_agents(text, self.runtime.roster.profiles)  # told live by the hub
+        note = AgentNoteAdded(
+            text=text,
+            author=user.display_name,
+            timestamp=self.runtime.clock(),
+            metadata={MENTIONS_KEY: mentions} if mentions else {},
+        )
         await self.engine.append(conversation_id, [note])
         if client is None:
             return False

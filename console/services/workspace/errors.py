@@ -69,3 +69,21 @@ class AlreadyHeld(WrongState):
     def detail(self) -> dict[str, str | None]:
         """``status`` now, and who holds it (``holder`` id and ``holder_name``; None when nobody does)."""
         return {"status": self.current_status, "holder": self.holder, "holder_name": self.holder_name}
+
+
+class AgentNotAvailable(WrongState):
+    """A transfer to an agent who is offline, away or has no free slot, without an override."""
+
+    code = "agent_unavailable"
+
+    def __init__(self, agent_id: str, why: str) -> None:
+        super().__init__(
+            f"{agent_id} is {why}: transfer to an online agent with a free slot, or send override: true"
+        )
+        self.agent_id = agent_id
+        self.why = why
+
+    @property
+    def detail(self) -> dict[str, str | None]:
+        """The agent and why they cannot take it now."""
+        return {"agent_id": self.agent_id, "why": self.why}

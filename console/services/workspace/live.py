@@ -27,12 +27,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.tables import events
+from console.services.workspace.mentions import MENTIONS_KEY, Mention
 from console.services.workspace.models import QueueView
 from console.services.workspace.queue import QueueBuilder
 
 log = logging.getLogger(__name__)
 
 HANDOFF_TYPES = frozenset({"handoff_status", "handoff_requested"})
+NOTE_TYPE = "agent_note"
 BATCH = 1000
 
 
@@ -57,12 +59,19 @@ def signature(view: QueueView) -> tuple[tuple[object, ...], ...]:
 class Subscription:
     """One socket's pending updates: the newest queue snapshot and the conversations that changed."""
 
-    def __init__(self) -> None:
+    def __init__(self, agent_id: str | None = None) -> None:
+        self.agent_id = agent_id  # whose @mentions this socket is told about
         self.queue: QueueView | None = None
         self.conversations: set[str] = set()
+        self.mentions: list[Mention] = []
         self.tick = False
         self.closed = False
         self._wake = asyncio.Event()
+
+    def take_mentions(self) -> list[Mention]:
+        """The @mentions of this socket's agent since the last call."""
+        taken, self.mentions = self.mentions, []
+        return taken
 
     def wake(self) -> None:
         """Wake the waiter (new updates, or the socket is closing)."""
@@ -105,9 +114,10 @@ class WorkspaceHub:
         """How many subscribers are connected."""
         return len(self._subscribers)
 
-    def subscribe(self) -> Subscription:
-        """A new subscriber; starts the poller if it is the first."""
-        subscription = Subscription()
+    def subscribe(self, agent_id: str | None = None) -> Subscription:
+        """A new subscriber (``agent_id``: told when a note mentions them); starts the poller
+        if it is the first."""
+        subscription = Subscription(agent_id)
         self._subscribers.add(subscription)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="workspace-hub")
@@ -156,6 +166,22 @@ class WorkspaceHub:
             subscription.tick = subscription.tick or tick
             subscription.wake()
 
+    async def _mentions(self, note_ids: list[int]) -> None:
+        """Tell the mentioned agents' sockets about new notes that @mention them."""
+        if not note_ids or not any(s.agent_id for s in self._subscribers):
+            return
+        stmt = select(events.c.conversation_id, events.c.seq, events.c.data).where(events.c.id.in_(note_ids))
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        for row in rows:
+            named = (row.data.get("metadata") or {}).get(MENTIONS_KEY) or []
+            mention = Mention(
+                conversation_id=row.conversation_id, seq=row.seq, author=str(row.data.get("author", ""))
+            )
+            for subscription in self._subscribers:
+                if subscription.agent_id in named:
+                    subscription.mentions.append(mention)
+
     async def _rebuild(self) -> None:
         view = await self.queue.build()
         mark = signature(view)
@@ -177,6 +203,7 @@ class WorkspaceHub:
                 touched = {conversation_id for _, conversation_id, _ in rows}
                 if rows:
                     cursor = rows[-1][0]
+                    await self._mentions([row_id for row_id, _, kind in rows if kind == NOTE_TYPE])
                     self._broadcast(conversations=touched)
                 moved = any(kind in HANDOFF_TYPES for _, _, kind in rows)
                 due = self.clock() - last_full >= self.refresh

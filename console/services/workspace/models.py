@@ -241,6 +241,8 @@ class ActionResult(BaseModel):
     conversation: ConversationView
     csat_asked: bool = False
     delivery: DeliveryView | None = None
+    #: what the action overrode, said plainly (e.g. a transfer to an offline agent)
+    note: str | None = None
 
 
 # ---- request bodies -------------------------------------------------------------------
@@ -268,6 +270,8 @@ class TransferRequest(BaseModel):
 
     to_agent: str | None = Field(default=None, max_length=64)
     reason: str = Field(min_length=1, max_length=MAX_REASON)
+    #: transfer to an agent who is offline, away or full anyway (the answer says so)
+    override: bool = False
 
 
 class CloseRequest(BaseModel):

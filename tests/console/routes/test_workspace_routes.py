@@ -212,18 +212,30 @@ async def test_a_manager_assigns_and_transfers(app: FastAPI, engine: Engine) -> 
             assigned.status_code == 200
             and assigned.json()["conversation"]["assigned_to"] == "olena.shevchenko"
         )
-        moved = await kasia.post(
+        offline = await kasia.post(
             path(cid, "transfer"),
             json={"to_agent": "anna.kowalska", "reason": "her concierge is back"},
             headers=csrf,
         )
+        assert offline.status_code == 409 and offline.json()["error"] == "agent_unavailable"
+        assert offline.json()["detail"] == {"agent_id": "anna.kowalska", "why": "offline"}
+        moved = await kasia.post(
+            path(cid, "transfer"),
+            json={"to_agent": "anna.kowalska", "reason": "her concierge is back", "override": True},
+            headers=csrf,
+        )
         assert moved.json()["conversation"]["assigned_to"] == "anna.kowalska"
+        assert moved.json()["note"] == "overridden: anna.kowalska is offline"
         unreasoned = await kasia.post(path(cid, "transfer"), json={"reason": ""}, headers=csrf)
         assert unreasoned.status_code == 422
     platform: ConsolePlatform = await app.state.console.ready()
     entries, _ = await platform.audit.entries(AuditFilter(action="workspace.*"))
     assert [e.action for e in entries][:2] == ["workspace.transfer", "workspace.assign"]
-    assert entries[0].detail == {"to_agent": "anna.kowalska", "reason": "her concierge is back"}
+    assert entries[0].detail == {
+        "to_agent": "anna.kowalska",
+        "reason": "her concierge is back",
+        "overridden": "overridden: anna.kowalska is offline",
+    }
 
 
 async def recv(ws: Any, kind: str) -> dict[str, Any]:

@@ -168,6 +168,7 @@ async def test_a_transfer_says_why_and_keeps_the_clients_waiting_time(
     cid = await vip_complains(engine)
     queued_at = (await workspace.queue.build()).entries[0].queued_at
     await workspace.actions.claim(cid, ANNA)
+    await workspace.actions.set_presence(OLENA, "online")  # transfers go to agents who are there
     await workspace.actions.transfer(cid, ANNA, "needs a Ukrainian speaker", "olena.shevchenko")
     view = await workspace.views.conversation(cid, OLENA)
     assert view.assigned_to == "olena.shevchenko" and view.holder_is_you
