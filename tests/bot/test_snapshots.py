@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.domain import Domain, SlotDef
 from bot.events import (
@@ -26,8 +27,8 @@ from bot.events import (
     UserUttered,
 )
 from bot.store import EventStore, scratch_schema
-from bot.store.snapshots import TrackerSnapshots
-from bot.store.tables import conversations
+from bot.store.snapshots import PROJECTOR_NAME, TrackerSnapshots
+from bot.store.tables import conversations, tracker_snapshots
 from bot.tracker import Tracker
 
 DOMAIN = Domain(
@@ -173,3 +174,59 @@ async def test_a_failed_turn_or_a_changed_domain_is_never_served_from_the_snapsh
         update={"slots": {**DOMAIN.slots, "extra": SlotDef(name="extra", initial_value=1)}}
     )
     assert (await snapshots.checkout(cid, other)).get_slot("extra") == 1
+
+
+async def test_a_restarted_process_reads_the_stored_snapshot_and_it_equals_the_full_fold(
+    store: EventStore,
+) -> None:
+    writer = TrackerSnapshots(store)  # writes snapshots in its turns' append transactions
+    rng = random.Random(7)
+    clock = [5_000.0]
+    ids = [f"test:p{i}" for i in range(4)]
+    for _ in range(120):
+        cid = rng.choice(ids)
+        if rng.random() < 0.1:  # an append outside any turn: folded on the next read
+            await store.append(cid, random_events(rng, clock))
+        else:
+            await turn(writer, store, cid, random_events(rng, clock), fail=rng.random() > 0.95)
+    async with store.engine.connect() as conn:
+        stored_rows = (await conn.execute(select(func.count()).select_from(tracker_snapshots))).scalar_one()
+    assert stored_rows > 0
+    restarted = TrackerSnapshots(store)  # another process, or this one after a restart: nothing kept
+    for cid in ids:
+        tracker = await restarted.checkout(cid, DOMAIN)
+        expected = await full_fold(store, cid)
+        assert tracker.current_state() == expected.current_state()
+        assert tracker == expected
+        restarted.checkin(cid, [])
+    assert restarted.loaded > 0  # read from the table, not folded
+    # a changed domain never reads them
+    other = DOMAIN.model_copy(update={"slots": {**DOMAIN.slots, "extra": SlotDef(name="extra")}})
+    fresh = TrackerSnapshots(store)
+    await fresh.checkout(ids[0], other)
+    assert (fresh.loaded, fresh.folds) == (0, 1)
+    # rebuilt: emptied, every conversation folds its log again
+    await store.rebuild_projections([PROJECTOR_NAME])
+    again = TrackerSnapshots(store)
+    tracker = await again.checkout(ids[0], DOMAIN)
+    assert (again.loaded, again.folds) == (0, 1)
+    assert tracker == await full_fold(store, ids[0])
+
+
+async def test_a_stored_snapshot_whose_event_is_gone_is_not_used(store: EventStore) -> None:
+    writer = TrackerSnapshots(store)
+    cid = "test:rewritten"
+    for i in range(6):
+        events: list[Event] = [
+            UserUttered(text=f"m{i}", timestamp=10.0 + i),
+            SlotSet(name="cuisine", value=f"c{i}", timestamp=10.0 + i),
+            BotUttered(text="ok", timestamp=10.0 + i),
+        ]
+        await turn(writer, store, cid, events)
+    async with store.engine.begin() as conn:
+        await conn.execute(conversations.delete().where(conversations.c.id == cid))
+    await store.append(cid, [UserUttered(text=f"n{i}", timestamp=99.0 + i) for i in range(20)])
+    reader = TrackerSnapshots(store)
+    tracker = await reader.checkout(cid, DOMAIN)
+    assert reader.loaded == 0 and tracker.get_slot("cuisine") is None
+    assert tracker == await full_fold(store, cid)
