@@ -78,8 +78,10 @@ class AutomationRunner:
         now = self.clock()
         fired = 0
         logs: dict[str, list[StoredEvent]] = {}
-        await self._skip_unwatched(rules)
-        for row in await self._pending():
+        rows = await self._pending()
+        watched = [row for row in rows if row.trigger in rules.triggers]
+        await self._skip([row.id for row in rows if row.trigger not in rules.triggers])
+        for row in watched:
             fired += await self._handle(row, version, rules, now, logs)
         if assign:
             await self.assigner.sweep(now)
@@ -97,14 +99,14 @@ class AutomationRunner:
             watches = (await conn.execute(undone.where(due_at.is_not(None)).limit(BATCH))).all()
         return [*fresh, *watches]
 
-    async def _skip_unwatched(self, rules: RuleSet) -> None:
-        """Mark done, in one statement, the rows of triggers no enabled rule runs on (most
-        client messages when no rule watches them): rules apply from when they are saved."""
-        stmt = update(automation_inbox).where(automation_inbox.c.done.is_(False))
-        if rules.triggers:
-            stmt = stmt.where(automation_inbox.c.trigger.not_in(sorted(rules.triggers)))
-        async with self.store.engine.begin() as conn:
-            await conn.execute(stmt.values(done=True))
+    async def _skip(self, row_ids: list[int]) -> None:
+        """Mark done, in one statement, rows of triggers no enabled rule runs on (rules apply
+        from when they are saved); an idle round writes nothing."""
+        if row_ids:
+            async with self.store.engine.begin() as conn:
+                await conn.execute(
+                    update(automation_inbox).where(automation_inbox.c.id.in_(row_ids)).values(done=True)
+                )
 
     async def _done(self, row_id: int) -> None:
         async with self.store.engine.begin() as conn:

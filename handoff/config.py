@@ -307,7 +307,7 @@ class AssignmentConfig(BaseModel):
     """Auto-assignment from the queue (:mod:`handoff.assignment`)."""
 
     auto_assign: bool = Field(
-        default=True, description="queued conversations go to the best agent by themselves"
+        default=False, description="queued conversations go to the best agent by themselves (opt-in)"
     )
     sticky_concierge_seconds: int = Field(
         default=300,

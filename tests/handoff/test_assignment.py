@@ -101,6 +101,8 @@ async def test_a_sweep_spreads_the_queue_evenly_and_respects_capacity(tmp_path: 
     clock = Clock(OPEN.timestamp())
     try:
         runtime = await runtime_on(store, repo_dir, clock)
+        assert await AutoAssigner(runtime).sweep() == []  # opt-in: off unless handoff.yml says so
+        runtime.config = runtime.config.model_copy(update={"assignment": AssignmentConfig(auto_assign=True)})
         for agent in ("anna.kowalska", "marta.nowak"):  # 3 and 4 slots
             await runtime.set_agent_status(agent, "online")
         for i in range(9):
