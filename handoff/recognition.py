@@ -29,6 +29,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot.channels.addresses import AddressBook, is_opaque
 from bot.domain import Domain
 from bot.events import Event, SlotSet, UserUttered
 from bot.models import ContactHints, InboundMessage
@@ -128,8 +129,11 @@ class ClientRecognition:
         cache_size: int = CACHE_SIZE,
         ttl: float = PROFILE_TTL_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
+        addresses: AddressBook | None = None,
     ) -> None:
         self.clients = clients
+        #: the channel address behind an opaque conversation id (bot/channels/addresses.py)
+        self.addresses = addresses
         self.cache_size = cache_size
         self.ttl = ttl
         self.monotonic = monotonic
@@ -195,6 +199,11 @@ class ClientRecognition:
         the provider signs (never creates one; None for the widget and REST)."""
         if channel not in CHANNEL_KINDS:
             return None
+        if is_opaque(sender_id):  # the address is on file, not in the id
+            address = await self.addresses.address(f"{channel}:{sender_id}") if self.addresses else None
+            if address is None:
+                return None
+            sender_id = address
         try:
             identity = Identity.from_channel(channel, sender_id)
         except InvalidIdentity:

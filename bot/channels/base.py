@@ -69,6 +69,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.channels.addresses import is_opaque, split_conversation_id
 from bot.channels.limits import DEFAULT_GUARD, ChatGuard
 from bot.channels.outbox import RateLimit
 from bot.errors import ChannelError, ConfigError
@@ -76,6 +77,7 @@ from bot.live import Subscription
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry
 
 if TYPE_CHECKING:
+    from bot.channels.addresses import AddressBook
     from bot.channels.outbox import Outbox
     from bot.settings import Settings
 
@@ -262,6 +264,7 @@ class PushChannel(ChannelAdapter):
         self.rate_limit: RateLimit = self.config.rate_limit
         self.stats = ChannelStats()
         self.outbox: Outbox | None = None
+        self.addresses: AddressBook | None = None
         self.handler: MessageHandler | None = None
 
     @classmethod
@@ -283,7 +286,28 @@ class PushChannel(ChannelAdapter):
     def attach(self, outbox: Outbox) -> None:
         """Send through ``outbox`` (the app's lifespan calls this once the database is up)."""
         self.outbox = outbox
+        self.addresses = outbox.addresses
         outbox.register(self)
+
+    async def token_of(self, address: str) -> str:
+        """The opaque sender id of a client's channel ``address`` (a phone number, an e-mail
+        address, a chat id), its address row kept for the outbox (:mod:`bot.channels.addresses`).
+
+        Conversation ids are ``<channel>:<token>``: nothing downstream of the adapter sees the
+        address. Raises :class:`ChannelError` before the outbox (and so the database) is up.
+        """
+        if self.addresses is None:
+            raise ChannelError(f"channel {self.name}: the outbox is not running yet")
+        return split_conversation_id(await self.addresses.remember(self.name, address))[1]
+
+    async def conversation_of(self, recipient_id: str) -> str:
+        """The conversation of a message to ``recipient_id``: ``<name>:<token>`` for a token,
+        and for an address on file (``deliver`` gets the address from the outbox); else
+        ``<name>:<recipient_id>``, a conversation stored before opaque ids."""
+        if self.addresses is None or is_opaque(recipient_id):
+            return f"{self.name}:{recipient_id}"
+        derived = await self.addresses.conversation_id(self.name, recipient_id)
+        return derived if await self.addresses.address(derived) is not None else f"{self.name}:{recipient_id}"
 
     async def send(self, message: OutboundMessage) -> None:
         """Queue ``message`` durably (after :meth:`prepare`); the outbox delivers it.

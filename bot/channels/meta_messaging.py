@@ -202,9 +202,9 @@ class MetaMessagingChannel(WebhookChannel):
     async def _apply_watermark(self, receipt: WatermarkReceipt) -> None:
         if self.outbox is None or receipt.at is None:
             return
-        rows = await self.outbox.rows(
-            conversation_id=f"{self.name}:{receipt.recipient_id}", status=("sent", "delivered")
-        )
+        # the receipt names the client by their page-scoped id: the conversation's id is its token
+        conversation = await self.conversation_of(receipt.recipient_id)
+        rows = await self.outbox.rows(conversation_id=conversation, status=("sent", "delivered"))
         for row in rows:
             if row.provider_message_id and row.sent_at is not None and row.sent_at <= receipt.at:
                 await self.outbox.record_receipt(
@@ -214,7 +214,7 @@ class MetaMessagingChannel(WebhookChannel):
     # ---- the 24-hour window -------------------------------------------------------------
     async def messaging_type(self, message: OutboundMessage) -> dict[str, str]:
         """``messaging_type`` (and ``tag``) for ``message`` now; :class:`OutsideWindow` if none fits."""
-        conversation_id = f"{self.name}:{message.recipient_id}"
+        conversation_id = await self.conversation_of(message.recipient_id)
         last = await last_client_message_at(self.handler, conversation_id)
         if last is None:
             # nothing stored (e.g. the polite reply to an unreadable first message): Meta

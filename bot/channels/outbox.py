@@ -52,6 +52,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.channels.addresses import AddressBook
 from bot.channels.tables import outbox
 from bot.errors import ChannelError, OutsideWindow, RateLimited
 from bot.models import OutboundMessage
@@ -240,6 +241,8 @@ class Outbox:
         self._stopping = False
         self._early: dict[tuple[str, str], list[tuple[ReceiptStatus, datetime, str | None, float]]] = {}
         self.backlog: dict[str, dict[str, int]] = {}
+        #: conversation ids are opaque: the address a row goes to is read here at delivery
+        self.addresses = AddressBook(engine)
 
     # ---- wiring ----------------------------------------------------------------
     def register(self, channel: Deliverer) -> None:
@@ -515,7 +518,15 @@ class Outbox:
 
     async def _attempt(self, row: OutboxRow) -> None:
         channel = self._channels[row.channel]
-        message = row.message.model_copy(update={"idempotency_key": delivery_key(row)})
+        address = await self.addresses.recipient(row.channel, row.recipient_id)
+        if address is None:  # the conversation's address was erased: nobody to write to
+            exc = ChannelError("no address on file for this conversation (erased)", retryable=False)
+            await self._failed_attempt(row, channel, exc, final=True)
+            return
+        # the address exists only in memory, for the provider call; the row keeps the token
+        message = row.message.model_copy(
+            update={"idempotency_key": delivery_key(row), "recipient_id": address}
+        )
         timeout = max(1.0, self.settings.lease_seconds - LEASE_MARGIN)
         try:
             provider_id = await asyncio.wait_for(channel.deliver(message), timeout)

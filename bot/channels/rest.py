@@ -33,13 +33,14 @@ from typing import TYPE_CHECKING, Any, Self
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from bot.channels.base import ChannelAdapter, ChannelSection, MessageHandler, describe_validation_error
 from bot.channels.limits import slow_down, too_long_notice
 from bot.channels.webhook import json_body
 from bot.errors import BadPayload, ChannelError, ConfigError, RateLimited, Unauthorized
 from bot.models import ContactHints, InboundMessage, OutboundMessage
+from bot.redact import mask_text
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -62,6 +63,18 @@ class RestRequest(BaseModel):
     metadata: dict[str, Any] | None = None
     message_id: str | None = Field(default=None, min_length=1, max_length=256)
     input_channel: str | None = None
+
+    @field_validator("sender")
+    @classmethod
+    def _not_an_address(cls, sender: str) -> str:
+        # the sender is the conversation id's second half (``rest:<sender>``), which travels to
+        # URLs, logs and read models: a caller's own pseudonym, never a phone or an e-mail
+        if mask_text(sender) != sender:
+            raise ValueError(
+                "must be an id of your own, not a phone number or an e-mail address "
+                "(send contact details as metadata contact_phone / contact_email)"
+            )
+        return sender
 
     def to_inbound(self, channel: str) -> InboundMessage:
         """The engine's view of this request: no verified identity ever; contact details in

@@ -38,6 +38,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from bot.channels.addresses import is_opaque
 from bot.channels.base import ChannelSection, MessageHandler, PushChannel
 from bot.channels.limits import too_long_notice
 from bot.channels.outbox import ReceiptStatus
@@ -302,7 +303,7 @@ class WebhookChannel(PushChannel):
         stored are scheduled here before the error is raised, so none is left unprocessed
         and none is processed twice.
         """
-        resolved = [await self.resolve(m, handler) for m in messages]
+        resolved = [await self.resolve(await self.addressed(m), handler) for m in messages]
         fresh: list[InboundMessage] = []
         try:
             for message in resolved:
@@ -324,6 +325,14 @@ class WebhookChannel(PushChannel):
             raise
         return fresh
 
+    async def addressed(self, message: InboundMessage) -> InboundMessage:
+        """``message`` with its sender id (the provider's address of the client) replaced by
+        the opaque token of its conversation (:meth:`token_of`); one already carrying a
+        token (an e-mail answering our mail) passes as it is."""
+        if is_opaque(message.sender_id):
+            return message
+        return message.model_copy(update={"sender_id": await self.token_of(message.sender_id)})
+
     async def apply_receipts(self, receipts: Iterable[Receipt]) -> None:
         """Record delivery receipts in the outbox (forward only)."""
         for receipt in receipts:
@@ -337,8 +346,9 @@ class WebhookChannel(PushChannel):
     async def reply_unsupported(self, item: Unsupported) -> None:
         """A polite reply to a kind of message we cannot read; once per provider message id."""
         log.info("%s: unsupported message kind %r", self.name, item.kind)
+        recipient = item.sender_id if is_opaque(item.sender_id) else await self.token_of(item.sender_id)
         reply = OutboundMessage(
-            channel=self.name, recipient_id=item.sender_id, text=self.unsupported_reply, sender="system"
+            channel=self.name, recipient_id=recipient, text=self.unsupported_reply, sender="system"
         )
         await self.enqueue(reply, key=f"{self.name}:unsupported:{item.provider_message_id}")
 

@@ -359,7 +359,7 @@ class CloudWhatsAppChannel(WebhookChannel):
     # ---- outbound ----------------------------------------------------------------
     async def prepare(self, message: OutboundMessage) -> OutboundMessage:
         """Inside the 24-hour window: as is. Outside: the purpose's template, or OutsideWindow."""
-        conversation_id = f"{self.name}:{message.recipient_id}"
+        conversation_id = await self.conversation_of(message.recipient_id)
         return await self.window.prepare(
             self.handler, conversation_id, message, self.clock(), self.config.templates, render_template
         )

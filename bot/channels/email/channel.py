@@ -39,6 +39,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from bot.channels.addresses import is_opaque
 from bot.channels.base import MessageHandler, describe_validation_error
 from bot.channels.email.compose import build_email, is_our_message_id, match_option, new_message_id
 from bot.channels.email.config import EmailConfig
@@ -243,6 +244,8 @@ class EmailChannel(WebhookChannel):
             log.info("email: ignored a mail (%s)", reason)
             return "ignored"
         sender_id = await self._conversation_sender(parsed)
+        if not is_opaque(sender_id):  # From: the conversation of that address (its token)
+            sender_id = await self.token_of(sender_id)
         message = await self._inbound(parsed, sender_id)
         if message.text is None and not message.attachments:
             log.info("email: ignored an empty mail")
@@ -263,7 +266,8 @@ class EmailChannel(WebhookChannel):
         return None
 
     async def _conversation_sender(self, parsed: ParsedEmail) -> str:
-        """The conversation's address: the one we wrote to when this mail answers us, else From."""
+        """The conversation's sender id (the token of the address we wrote to) when this mail
+        answers one of ours, else the From address."""
         if self.threads is not None:
             ours = await self.threads.conversation_of_our_mail(parsed.thread_ids)
             if ours is not None:
@@ -316,7 +320,8 @@ class EmailChannel(WebhookChannel):
         """Send one mail by SMTP, threaded under the client's latest mail; its Message-ID."""
         thread = None
         if self.threads is not None:
-            thread = await self.threads.latest_client_mail(f"{self.name}:{message.recipient_id}")
+            # the outbox hands over the address; the thread is the conversation's (its token's)
+            thread = await self.threads.latest_client_mail(await self.conversation_of(message.recipient_id))
         to, to_name = message.recipient_id, None
         if thread is not None and thread.reply_to:
             to, to_name = thread.reply_to, thread.reply_name

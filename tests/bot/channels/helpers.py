@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import select, text
 
 from bot.agent import Agent
+from bot.channels.addresses import AddressBook, split_conversation_id
 from bot.channels.base import ChannelAdapter
 from bot.channels.media import Media
 from bot.engine import Engine
@@ -94,6 +95,19 @@ async def table_missing(engine: Engine, table: str) -> AsyncIterator[None]:
     finally:
         async with engine.store.engine.begin() as conn:
             await conn.execute(text(f"ALTER TABLE {table}_away RENAME TO {table}"))
+
+
+async def conversation_of(engine: Engine, channel: str, address: str) -> str:
+    """The opaque id a channel gives the conversation of ``address`` (a phone, an e-mail, a
+    provider id), derived with the database's key (:mod:`bot.channels.addresses`)."""
+    return await AddressBook(engine.store.engine).conversation_id(channel, address)
+
+
+async def sender_of(engine: Engine, channel: str, address: str) -> str:
+    """The sender id (token) that stands for ``address`` on ``channel``: what outbound
+    messages carry as ``recipient_id``. The address is put on file as a client's first
+    message does, so the outbox can send to it."""
+    return split_conversation_id(await AddressBook(engine.store.engine).remember(channel, address))[1]
 
 
 async def user_messages(engine: Engine, conversation_id: str) -> list[UserUttered]:

@@ -32,9 +32,14 @@ from .email_helpers import (
     wait_until,
 )
 from .email_servers import Dovecot, RecordingHandler, running_dovecot, running_smtp
-from .helpers import HOURS, WELCOME, journal
+from .helpers import HOURS, WELCOME, conversation_of, journal, sender_of
 
-ANA = "email:ana.kowalska@example.com"
+ANA_MAIL = "ana.kowalska@example.com"
+
+
+async def ana(engine: Engine) -> str:
+    """The conversation of ANA_MAIL: its id is opaque (bot.channels.addresses)."""
+    return await conversation_of(engine, "email", ANA_MAIL)
 
 
 @pytest.fixture
@@ -96,16 +101,19 @@ async def test_a_mail_fetched_over_imap_is_answered_by_smtp_in_the_same_thread(
         b"Reply 1 for Opening hours\r\n"
     )
     # stored once, read by the bot, signature cut, identity hints for the client profile
-    (stored,) = await client_messages(engine, ANA)
+    (stored,) = await client_messages(engine, await ana(engine))
     assert stored.text == "hello"
     assert stored.message_id == "<CAF1ana-0001@mail.example.com>"
     assert stored.metadata["unverified_contact"] == {"name": "Ana Kowalska"}  # the display name
-    [handed_over] = await journal(engine, ANA)
+    [handed_over] = await journal(engine, await ana(engine))
     assert handed_over.identities == [
         VerifiedIdentity(kind="email", value="ana.kowalska@example.com", proof="provider")
     ]
     assert stored.metadata["email_subject"] == "Question"
-    assert [(e.sender, e.text) for e in await engine.history(ANA)] == [("client", "hello"), ("bot", WELCOME)]
+    assert [(e.sender, e.text) for e in await engine.history(await ana(engine))] == [
+        ("client", "hello"),
+        ("bot", WELCOME),
+    ]
     # marked read in the mailbox only now that it is stored
     assert (await asyncio.to_thread(dovecot.flags))[uid] == {"\\Seen"}
 
@@ -128,8 +136,8 @@ async def test_a_thread_of_three_mails_stays_one_conversation_without_the_quoted
         await settle(channel)
 
     conversations = [c.id for c in await engine.store.conversations() if c.id.startswith("email:")]
-    assert conversations == [ANA]
-    assert [(e.sender, e.text) for e in await engine.history(ANA)] == [
+    assert conversations == [await ana(engine)]
+    assert [(e.sender, e.text) for e in await engine.history(await ana(engine))] == [
         ("client", "hello"),
         ("bot", WELCOME),
         ("client", "when are you open"),  # no "On ... wrote:", no "> Welcome ...", no "Sent from my iPhone"
@@ -198,7 +206,7 @@ async def test_the_same_mail_delivered_twice_gets_one_reply(
     assert (first.status_code, first.json()) == (200, {"status": "ok", "result": "stored"})
     assert (again.status_code, again.json()) == (200, {"status": "ok", "result": "duplicate"})
     assert len(received.received) == 1
-    assert [m.text for m in await client_messages(engine, ANA)] == ["hello"]
+    assert [m.text for m in await client_messages(engine, await ana(engine))] == ["hello"]
 
 
 async def test_a_send_refused_twice_with_451_is_delivered_once(
@@ -241,7 +249,7 @@ async def test_an_html_only_mail_is_stored_as_readable_text(
     async with email_app(trained, engine, tmp_path, credentials) as (url, _app, channel):
         await post_mail(url, fixture_mail("html_only.eml"))
         await settle(channel)
-    (stored,) = await client_messages(engine, "email:zofia@example.pl")
+    (stored,) = await client_messages(engine, await conversation_of(engine, "email", "zofia@example.pl"))
     assert stored.text == (
         "Dzień dobry,\n\n"
         "what are your opening hours on Sunday? I would like to book a massage.\n\n"
@@ -279,7 +287,10 @@ async def test_our_own_mail_is_never_ingested(
         echoed = await post_mail(url, sent.data)
         await settle(channel)
     assert echoed.json() == {"status": "ok", "result": "ignored"}
-    assert [(e.sender, e.text) for e in await engine.history(ANA)] == [("client", "hello"), ("bot", WELCOME)]
+    assert [(e.sender, e.text) for e in await engine.history(await ana(engine))] == [
+        ("client", "hello"),
+        ("bot", WELCOME),
+    ]
     assert len(received.received) == 1
 
 
@@ -302,10 +313,10 @@ async def test_a_numbered_answer_chooses_the_option_of_the_mail_it_answers(
         await settle(channel)
         await post_mail(url, answer)
         await settle(channel)
-    chosen = (await client_messages(engine, ANA))[-1]
+    chosen = (await client_messages(engine, await ana(engine)))[-1]
     assert chosen.text == "/ask_hours"
     assert (chosen.metadata["title"], chosen.metadata["typed"]) == ("Opening hours", "1")
-    assert [e.text for e in await engine.history(ANA)][-1] == HOURS
+    assert [e.text for e in await engine.history(await ana(engine))][-1] == HOURS
     assert received.received[-1].data.endswith(HOURS.encode() + b"\r\n")
 
 
@@ -322,8 +333,8 @@ async def test_an_answer_from_another_address_continues_the_conversation(
         await settle(channel)
         await post_mail(url, from_work)
         await settle(channel)
-    assert [c.id for c in await engine.store.conversations()] == [ANA]
-    latest = (await journal(engine, ANA))[-1]
+    assert [c.id for c in await engine.store.conversations()] == [await ana(engine)]
+    latest = (await journal(engine, await ana(engine)))[-1]
     assert [i.value for i in latest.identities] == ["ana@work.example"]
     assert received.received[-1].rcpt_tos == ["ana@work.example"]  # answered where she wrote from
 
@@ -382,7 +393,7 @@ async def test_attachments_are_stored_and_shown_only_to_signed_in_agents(
     async with email_app(trained, engine, tmp_path, credentials) as (url, app, channel):
         await post_mail(url, raw)
         await settle(channel)
-        (stored,) = await client_messages(engine, ANA)
+        (stored,) = await client_messages(engine, await ana(engine))
         listed = json.loads(stored.metadata["attachments"])
         assert [(a["kind"], a["name"], a["mime_type"]) for a in listed] == [
             ("image", "nails.png", "image/png"),
@@ -429,7 +440,7 @@ async def test_an_agent_reply_goes_out_in_the_clients_thread_as_a_person_wrote_i
         await settle(channel)
         agent_reply = OutboundMessage(
             channel="email",
-            recipient_id="ana.kowalska@example.com",
+            recipient_id=await sender_of(engine, "email", ANA_MAIL),
             text="Hi Ana, Marta here.",
             sender="agent",
         )

@@ -15,7 +15,7 @@ from bot.errors import BadPayload, OutsideWindow
 from bot.models import Attachment, OutboundMessage, VerifiedIdentity
 from bot.settings import Settings
 
-from .helpers import HOURS, WELCOME, agent_replies, user_messages
+from .helpers import HOURS, WELCOME, agent_replies, conversation_of, sender_of, user_messages
 from .social_helpers import MetaAccount, Served, app_with, fixture, graph_served, sent_texts
 from .standins.graph import GraphStandIn
 
@@ -24,7 +24,13 @@ TOKEN = "IGQWRPinstagramaccesstokenZDZD"
 VERIFY = "mariia-ig-verify-9Lm"
 ACCOUNT = "17841400000000001"
 IGSID = "1234567890123456"
-CONVERSATION = f"instagram:{IGSID}"
+
+
+async def conversation(engine: Engine) -> str:
+    """The conversation of IGSID: its id is opaque (bot.channels.addresses)."""
+    return await conversation_of(engine, "instagram", IGSID)
+
+
 INSTAGRAM = MetaAccount("instagram", TOKEN, APP_SECRET, VERIFY, ACCOUNT)
 QUICK = [{"content_type": "text", "title": "Opening hours", "payload": "/ask_hours"}]
 meta_signature = INSTAGRAM.sign
@@ -58,7 +64,7 @@ async def test_a_signed_message_reaches_the_bot_and_the_reply_has_quick_replies(
         "messaging_type": "RESPONSE",
         "message": {"text": WELCOME, "quick_replies": QUICK},
     }
-    (stored,) = await user_messages(engine, CONVERSATION)
+    (stored,) = await user_messages(engine, await conversation(engine))
     assert stored.text == "hello" and stored.input_channel == "instagram"
 
 
@@ -69,7 +75,7 @@ async def test_a_forged_or_unsigned_request_is_refused_and_changes_nothing(
     standin, _ = graph
     assert (await post(served, fixture("instagram", "text"), signature=signature)).status_code == 403
     await served.settle("instagram")
-    assert await engine.history(CONVERSATION) == [] and standin.calls == []
+    assert await engine.history(await conversation(engine)) == [] and standin.calls == []
 
 
 async def test_the_same_message_delivered_twice_is_answered_once(
@@ -81,7 +87,7 @@ async def test_the_same_message_delivered_twice_is_answered_once(
     await post(served, payload)
     await served.settle("instagram")
     assert texts(standin) == [WELCOME]
-    assert len(await user_messages(engine, CONVERSATION)) == 1
+    assert len(await user_messages(engine, await conversation(engine))) == 1
 
 
 async def test_a_send_that_fails_twice_then_succeeds_is_delivered_once(
@@ -93,7 +99,7 @@ async def test_a_send_that_fails_twice_then_succeeds_is_delivered_once(
     await post(served, fixture("instagram", "text"))
     await served.settle("instagram")
     assert len(standin.calls) == 3 and texts(standin) == [WELCOME]
-    (row,) = await served.rows(CONVERSATION)
+    (row,) = await served.rows(await conversation(served.engine))
     assert (row.status, row.attempts) == ("sent", 3)
 
 
@@ -106,9 +112,14 @@ async def test_agent_replies_use_the_human_agent_tag_after_24_hours_and_stop_aft
     channel = served.channel("instagram")
     standin.window_closed.add(IGSID)
     channel.clock = lambda: datetime.now(UTC) + timedelta(days=3)
-    await agent_replies(engine, served.app.state.channels, CONVERSATION, "Your booking is confirmed.")
+    await agent_replies(
+        engine, served.app.state.channels, await conversation(engine), "Your booking is confirmed."
+    )
     reply = OutboundMessage(
-        channel="instagram", recipient_id=IGSID, text="Your booking is confirmed.", sender="agent"
+        channel="instagram",
+        recipient_id=await sender_of(engine, "instagram", IGSID),
+        text="Your booking is confirmed.",
+        sender="agent",
     )
     await served.settle("instagram")
     last = standin.calls[-1]
@@ -117,7 +128,7 @@ async def test_agent_replies_use_the_human_agent_tag_after_24_hours_and_stop_aft
     channel.clock = lambda: datetime.now(UTC) + timedelta(days=8)
     with pytest.raises(OutsideWindow):
         await channel.send(reply)
-    assert len(await served.rows(CONVERSATION)) == 2
+    assert len(await served.rows(await conversation(engine))) == 2
 
 
 # ---- inbound kinds -------------------------------------------------------------------------
@@ -128,7 +139,7 @@ async def test_a_quick_reply_sends_its_payload(
     await post(served, fixture("instagram", "quick_reply"))
     await served.settle("instagram")
     assert texts(standin) == [HOURS]
-    (stored,) = await user_messages(engine, CONVERSATION)
+    (stored,) = await user_messages(engine, await conversation(engine))
     assert (stored.text, stored.metadata["title"]) == ("/ask_hours", "Opening hours")
 
 
@@ -140,10 +151,10 @@ async def test_echoes_are_ignored_and_reactions_and_story_mentions_recorded_with
         assert (await post(served, fixture("instagram", name))).status_code == 200
     await served.settle("instagram")
     assert standin.calls == []
-    reaction, story = await user_messages(engine, CONVERSATION)
+    reaction, story = await user_messages(engine, await conversation(engine))
     assert reaction.text == "\u2764\ufe0f" and reaction.metadata["kind"] == "reaction"
     assert story.metadata["kind"] == "story_mention" and story.text == ""
-    assert await engine.history(f"instagram:{ACCOUNT}") == []
+    assert await engine.history(await conversation_of(engine, "instagram", ACCOUNT)) == []
 
 
 async def test_a_message_instagram_cannot_show_gets_a_polite_reply(
@@ -154,17 +165,17 @@ async def test_a_message_instagram_cannot_show_gets_a_polite_reply(
     await served.settle("instagram")
     (reply,) = texts(standin)
     assert reply.startswith("Sorry, I can't open this kind of message")
-    assert await user_messages(engine, CONVERSATION) == []
+    assert await user_messages(engine, await conversation(engine)) == []
 
 
 async def test_a_seen_receipt_marks_our_message_read(served: Served) -> None:
     await post(served, fixture("instagram", "text"))
     await served.settle("instagram")
-    (row,) = await served.rows(CONVERSATION)
+    (row,) = await served.rows(await conversation(served.engine))
     seen = fixture("instagram", "seen")
     seen["entry"][0]["messaging"][0]["read"]["mid"] = row.provider_message_id
     assert (await post(served, seen)).status_code == 200
-    (row,) = await served.rows(CONVERSATION)
+    (row,) = await served.rows(await conversation(served.engine))
     assert row.status == "read" and row.read_at is not None
 
 
@@ -186,7 +197,11 @@ def test_a_messenger_payload_on_the_instagram_webhook_is_a_bad_payload() -> None
 
 def test_long_texts_are_split_within_instagrams_1000_byte_limit() -> None:
     text = "Манікюр і педикюр. " * 120  # Cyrillic: two bytes a letter
-    parts = message_parts(OutboundMessage(channel="instagram", recipient_id=IGSID, text=text), 1000, True)
+    parts = message_parts(
+        OutboundMessage(channel="instagram", recipient_id=IGSID, text=text),
+        1000,
+        True,
+    )
     assert len(parts) > 2
     assert all(len(p["text"].encode()) <= 1000 for p in parts)
     assert "".join(p["text"] for p in parts).replace(" ", "") == text.replace(" ", "")

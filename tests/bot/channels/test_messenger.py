@@ -18,7 +18,16 @@ from bot.events import BotUttered
 from bot.models import Attachment, Button, OutboundMessage, VerifiedIdentity
 from bot.settings import Settings
 
-from .helpers import HOURS, WELCOME, agent_replies, attachment_of, content_of, user_messages
+from .helpers import (
+    HOURS,
+    WELCOME,
+    agent_replies,
+    attachment_of,
+    content_of,
+    conversation_of,
+    sender_of,
+    user_messages,
+)
 from .social_helpers import MetaAccount, Served, app_with, body_of, fixture, graph_served, sent_texts
 from .standins.graph import GraphStandIn, MediaFile
 
@@ -27,7 +36,13 @@ PAGE_TOKEN = "EAAGm0PX4ZCpsBAOpageaccesstokenZDZD"
 VERIFY = "mariia-verify-7Qx"
 PAGE = "104857392011234"
 PSID = "6712345098765432"
-CONVERSATION = f"messenger:{PSID}"
+
+
+async def conversation(engine: Engine) -> str:
+    """The conversation of PSID: its id is opaque (bot.channels.addresses)."""
+    return await conversation_of(engine, "messenger", PSID)
+
+
 WEBHOOK = "/webhooks/messenger/webhook"
 MESSENGER = MetaAccount("messenger", PAGE_TOKEN, APP_SECRET, VERIFY, PAGE, token_key="page_access_token")
 QUICK = [{"content_type": "text", "title": "Opening hours", "payload": "/ask_hours"}]
@@ -64,10 +79,10 @@ async def test_a_signed_message_reaches_the_bot_and_the_reply_has_quick_replies(
         "messaging_type": "RESPONSE",
         "message": {"text": WELCOME, "quick_replies": QUICK},
     }
-    (stored,) = await user_messages(engine, CONVERSATION)
+    (stored,) = await user_messages(engine, await conversation(engine))
     assert (stored.text, stored.message_id) == ("hello", "m_AbCdEfGhIjKlMnOpQrStUv0001")
     assert stored.metadata["recipient_id"] == PAGE
-    (row,) = await served.rows(CONVERSATION)
+    (row,) = await served.rows(await conversation(engine))
     assert row.status == "sent" and row.provider_message_id and row.provider_message_id.startswith("m_")
 
 
@@ -88,7 +103,7 @@ async def test_a_forged_or_unsigned_request_is_refused_and_changes_nothing(
     response = await post(served, fixture("messenger", "text"), signature=signature)
     assert response.status_code == 403
     await served.settle("messenger")
-    assert await engine.history(CONVERSATION) == []
+    assert await engine.history(await conversation(engine)) == []
     assert standin.calls == []
     assert served.channel("messenger").stats.refused == 1
 
@@ -100,7 +115,7 @@ async def test_a_body_signed_with_another_secret_is_refused(served: Served, engi
             WEBHOOK, content=body, headers={"X-Hub-Signature-256": meta_signature(body, "not-our-secret")}
         )
     assert response.status_code == 403
-    assert await engine.history(CONVERSATION) == []
+    assert await engine.history(await conversation(engine)) == []
 
 
 async def test_the_same_message_delivered_twice_is_answered_once(
@@ -112,7 +127,7 @@ async def test_the_same_message_delivered_twice_is_answered_once(
     assert (await post(served, payload)).status_code == 200
     await served.settle("messenger")
     assert texts(standin) == [WELCOME]
-    assert len(await user_messages(engine, CONVERSATION)) == 1
+    assert len(await user_messages(engine, await conversation(engine))) == 1
 
 
 async def test_a_send_that_fails_twice_then_succeeds_is_delivered_once(
@@ -124,7 +139,7 @@ async def test_a_send_that_fails_twice_then_succeeds_is_delivered_once(
     await served.settle("messenger")
     assert len(standin.calls) == 3 and all(c.body == standin.calls[0].body for c in standin.calls)
     assert texts(standin) == [WELCOME]
-    (row,) = await served.rows(CONVERSATION)
+    (row,) = await served.rows(await conversation(served.engine))
     assert (row.status, row.attempts) == ("sent", 3)
 
 
@@ -135,7 +150,7 @@ async def test_a_429_with_retry_after_is_retried_after_the_wait(
     standin.fail(1, 429, retry_after=1)
     await post(served, fixture("messenger", "text"))
     await served.settle("messenger")
-    (row,) = await served.rows(CONVERSATION)
+    (row,) = await served.rows(await conversation(served.engine))
     assert (row.status, row.attempts) == ("sent", 2)
     assert texts(standin) == [WELCOME]
 
@@ -150,7 +165,10 @@ async def test_an_agent_reply_after_24_hours_goes_with_the_human_agent_tag(
     standin.window_closed.add(PSID)  # Meta refuses free-form messages from now on
     channel.clock = lambda: datetime.now(UTC) + timedelta(hours=25)
     await agent_replies(
-        engine, served.app.state.channels, CONVERSATION, "Sorry for the wait: yes, Podil is open on Sunday."
+        engine,
+        served.app.state.channels,
+        await conversation(engine),
+        "Sorry for the wait: yes, Podil is open on Sunday.",
     )
     await served.settle("messenger")
     assert standin.calls[-1].body == {
@@ -160,7 +178,7 @@ async def test_an_agent_reply_after_24_hours_goes_with_the_human_agent_tag(
         "message": {"text": "Sorry for the wait: yes, Podil is open on Sunday."},
     }
     assert standin.calls[-1].accepted
-    rows = await served.rows(CONVERSATION)
+    rows = await served.rows(await conversation(engine))
     assert [r.status for r in rows] == ["sent", "sent"]
 
 
@@ -174,11 +192,16 @@ async def test_after_7_days_an_agent_reply_is_refused_with_outside_window_and_no
     channel.clock = lambda: datetime.now(UTC) + timedelta(days=7, minutes=1)
     with pytest.raises(OutsideWindow, match="7 days"):
         await channel.send(
-            OutboundMessage(channel="messenger", recipient_id=PSID, text="Hi!", sender="agent")
+            OutboundMessage(
+                channel="messenger",
+                recipient_id=await sender_of(engine, "messenger", PSID),
+                text="Hi!",
+                sender="agent",
+            )
         )
     await served.settle("messenger")
     assert len(standin.calls) == 1  # only the bot's welcome went out
-    assert len(await served.rows(CONVERSATION)) == 1
+    assert len(await served.rows(await conversation(engine))) == 1
 
 
 async def test_after_24_hours_only_a_person_may_write(
@@ -189,7 +212,13 @@ async def test_after_24_hours_only_a_person_may_write(
     channel = served.channel("messenger")
     channel.clock = lambda: datetime.now(UTC) + timedelta(hours=30)
     with pytest.raises(OutsideWindow, match="only a person"):
-        await channel.send(OutboundMessage(channel="messenger", recipient_id=PSID, text="How did we do?"))
+        await channel.send(
+            OutboundMessage(
+                channel="messenger",
+                recipient_id=await sender_of(served.engine, "messenger", PSID),
+                text="How did we do?",
+            )
+        )
 
 
 async def test_without_the_human_agent_permission_a_late_agent_reply_is_refused(
@@ -202,7 +231,12 @@ async def test_without_the_human_agent_permission_a_late_agent_reply_is_refused(
         channel.clock = lambda: datetime.now(UTC) + timedelta(hours=25)
         with pytest.raises(OutsideWindow, match="turned off"):
             await channel.send(
-                OutboundMessage(channel="messenger", recipient_id=PSID, text="Hi", sender="agent")
+                OutboundMessage(
+                    channel="messenger",
+                    recipient_id=await sender_of(engine, "messenger", PSID),
+                    text="Hi",
+                    sender="agent",
+                )
             )
 
 
@@ -213,7 +247,7 @@ async def test_a_window_error_from_meta_fails_the_row_without_retrying(
     standin.window_closed.add(PSID)  # Meta says closed although our log says open
     await post(served, fixture("messenger", "text"))
     await served.settle("messenger")
-    (row,) = await served.rows(CONVERSATION)
+    (row,) = await served.rows(await conversation(served.engine))
     assert (row.status, row.attempts) == ("failed", 1)
     assert row.last_error is not None and "OutsideWindow" in row.last_error
 
@@ -242,7 +276,7 @@ async def test_a_quick_reply_or_postback_sends_its_payload(
     await post(served, fixture("messenger", name))
     await served.settle("messenger")
     assert texts(standin) == [HOURS]
-    (stored,) = await user_messages(engine, CONVERSATION)
+    (stored,) = await user_messages(engine, await conversation(engine))
     assert stored.text == "/ask_hours" and stored.metadata["title"] == "Opening hours"
     assert stored.parse_data.intent_name == "ask_hours"
 
@@ -254,8 +288,8 @@ async def test_echoes_of_our_own_messages_are_ignored(
     assert (await post(served, fixture("messenger", "echo"))).status_code == 200
     await served.settle("messenger")
     assert standin.calls == []
-    assert await engine.history(CONVERSATION) == []
-    assert await engine.history(f"messenger:{PAGE}") == []
+    assert await engine.history(await conversation(engine)) == []
+    assert await engine.history(await conversation_of(engine, "messenger", PAGE)) == []
 
 
 async def test_an_edit_and_a_reaction_are_recorded_and_not_answered(
@@ -269,7 +303,7 @@ async def test_an_edit_and_a_reaction_are_recorded_and_not_answered(
     await post(served, fixture("messenger", "reaction"))  # redelivered
     await served.settle("messenger")
     assert texts(standin) == [WELCOME]
-    _, edit, reaction = await user_messages(engine, CONVERSATION)
+    _, edit, reaction = await user_messages(engine, await conversation(engine))
     assert edit.text == "hello, is the Podil studio open?"
     assert (edit.metadata["edit_of"], edit.metadata["kind"]) == ("m_AbCdEfGhIjKlMnOpQrStUv0001", "edit")
     assert reaction.text == "\u2764\ufe0f"
@@ -282,12 +316,12 @@ async def test_delivery_and_read_receipts_move_our_message_forward(
 ) -> None:
     await post(served, fixture("messenger", "text"))
     await served.settle("messenger")
-    (row,) = await served.rows(CONVERSATION)
+    (row,) = await served.rows(await conversation(served.engine))
     assert row.provider_message_id is not None
     delivery = fixture("messenger", "delivery")
     delivery["entry"][0]["messaging"][0]["delivery"]["mids"] = [row.provider_message_id]
     assert (await post(served, delivery)).status_code == 200
-    (row,) = await served.rows(CONVERSATION)
+    (row,) = await served.rows(await conversation(served.engine))
     assert row.status == "delivered" and row.delivered_at is not None
     # Messenger reports reads as a watermark: everything sent up to then was read
     read = fixture("messenger", "read")
@@ -295,7 +329,7 @@ async def test_delivery_and_read_receipts_move_our_message_forward(
         (datetime.now(UTC) + timedelta(seconds=5)).timestamp() * 1000
     )
     assert (await post(served, read)).status_code == 200
-    (row,) = await served.rows(CONVERSATION)
+    (row,) = await served.rows(await conversation(served.engine))
     assert row.status == "read" and row.read_at is not None
 
 
@@ -307,7 +341,7 @@ async def test_a_read_watermark_before_our_send_changes_nothing(served: Served) 
         (datetime.now(UTC) - timedelta(hours=1)).timestamp() * 1000
     )
     await post(served, read)
-    (row,) = await served.rows(CONVERSATION)
+    (row,) = await served.rows(await conversation(served.engine))
     assert row.status == "sent"
 
 
@@ -319,7 +353,7 @@ async def test_an_unreadable_attachment_gets_a_polite_reply(
     await served.settle("messenger")
     (reply,) = texts(standin)
     assert reply.startswith("Sorry, I can't open this kind of message")
-    assert await user_messages(engine, CONVERSATION) == []
+    assert await user_messages(engine, await conversation(engine)) == []
 
 
 def test_attachments_and_locations_are_parsed() -> None:
@@ -348,7 +382,7 @@ async def test_a_client_s_attachment_is_fetched_from_its_signed_cdn_url_without_
     sent[1]["payload"]["url"] = f"{graph_url}/cdn/voucher.pdf?oh=expired"
     assert (await post(served, payload)).status_code == 200
     await served.settle("messenger")
-    (message,) = await user_messages(engine, CONVERSATION)
+    (message,) = await user_messages(engine, await conversation(engine))
     channel = served.channel("messenger")
     assert isinstance(channel, MetaMessagingChannel)
     fetched = await channel.fetch_media(attachment_of(message))
@@ -389,7 +423,7 @@ async def test_an_image_with_text_and_buttons_is_two_sends_with_quick_replies_on
     await channel.send(
         OutboundMessage(
             channel="messenger",
-            recipient_id=PSID,
+            recipient_id=await sender_of(served.engine, "messenger", PSID),
             text="Our studio",
             image="https://example.com/studio.jpg",
             buttons=buttons,
@@ -424,7 +458,7 @@ async def test_a_failure_after_the_image_went_out_never_sends_the_image_twice(
     await served.channel("messenger").send(
         OutboundMessage(
             channel="messenger",
-            recipient_id=PSID,
+            recipient_id=await sender_of(served.engine, "messenger", PSID),
             text="Our studio",
             image="https://example.com/studio.jpg",
             sender="agent",
@@ -442,7 +476,7 @@ async def test_a_failure_after_the_image_went_out_never_sends_the_image_twice(
         None,
         "Our studio",
     ]
-    rows = await served.rows(CONVERSATION)
+    rows = await served.rows(await conversation(served.engine))
     assert [(r.status, r.attempts) for r in rows[1:]] == [("sent", 1), ("sent", 3)]
 
 
@@ -456,7 +490,7 @@ async def test_more_than_13_buttons_become_numbered_options_and_a_number_picks_o
     buttons.append(Button(title="Opening hours", payload="/ask_hours"))
     # what the console does: the agent's line (with its options) into the log, then the send
     await engine.append(
-        CONVERSATION,
+        await conversation(engine),
         [
             BotUttered(
                 text="Pick one",
@@ -467,7 +501,11 @@ async def test_more_than_13_buttons_become_numbered_options_and_a_number_picks_o
     )
     await served.channel("messenger").send(
         OutboundMessage(
-            channel="messenger", recipient_id=PSID, text="Pick one", buttons=buttons, sender="agent"
+            channel="messenger",
+            recipient_id=await sender_of(engine, "messenger", PSID),
+            text="Pick one",
+            buttons=buttons,
+            sender="agent",
         )
     )
     await served.settle("messenger")
@@ -478,7 +516,7 @@ async def test_more_than_13_buttons_become_numbered_options_and_a_number_picks_o
     event["message"] = {"mid": "m_number14", "text": "14"}
     await post(served, reply)
     await served.settle("messenger")
-    assert (await user_messages(engine, CONVERSATION))[-1].text == "/ask_hours"
+    assert (await user_messages(engine, await conversation(engine)))[-1].text == "/ask_hours"
     assert texts(standin)[-1] == HOURS
 
 

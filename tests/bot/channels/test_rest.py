@@ -133,6 +133,9 @@ async def test_without_message_id_every_request_is_a_new_message(base_url: str, 
         (json.dumps({"sender": "", "message": "hi"}).encode(), "sender"),
         (json.dumps({"sender": 7, "message": "hi"}).encode(), "sender"),
         (json.dumps({"sender": "gil", "message": "hi", "metadata": "x"}).encode(), "metadata"),
+        # the sender is half of the conversation id (URLs, logs): never a phone or an e-mail
+        (json.dumps({"sender": "+48 601 234 567", "message": "hi"}).encode(), "not a phone number"),
+        (json.dumps({"sender": "ana@example.com", "message": "hi"}).encode(), "not a phone number"),
     ],
 )
 async def test_bad_requests_get_a_400_that_says_why(

@@ -23,14 +23,29 @@ from bot.events import BotUttered
 from bot.models import Attachment, Button, OutboundMessage, VerifiedIdentity
 from bot.settings import Settings
 
-from .helpers import HOURS, WELCOME, attachment_of, content_of, serving, user_messages
+from .helpers import (
+    HOURS,
+    WELCOME,
+    attachment_of,
+    content_of,
+    conversation_of,
+    sender_of,
+    serving,
+    user_messages,
+)
 from .social_helpers import Served, app_with, body_of, fixture
 from .standins.telegram import TelegramStandIn
 
 TOKEN = "7000000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 SECRET = "s3cr3t-token_for-our-webhook"
 CHAT = "111222333"
-CONVERSATION = f"telegram:{CHAT}"
+
+
+async def conversation(engine: Engine) -> str:
+    """The conversation of CHAT: its id is opaque (bot.channels.addresses)."""
+    return await conversation_of(engine, "telegram", CHAT)
+
+
 WEBHOOK = "/webhooks/telegram/webhook"
 KEYBOARD = {"inline_keyboard": [[{"text": "Opening hours", "callback_data": "/ask_hours"}]]}
 
@@ -85,11 +100,11 @@ async def test_an_update_with_the_secret_reaches_the_bot_and_the_reply_has_an_in
     assert standin.sent("sendMessage") == [{"chat_id": CHAT, "text": WELCOME, "reply_markup": KEYBOARD}]
     call = next(c for c in standin.calls if c.method == "sendMessage")
     assert call.token == TOKEN and call.content_type.startswith("application/x-www-form-urlencoded")
-    (stored,) = await user_messages(engine, CONVERSATION)
+    (stored,) = await user_messages(engine, await conversation(engine))
     assert stored.text == "hello" and stored.message_id == "update:840001"
     assert stored.metadata["unverified_contact"] == {"name": "Olena Koval"}  # a claim, not proof
     assert stored.metadata["telegram_username"] == "olena_k"
-    (row,) = await served.rows(CONVERSATION)
+    (row,) = await served.rows(await conversation(engine))
     assert row.status == "sent" and row.provider_message_id == f"{CHAT}:101"
 
 
@@ -102,7 +117,7 @@ async def test_a_request_without_the_right_secret_is_refused_and_changes_nothing
     assert response.status_code == 403
     assert "signature" in response.json()["message"]
     await served.settle("telegram")
-    assert await engine.history(CONVERSATION) == []
+    assert await engine.history(await conversation(engine)) == []
     assert standin.sent("sendMessage") == []
     assert served.channel("telegram").stats.refused == 1
 
@@ -116,7 +131,9 @@ async def test_the_same_update_delivered_twice_is_answered_once(
     assert first.status_code == again.status_code == 200
     await served.settle("telegram")
     assert sent_texts(standin) == [WELCOME]
-    assert [m.message_id for m in await user_messages(engine, CONVERSATION)] == ["update:840001"]
+    assert [m.message_id for m in await user_messages(engine, await conversation(engine))] == [
+        "update:840001"
+    ]
 
 
 async def test_a_send_that_fails_twice_then_succeeds_is_delivered_once(
@@ -129,7 +146,7 @@ async def test_a_send_that_fails_twice_then_succeeds_is_delivered_once(
     attempts = standin.sent("sendMessage")
     assert len(attempts) == 3 and all(a == attempts[0] for a in attempts)
     assert sent_texts(standin)[-1:] == [WELCOME]
-    (row,) = await served.rows(CONVERSATION)
+    (row,) = await served.rows(await conversation(served.engine))
     assert (row.status, row.attempts, row.last_error) == ("sent", 3, None)
     assert row.provider_message_id == f"{CHAT}:101"  # only the third call produced a message
 
@@ -143,7 +160,7 @@ async def test_a_429_waits_for_retry_after_before_sending_again(
     started = time.monotonic()
     await served.settle("telegram")
     assert time.monotonic() - started >= 0.9
-    (row,) = await served.rows(CONVERSATION)
+    (row,) = await served.rows(await conversation(served.engine))
     assert (row.status, row.attempts) == ("sent", 2)
 
 
@@ -155,7 +172,7 @@ async def test_a_client_who_blocked_the_bot_is_not_retried(
     await post(served, fixture("telegram", "text"))
     await served.settle("telegram")
     assert len(standin.sent("sendMessage")) == 1
-    (row,) = await served.rows(CONVERSATION)
+    (row,) = await served.rows(await conversation(served.engine))
     assert row.status == "failed" and row.attempts == 1
     assert row.last_error is not None and "blocked" in row.last_error
     assert served.channel("telegram").health().status == "degraded"
@@ -170,7 +187,7 @@ async def test_an_inline_keyboard_press_is_acknowledged_and_answered(
     await served.settle("telegram")
     assert standin.sent("answerCallbackQuery") == [{"callback_query_id": "4382bfdwdsb323b2d9"}]
     assert sent_texts(standin) == [HOURS]
-    (stored,) = await user_messages(engine, CONVERSATION)
+    (stored,) = await user_messages(engine, await conversation(engine))
     assert stored.text == "/ask_hours" and stored.metadata["title"] == "Opening hours"
     assert stored.parse_data.intent_name == "ask_hours"
 
@@ -184,11 +201,14 @@ async def test_an_edit_is_recorded_as_an_edit_and_not_answered_again(
     await post(served, fixture("telegram", "edited_message"))
     await served.settle("telegram")
     assert sent_texts(standin) == [WELCOME]
-    original, edit = await user_messages(engine, CONVERSATION)
+    original, edit = await user_messages(engine, await conversation(engine))
     assert edit.text == "hello there"
     assert edit.metadata["edit_of"] == original.metadata["telegram_message_id"] == f"{CHAT}:17"
     assert edit.metadata["kind"] == "edit"
-    assert [(e.sender, e.text) for e in await engine.history(CONVERSATION)][-1] == ("client", "hello there")
+    assert [(e.sender, e.text) for e in await engine.history(await conversation(engine))][-1] == (
+        "client",
+        "hello there",
+    )
 
 
 async def test_a_sticker_gets_a_polite_reply_and_no_bot_turn(
@@ -200,7 +220,7 @@ async def test_a_sticker_gets_a_polite_reply_and_no_bot_turn(
     await served.settle("telegram")
     (reply,) = sent_texts(standin)
     assert reply.startswith("Sorry, I can't open this kind of message")
-    assert await user_messages(engine, CONVERSATION) == []
+    assert await user_messages(engine, await conversation(engine)) == []
 
 
 async def test_updates_that_are_not_messages_are_acknowledged_and_ignored(
@@ -209,7 +229,7 @@ async def test_updates_that_are_not_messages_are_acknowledged_and_ignored(
     standin, _ = telegram_api
     assert (await post(served, fixture("telegram", "my_chat_member"))).status_code == 200
     await served.settle("telegram")
-    assert standin.sent("sendMessage") == [] and await engine.history(CONVERSATION) == []
+    assert standin.sent("sendMessage") == [] and await engine.history(await conversation(engine)) == []
 
 
 @pytest.mark.parametrize(
@@ -281,7 +301,7 @@ async def test_a_malformed_but_authentic_body_gets_400_and_nothing_is_stored(
             WEBHOOK, content=b"{not json", headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
         )
     assert response.status_code == 400 and "JSON" in response.json()["message"]
-    assert await engine.history(CONVERSATION) == []
+    assert await engine.history(await conversation(engine)) == []
 
 
 async def test_the_console_can_fetch_an_attachment_through_get_file(
@@ -305,7 +325,7 @@ async def test_a_client_s_photo_is_fetched_for_the_console_with_get_file_and_the
     standin.files["AgACAgIAAxkBAAMLarge"] = b"\xff\xd8\xff\xe0 nails, large"
     await post(served, fixture("telegram", "photo"))
     await served.settle("telegram")
-    (photo,) = await user_messages(engine, CONVERSATION)
+    (photo,) = await user_messages(engine, await conversation(engine))
     channel = served.channel("telegram")
     assert isinstance(channel, TelegramChannel)
     fetched = await channel.fetch_media(attachment_of(photo))
@@ -326,7 +346,7 @@ async def test_an_image_goes_as_send_photo_with_the_text_as_caption_and_the_butt
     await channel.send(
         OutboundMessage(
             channel="telegram",
-            recipient_id=CHAT,
+            recipient_id=await sender_of(served.engine, "telegram", CHAT),
             text="Our new studio",
             image="https://example.com/studio.jpg",
             buttons=[Button(title="Opening hours", payload="/ask_hours")],
@@ -354,7 +374,7 @@ async def test_a_long_text_after_a_photo_is_its_own_send_so_a_retry_never_repeat
     await served.channel("telegram").send(
         OutboundMessage(
             channel="telegram",
-            recipient_id=CHAT,
+            recipient_id=await sender_of(served.engine, "telegram", CHAT),
             text=text,
             image="https://example.com/studio.jpg",
             buttons=[Button(title="Opening hours", payload="/ask_hours")],
@@ -364,7 +384,7 @@ async def test_a_long_text_after_a_photo_is_its_own_send_so_a_retry_never_repeat
     await served.settle("telegram")
     assert standin.sent("sendPhoto") == [{"chat_id": CHAT, "photo": "https://example.com/studio.jpg"}]
     assert standin.sent("sendMessage") == [{"chat_id": CHAT, "text": text, "reply_markup": KEYBOARD}] * 3
-    rows = await served.rows(CONVERSATION)
+    rows = await served.rows(await conversation(served.engine))
     assert [(r.status, r.attempts) for r in rows] == [("sent", 1), ("sent", 3)]
 
 
@@ -379,7 +399,7 @@ async def test_a_payload_longer_than_64_bytes_travels_hashed_and_comes_back_whol
     await post(served, fixture("telegram", "text"))
     await served.settle("telegram")
     await engine.append(
-        CONVERSATION,
+        await conversation(engine),
         [BotUttered(text="Pick one", data={"buttons": [{"title": "Book", "payload": long_payload}]})],
     )
     press = fixture("telegram", "callback_query")
@@ -387,7 +407,7 @@ async def test_a_payload_longer_than_64_bytes_travels_hashed_and_comes_back_whol
     press["callback_query"]["data"] = callback_data(long_payload)
     await post(served, press)
     await served.settle("telegram")
-    stored = (await user_messages(engine, CONVERSATION))[-1]
+    stored = (await user_messages(engine, await conversation(engine)))[-1]
     assert stored.text == long_payload
     assert sent_texts(standin)[-1] == HOURS
 
@@ -454,7 +474,7 @@ async def test_polling_mode_reads_updates_and_confirms_them_only_once_stored(
         assert any(p.get("offset") == "840002" for p in standin.sent("getUpdates"))
         # with no secret configured, nobody can post updates to the webhook route
         assert (await post(served, fixture("telegram", "text"), secret="")).status_code == 403
-    (stored,) = await user_messages(engine, CONVERSATION)
+    (stored,) = await user_messages(engine, await conversation(engine))
     assert stored.message_id == "update:840001"
 
 

@@ -22,13 +22,18 @@ from bot.events import BotUttered
 from bot.models import Attachment, Button, InboundMessage
 from bot.settings import Settings
 
-from .helpers import HOURS, WELCOME, YOU_ARE_WELCOME, user_messages
+from .helpers import HOURS, WELCOME, YOU_ARE_WELCOME, conversation_of, user_messages
 from .social_helpers import MetaAccount, app_with, fixture, graph_served, sent_texts
 
 TOKEN = "EAAGm0PX4ZCpsBAOpageaccesstokenZDZD"
 SECRET = "5f1d0a9e0c6b4c1f9a7e2d3c4b5a6978"
 PAGE = MetaAccount("messenger", TOKEN, SECRET, "mariia-verify-7Qx", "104857392011234")
-CONVERSATION = "messenger:6712345098765432"
+PSID = "6712345098765432"
+
+
+async def conversation(engine: Engine) -> str:
+    """The conversation of PSID: its id is opaque (bot.channels.addresses)."""
+    return await conversation_of(engine, "messenger", PSID)
 
 
 async def test_jobs_of_one_conversation_run_in_order_and_conversations_in_parallel() -> None:
@@ -143,13 +148,13 @@ async def test_a_request_whose_storing_fails_part_way_is_retried_and_each_messag
             assert refused.status_code == 503  # not acknowledged: Meta sends the request again
             assert refused.json()["error"] == "unavailable"
             await served.settle("messenger")
-            assert [m.text for m in await user_messages(engine, CONVERSATION)] == ["hello"]
+            assert [m.text for m in await user_messages(engine, await conversation(engine))] == ["hello"]
             assert sent_texts(standin) == [WELCOME]  # what was stored is answered, without waiting
 
             retried = await PAGE.post(served, three_messages())
             assert retried.status_code == 200
             await served.settle("messenger")
-            stored = await user_messages(engine, CONVERSATION)
+            stored = await user_messages(engine, await conversation(engine))
             assert [m.message_id for m in stored] == ["m_batch1", "m_batch2", "m_batch3"]
             assert sent_texts(standin) == [WELCOME, HOURS, YOU_ARE_WELCOME]  # each answered once, in order
             assert await engine.store.pending_inbound() == []

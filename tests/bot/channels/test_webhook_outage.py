@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.channels.addresses import AddressBook
 from bot.channels.credentials import parse_credentials
 from bot.channels.registry import CHANNELS
 from bot.events import UserUttered
@@ -27,7 +28,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.timeout(600)]
 
 TOKEN = "7000000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 SECRET = "s3cr3t-token_for-our-webhook"
-CONVERSATION = "telegram:111222333"
+CHAT = "111222333"  # the fixture's chat: its conversation id is derived (bot.channels.addresses)
 GUARD = 90.0  # seconds to wait for the recovery sweep (every 5 s, for messages older than 10 s)
 
 
@@ -73,7 +74,8 @@ async def test_an_update_acknowledged_during_a_redis_outage_is_answered_after_it
             assert (await client.get("/health")).status_code == 200
     store = EventStore.from_url(settings.resolved_database_url())
     try:
-        stored = [e for e in await store.events(CONVERSATION) if isinstance(e, UserUttered)]
+        conversation = await AddressBook(store.engine).conversation_id("telegram", CHAT)
+        stored = [e for e in await store.events(conversation) if isinstance(e, UserUttered)]
         assert [e.text for e in stored] == ["hello"]  # stored once, answered once
     finally:
         await store.close()

@@ -26,7 +26,17 @@ from bot.events import BotUttered
 from bot.models import Attachment, Button, OutboundMessage, VerifiedIdentity
 from bot.settings import Settings
 
-from .helpers import FIXTURE_AGE_HOURS, HOURS, WELCOME, attachment_of, content_of, journal, serving
+from .helpers import (
+    FIXTURE_AGE_HOURS,
+    HOURS,
+    WELCOME,
+    attachment_of,
+    content_of,
+    conversation_of,
+    journal,
+    sender_of,
+    serving,
+)
 from .standins.graph import MediaFile
 from .standins.whatsapp_cloud import CloudApiStandIn
 from .whatsapp_support import (
@@ -45,7 +55,13 @@ TOKEN = "EAAG-cloud-api-token-for-tests"
 SECRET = "meta-app-secret-for-tests"
 VERIFY = "verify-token-for-tests"
 CLIENT = "48601234567"
-CONVERSATION = f"whatsapp_cloud:{CLIENT}"
+
+
+async def conversation(engine: Engine) -> str:
+    """The conversation of CLIENT: its id is opaque (bot.channels.addresses)."""
+    return await conversation_of(engine, "whatsapp_cloud", CLIENT)
+
+
 WEBHOOK = "/webhooks/whatsapp_cloud/webhook"
 
 CREDENTIALS = """
@@ -122,17 +138,17 @@ async def test_a_signed_message_reaches_the_bot_and_the_reply_arrives_in_cloud_a
             },
         },
     }
-    [hello] = await running.client_texts(CONVERSATION)
+    [hello] = await running.client_texts(await conversation(running.engine))
     assert hello.text == "hello"
     # the signed wa_id is proven; the profile name is only a claim, kept for agents as such
     assert hello.metadata["unverified_contact"] == {"name": "Anna Nowak"}
-    [handed_over, *_] = await journal(running.engine, CONVERSATION)
+    [handed_over, *_] = await journal(running.engine, await conversation(running.engine))
     assert handed_over.identities == [VerifiedIdentity(kind="phone", value="+48601234567", proof="provider")]
 
     assert (await post_signed(running, fixture("button_reply"))).status_code == 200  # the client taps it
     await running.settle("whatsapp_cloud")
     assert standin.delivered[-1]["text"] == {"preview_url": False, "body": HOURS}
-    tapped = (await running.client_texts(CONVERSATION))[-1]
+    tapped = (await running.client_texts(await conversation(running.engine)))[-1]
     assert tapped.text == "/ask_hours" and tapped.metadata["title"] == "Opening hours"
 
 
@@ -165,7 +181,7 @@ async def test_a_forged_or_unsigned_request_is_refused_and_changes_nothing(
     )
     assert response.status_code == 403
     await running.settle("whatsapp_cloud")
-    assert await running.engine.store.load(CONVERSATION) == []
+    assert await running.engine.store.load(await conversation(running.engine)) == []
     assert await running.engine.store.pending_inbound() == []
     assert meta[0].calls == []
 
@@ -178,7 +194,7 @@ async def test_the_same_message_delivered_twice_gets_one_reply(
     assert (await post_signed(running, body)).status_code == 200
     await running.settle("whatsapp_cloud")
     assert [b["text"]["body"] for b in meta[0].delivered] == [HOURS]
-    assert len(await running.client_texts(CONVERSATION)) == 1
+    assert len(await running.client_texts(await conversation(running.engine))) == 1
 
 
 async def test_a_send_that_fails_twice_then_succeeds_is_delivered_once(
@@ -191,7 +207,7 @@ async def test_a_send_that_fails_twice_then_succeeds_is_delivered_once(
     await running.settle("whatsapp_cloud")
     assert len(standin.calls) == 3
     assert [b["text"]["body"] for b in standin.delivered] == [HOURS]
-    [row] = await running.app.state.outbox.rows(conversation_id=CONVERSATION)
+    [row] = await running.app.state.outbox.rows(conversation_id=await conversation(running.engine))
     assert (row.status, row.attempts) == ("sent", 3)
     assert (row.provider_message_id or "").startswith("wamid.")
 
@@ -201,7 +217,7 @@ async def test_statuses_become_receipts_and_only_move_forward(
 ) -> None:
     await post_signed(running, fixture("hours"))
     await running.settle("whatsapp_cloud")
-    [row] = await running.app.state.outbox.rows(conversation_id=CONVERSATION)
+    [row] = await running.app.state.outbox.rows(conversation_id=await conversation(running.engine))
     wamid = row.provider_message_id or ""
     for name in ("status_read", "status_delivered", "status_failed"):  # read first: the others are late
         assert (await post_signed(running, fixture(name).replace("WAMID", wamid))).status_code == 200
@@ -215,7 +231,7 @@ async def test_a_failed_status_marks_a_sent_row_failed_with_meta_s_reason(
 ) -> None:
     await post_signed(running, fixture("hours"))
     await running.settle("whatsapp_cloud")
-    [row] = await running.app.state.outbox.rows(conversation_id=CONVERSATION)
+    [row] = await running.app.state.outbox.rows(conversation_id=await conversation(running.engine))
     await post_signed(running, fixture("status_failed").replace("WAMID", row.provider_message_id or ""))
     row = await running.app.state.outbox.get(row.id)
     assert row is not None and row.status == "failed" and "131047" in (row.last_error or "")
@@ -225,7 +241,9 @@ async def test_media_location_contacts_and_reactions_are_stored_for_the_console(
     for name in ("image", "audio", "document", "location", "contacts", "reaction"):
         assert (await post_signed(running, fixture(name))).status_code == 200
     await running.settle("whatsapp_cloud")
-    image, audio, document, location, contacts, reaction = await running.client_texts(CONVERSATION)
+    image, audio, document, location, contacts, reaction = await running.client_texts(
+        await conversation(running.engine)
+    )
     assert image.text == "my nails after the visit"
     [picture] = json.loads(image.metadata["attachments"])
     assert picture["kind"] == "image" and picture["url"].endswith("/v21.0/1003383421387256")
@@ -245,14 +263,14 @@ async def test_unsupported_kinds_get_one_polite_reply(
     await running.settle("whatsapp_cloud")
     [reply] = meta[0].delivered
     assert reply["type"] == "text" and "can't open this kind of message" in reply["text"]["body"]
-    assert await running.client_texts(CONVERSATION) == []
+    assert await running.client_texts(await conversation(running.engine)) == []
 
 
 async def hand_to_agent(running: Running) -> None:
     """The client writes, the conversation goes to the queue and an agent claims it."""
     await post_signed(running, fixture("text"))
     await running.settle("whatsapp_cloud")
-    await claimed_by_agent(running, CONVERSATION)
+    await claimed_by_agent(running, await conversation(running.engine))
 
 
 async def test_an_agent_reply_after_the_24_hour_window_goes_out_as_a_template(
@@ -284,7 +302,11 @@ async def test_an_agent_reply_after_the_24_hour_window_goes_out_as_a_template(
     }
     assert csat["template"] == {"name": "csat_request", "language": {"code": "pl"}}
 
-    bot_push = OutboundMessage(channel="whatsapp_cloud", recipient_id=CLIENT, text="Reminder!")
+    bot_push = OutboundMessage(
+        channel="whatsapp_cloud",
+        recipient_id=await sender_of(running.engine, "whatsapp_cloud", CLIENT),
+        text="Reminder!",
+    )
     with pytest.raises(OutsideWindow, match="older than 24 hours"):
         await running.app.state.channels["whatsapp_cloud"].send(bot_push)
 
@@ -320,7 +342,12 @@ async def test_buttons_become_reply_buttons_a_list_or_numbered_options() -> None
 
         def body(**fields: Any) -> dict[str, Any]:
             return adapter.request_body(
-                OutboundMessage(channel="whatsapp_cloud", recipient_id=CLIENT, text="Pick one", **fields)
+                OutboundMessage(
+                    channel="whatsapp_cloud",
+                    recipient_id=CLIENT,
+                    text="Pick one",
+                    **fields,
+                )
             )
 
         assert body(buttons=buttons(3))["interactive"]["type"] == "button"
@@ -371,12 +398,12 @@ async def test_reactions_and_edits_are_recorded_without_a_bot_turn_or_an_apology
         assert (await post_signed(running, fixture(name))).status_code == 200
     await running.settle("whatsapp_cloud")
     assert len(meta[0].delivered) == answered  # no fallback on an emoji, no "can't open" for an edit
-    _, reaction, edit = await running.client_texts(CONVERSATION)
+    _, reaction, edit = await running.client_texts(await conversation(running.engine))
     # the typed InboundMessage.record_only kept them from a turn (the no-reply check above);
     # the stored line says what they were
     assert (reaction.text, reaction.metadata["kind"]) == ("\u2764\ufe0f", "reaction")
     assert (edit.text, edit.metadata["kind"]) == ("", "edit")
-    events = await running.engine.store.events(CONVERSATION)
+    events = await running.engine.store.events(await conversation(running.engine))
     assert not [e for e in events[events.index(reaction) :] if isinstance(e, BotUttered)]
 
 
@@ -387,7 +414,7 @@ async def test_a_client_s_photo_is_fetched_through_the_media_object_with_the_tok
     standin.media["1003383421387256"] = MediaFile(b"\xff\xd8\xff\xe0 nails", "image/jpeg")
     await post_signed(running, fixture("image"))
     await running.settle("whatsapp_cloud")
-    [image] = await running.client_texts(CONVERSATION)
+    [image] = await running.client_texts(await conversation(running.engine))
     channel = running.channel("whatsapp_cloud")
     assert isinstance(channel, CloudWhatsAppChannel)
     fetched = await channel.fetch_media(attachment_of(image))

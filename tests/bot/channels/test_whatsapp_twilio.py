@@ -24,7 +24,7 @@ from bot.errors import ChannelError, OutsideWindow
 from bot.models import Attachment, Button, OutboundMessage, VerifiedIdentity
 from bot.settings import Settings
 
-from .helpers import HOURS, WELCOME, attachment_of, content_of, journal, serving
+from .helpers import HOURS, WELCOME, attachment_of, content_of, conversation_of, journal, serving
 from .standins.graph import MediaFile
 from .standins.twilio import TwilioStandIn
 from .whatsapp_support import (
@@ -42,7 +42,13 @@ ACCOUNT = "AC0123456789abcdef0123456789abcdef"
 TOKEN = "twilio-auth-token-for-tests"
 PUBLIC = "https://bot.mariia-hub.example"
 CLIENT = "+48601234567"
-CONVERSATION = f"whatsapp:{CLIENT}"
+
+
+async def conversation(engine: Engine) -> str:
+    """The conversation of CLIENT: its id is opaque (bot.channels.addresses)."""
+    return await conversation_of(engine, "whatsapp", CLIENT)
+
+
 AGENT_TEMPLATE = "HX" + "a" * 32
 CSAT_TEMPLATE = "HX" + "c" * 32
 WEBHOOK = "/webhooks/whatsapp/webhook"
@@ -119,11 +125,11 @@ async def test_a_signed_message_reaches_the_bot_and_the_reply_arrives_at_twilio(
     assert call.get("Body") == f"{WELCOME}\n\n1. Opening hours\n\nReply with a number."
     assert call.get("StatusCallback") == f"{PUBLIC}/webhooks/whatsapp/status"
 
-    [hello] = await running.client_texts(CONVERSATION)
+    [hello] = await running.client_texts(await conversation(running.engine))
     assert hello.text == "hello" and hello.message_id == "SM11111111111111111111111111111111"
     # the signed sender is proven; the profile name is only a claim, kept for agents as such
     assert hello.metadata["unverified_contact"] == {"name": "Anna Nowak"}
-    [handed_over, *_] = await journal(running.engine, CONVERSATION)
+    [handed_over, *_] = await journal(running.engine, await conversation(running.engine))
     assert handed_over.identities == [VerifiedIdentity(kind="phone", value=CLIENT, proof="provider")]
 
     # the client answers the numbered option with its number: the bot gets the payload
@@ -131,7 +137,7 @@ async def test_a_signed_message_reaches_the_bot_and_the_reply_arrives_at_twilio(
     assert (await post_signed(running, choice)).status_code == 200
     await running.settle("whatsapp")
     assert [c.get("Body") for c in standin.delivered][1] == HOURS
-    stored = (await running.client_texts(CONVERSATION))[-1]
+    stored = (await running.client_texts(await conversation(running.engine)))[-1]
     assert stored.text == "/ask_hours" and stored.metadata["title"] == "Opening hours"
 
     health = (await running.http.get("/health")).json()["components"]["channel:whatsapp"]
@@ -153,7 +159,7 @@ async def test_a_forged_or_unsigned_request_is_refused_and_changes_nothing(
     )
     assert response.status_code == 403
     await running.settle("whatsapp")
-    assert await running.engine.store.load(CONVERSATION) == []
+    assert await running.engine.store.load(await conversation(running.engine)) == []
     assert await running.engine.store.pending_inbound() == []
     assert twilio[0].calls == []
     assert "1 refused request" in running.channel("whatsapp").health().detail
@@ -191,7 +197,7 @@ async def test_the_same_message_delivered_twice_gets_one_reply(
     assert first.status_code == second.status_code == 200
     await running.settle("whatsapp")
     assert [c.get("Body") for c in twilio[0].delivered] == [HOURS]
-    assert len(await running.client_texts(CONVERSATION)) == 1
+    assert len(await running.client_texts(await conversation(running.engine))) == 1
 
 
 async def test_a_send_that_fails_twice_then_succeeds_is_delivered_once(
@@ -204,7 +210,7 @@ async def test_a_send_that_fails_twice_then_succeeds_is_delivered_once(
     await running.settle("whatsapp")
     assert [c.get("Body") for c in standin.calls] == [HOURS, HOURS, HOURS]
     assert [c.get("Body") for c in standin.delivered] == [HOURS]
-    [row] = await running.app.state.outbox.rows(conversation_id=CONVERSATION)
+    [row] = await running.app.state.outbox.rows(conversation_id=await conversation(running.engine))
     assert (row.status, row.attempts) == ("sent", 3)
     assert row.provider_message_id is not None and row.provider_message_id.startswith("SM")
 
@@ -212,7 +218,7 @@ async def test_a_send_that_fails_twice_then_succeeds_is_delivered_once(
 async def test_status_callbacks_become_receipts(running: Running, twilio: tuple[TwilioStandIn, str]) -> None:
     await post_signed(running, fixture_text("twilio", "hours.form"))
     await running.settle("whatsapp")
-    [row] = await running.app.state.outbox.rows(conversation_id=CONVERSATION)
+    [row] = await running.app.state.outbox.rows(conversation_id=await conversation(running.engine))
     sid = row.provider_message_id or ""
     delivered = fixture_text("twilio", "status_delivered.form").replace("SMxx", sid)
     assert (await post_signed(running, delivered, "/webhooks/whatsapp/status")).status_code == 200
@@ -220,14 +226,16 @@ async def test_status_callbacks_become_receipts(running: Running, twilio: tuple[
     assert (await post_signed(running, read, WEBHOOK)).status_code == 200  # the same URL works too
     row = await running.app.state.outbox.get(row.id)
     assert row is not None and row.status == "read" and row.delivered_at is not None
-    assert len(await running.client_texts(CONVERSATION)) == 1  # receipts are not client messages
+    assert (
+        len(await running.client_texts(await conversation(running.engine))) == 1
+    )  # receipts are not client messages
 
 
 async def test_media_location_and_button_replies_are_stored_as_the_bot_s_messages(running: Running) -> None:
     for name in ("media", "location", "button"):
         assert (await post_signed(running, fixture_text("twilio", f"{name}.form"))).status_code == 200
     await running.settle("whatsapp")
-    media, location, button = await running.client_texts(CONVERSATION)
+    media, location, button = await running.client_texts(await conversation(running.engine))
     attachments = json.loads(media.metadata["attachments"])
     assert [(a["kind"], a["mime_type"]) for a in attachments] == [
         ("image", "image/jpeg"),
@@ -255,7 +263,7 @@ async def test_unsupported_kinds_get_one_polite_reply_and_echoes_are_ignored(
     [reply] = twilio[0].delivered
     assert "can't open this kind of message" in (reply.get("Body") or "")
     assert await running.engine.store.pending_inbound() == []
-    assert await running.client_texts(CONVERSATION) == []
+    assert await running.client_texts(await conversation(running.engine)) == []
     assert await running.client_texts("whatsapp:+14155238886") == []
 
 
@@ -263,7 +271,7 @@ async def hand_to_agent(running: Running) -> None:
     """The client writes, the conversation goes to the queue and an agent claims it."""
     await post_signed(running, fixture_text("twilio", "text.form"))
     await running.settle("whatsapp")
-    await claimed_by_agent(running, CONVERSATION)
+    await claimed_by_agent(running, await conversation(running.engine))
 
 
 async def test_an_agent_reply_after_the_24_hour_window_goes_out_as_a_template(
@@ -288,7 +296,7 @@ async def test_an_agent_reply_after_the_24_hour_window_goes_out_as_a_template(
 
     with pytest.raises(OutsideWindow, match="no approved template is configured for 'csat'"):
         await agent_reply(running, "whatsapp", CLIENT, "How did we do? Rate us 1-5", template="csat")
-    rows = await running.app.state.outbox.rows(conversation_id=CONVERSATION)
+    rows = await running.app.state.outbox.rows(conversation_id=await conversation(running.engine))
     assert [r.status for r in rows] == ["sent", "sent"]  # nothing queued for the refused one
 
 
@@ -370,7 +378,7 @@ async def test_a_client_s_media_is_fetched_with_basic_auth_that_never_leaves_twi
         standin.media["ME00000000000000000000000000000001"] = MediaFile(b"\xff\xd8 nails", "image/jpeg")
         await post_signed(running, fixture_text("twilio", "media.form"))
         await running.settle("whatsapp")
-        [media] = await running.client_texts(CONVERSATION)
+        [media] = await running.client_texts(await conversation(running.engine))
         channel = running.channel("whatsapp")
         assert isinstance(channel, TwilioWhatsAppChannel)
         fetched = await channel.fetch_media(attachment_of(media))

@@ -22,7 +22,7 @@ from bot.settings import Settings
 from console.app import create_app
 from handoff.service import EngineLog, HandoffService
 
-from .helpers import agent_replies, serving
+from .helpers import agent_replies, conversation_of, serving
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FAST_OUTBOX = """
@@ -90,4 +90,5 @@ async def claimed_by_agent(running: Running, conversation_id: str) -> None:
 async def agent_reply(running: Running, channel: str, client: str, text: str, **custom: object) -> None:
     """What the console does when Ola answers: the channel's checks, then her line and its outbox
     row in one transaction (:func:`agent_replies`)."""
-    await agent_replies(running.engine, running.app.state.channels, f"{channel}:{client}", text, **custom)
+    conversation = await conversation_of(running.engine, channel, client)
+    await agent_replies(running.engine, running.app.state.channels, conversation, text, **custom)
