@@ -161,7 +161,7 @@ def falling_sentiment(
     if path.rising_anger:
         return TriggerHit(
             reason="sentiment",
-            explanation=f"anger rising: {scores[-2]:+.2f} -> {scores[-1]:+.2f} in the last two messages",
+            explanation=f"anger rising: {path.describe()}, the latest message {scores[-1]:+.2f}",
         )
     return None
 

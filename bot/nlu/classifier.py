@@ -38,11 +38,20 @@ Model = Literal["svm", "logreg"]
 MAX_FOLDS = 5
 LARGE_DATA = 2000  # examples; above this three folds estimate the calibration just as well, faster
 _WORD = re.compile(r"\w+")
+# A capitalised word ("Zofia", "Wiśniewska", "Ольга"): most likely a name, which no training
+# set can list, so coverage does not count it as unknown (see ``words``).
+_PROPER = re.compile(r"[^\W\d_][^\W\d_A-ZА-ЯЁІЇЄҐ]+")
 
 
 def words(text: str) -> set[str]:
-    """The lower-cased words of a message, as coverage counts them."""
-    return set(_WORD.findall(text.lower()))
+    """The lower-cased words of a message, as coverage counts them.
+
+    Capitalised words are left out: a client answering with their name ("Zofia
+    Wiśniewska") wrote nothing the bot should be unsure about, while the same message
+    made unsure by coverage fell back and was answered from the knowledge base. Words in
+    capitals ("WORST") and lower-case gibberish still count.
+    """
+    return {w.lower() for w in _WORD.findall(text) if not (w[0].isupper() and _PROPER.fullmatch(w))}
 
 
 class Vocabulary:

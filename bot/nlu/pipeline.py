@@ -35,6 +35,8 @@ from bot.nlu.entities import (
     RegexEntityExtractor,
     resolve_overlaps,
 )
+from bot.nlu.entities.names import ENTITY as NAME_ENTITY
+from bot.nlu.entities.names import NameExtractor
 from bot.nlu.featurizers import Featurizer, patterns_for
 from bot.nlu.language import LanguageDetector
 from bot.nlu.model import TrainedNLU
@@ -82,6 +84,9 @@ class NLUPipeline:
             DucklingExtractor(spec.duckling.dimensions, spec.duckling.timezone) if spec.duckling else None
         )
         self._synonyms = EntitySynonymMapper(model.synonyms) if spec.synonyms else None
+        # a bot whose data or domain knows the client_name entity gets names recognised
+        # beyond the CRF's annotations (bot.nlu.entities.names)
+        self._names = NameExtractor() if NAME_ENTITY in model.entity_names else None
         # Load the lazy parts now (spaCy rules, dateparser locales, the language model), not on
         # a client's first message.
         self.languages.detect("warming up the language detector")
@@ -223,7 +228,7 @@ class NLUPipeline:
                     intent=intent,
                     intent_ranking=ranking,
                     language=language,
-                    entities=self._entities(seen, language, found, reference_time),
+                    entities=self._entities(seen, language, found, reference_time, intent.name),
                     response_selector=selected,
                 )
             )
@@ -248,7 +253,12 @@ class NLUPipeline:
         return out
 
     def _entities(
-        self, text: str, language: str, matches: list[Any], reference_time: datetime | None
+        self,
+        text: str,
+        language: str,
+        matches: list[Any],
+        reference_time: datetime | None,
+        intent: str | None = None,
     ) -> list[EntityValue]:
         found: list[EntityValue] = []
         if self._regex:
@@ -258,6 +268,10 @@ class NLUPipeline:
         if self._duckling:
             found += self._duckling.extract(text, language, reference_time)
         found = resolve_overlaps(found)
+        if self._names:
+            found = sorted(
+                found + self._names.extract(text, intent, found), key=lambda e: (e.start or 0, e.end or 0)
+            )
         return self._synonyms.apply(found) if self._synonyms else found
 
     # ---- persistence ---------------------------------------------------------

@@ -7,11 +7,12 @@ smoothed curve over the last few turns. "Falling" needs both a drop (slope at or
 ``slope_threshold``) and a mood that has actually turned negative (smoothed level at or
 under ``level_threshold``): a happy client who becomes merely neutral is not escalated.
 
-Anger that builds from one message to the next ("not great" -> "worst studio ... I am
+Anger that builds from message to message ("not great" -> "worst studio ... I am
 furious") is its own signal, ``rising_anger``: the newest message is at or under
-``anger_level``, the one before was already negative (at or under ``anger_building``)
-and the newest is worse. It needs only two scored messages, so a client whose patience
-runs out in two turns is not left waiting for the smoothed curve to catch up.
+``anger_level`` and worse than an earlier negative one (at or under ``anger_building``)
+within the last ``window`` messages, a neutral "no" in between or not. It needs only two
+scored messages, so a client whose patience runs out in two turns is not left waiting
+for the smoothed curve to catch up.
 """
 
 from __future__ import annotations
@@ -104,11 +105,12 @@ def trajectory(scores: Sequence[float], config: TrajectoryConfig | None = None) 
     falling = trend == "falling" and smoothed[-1] <= config.level_threshold
     tail = smoothed[-config.sustained_turns :]
     sustained = len(tail) >= config.sustained_turns and all(v <= config.sustained_negative for v in tail)
+    # an earlier negative message within the window counts even with a neutral "no" between
+    earlier = values[-config.window : -1]
     angrier = (
-        len(values) >= 2
+        bool(values)
         and values[-1] <= config.anger_level
-        and values[-2] <= config.anger_building
-        and values[-1] < values[-2]
+        and any(v <= config.anger_building and values[-1] < v for v in earlier)
     )
     return SentimentTrajectory(
         scores=values,
