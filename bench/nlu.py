@@ -19,7 +19,14 @@ Both objectives' thresholds are fixed on validation before the test split is sco
 each of them (``--threshold-objective`` picks the headline figures). Latency is the time
 of one ``parse`` call per message, each text made unique so the encoder's cache cannot help.
 
+In the same run (unless ``--no-baseline``) a plain baseline is trained on the same rows and
+scored on the same split the same way: all-MiniLM-L6-v2 sentence vectors into scikit-learn's
+``LogisticRegression`` (``--baseline-C``, default 1.0, scikit-learn's default), its OOS
+threshold on the top probability tuned on the same validation split. Its figures are the
+``baseline`` object of the JSON line; the shipped default must not be below it anywhere.
+
     .venv/bin/python -m bench.nlu --dataset clinc150 [--oos-method threshold|class|class+threshold]
+    .venv/bin/python -m bench.nlu --dataset banking77 --embeddings default   # config.yml's default
     .venv/bin/python -m bench.nlu --dataset banking77
     .venv/bin/python -m bench.nlu --train TRAIN.csv --test TEST.csv [--val VAL.csv] [--oos-label oos]
 
@@ -155,14 +162,18 @@ def train_pipeline(
     c: float | None = None,
     embedding_weight: float | None = None,
     similarity_weight: float | None = None,
+    encoder: Any = None,
 ) -> tuple[NLUPipeline, float]:
-    """The bot's NLU pipeline trained on ``pairs``, and the seconds it took (encoder load included)."""
+    """The bot's NLU pipeline trained on ``pairs``, and the seconds it took (encoder load included);
+    ``encoder`` shares a loaded MiniLM (used when ``embeddings`` is minilm)."""
     from bot.nlu.pipeline import NLUPipeline
     from bot.training_data import NLUData, NLUExample
 
     data = NLUData(examples=[NLUExample(text=t, intent=y) for t, y in pairs])
     started = time.perf_counter()
-    pipeline = NLUPipeline.train(data, bot_config(embeddings, c, embedding_weight, similarity_weight))
+    pipeline = NLUPipeline.train(
+        data, bot_config(embeddings, c, embedding_weight, similarity_weight), encoder=encoder
+    )
     return pipeline, time.perf_counter() - started
 
 
@@ -238,6 +249,79 @@ def scores(gold: list[str], predicted: list[str], oos_label: str | None) -> dict
     return result
 
 
+class Baseline:
+    """A plain MiniLM + logistic regression intent classifier (the comparison point)."""
+
+    def __init__(self, C: float = 1.0, encoder: Any = None) -> None:
+        from bot.nlu.embeddings import SentenceEncoder
+
+        self.encoder = encoder if encoder is not None else SentenceEncoder()
+        self.C = C
+        self.labels: list[str] = []
+        self._model: Any = None
+
+    def fit(self, pairs: Pairs) -> float:
+        """Train on ``pairs``; the seconds it took (encoding included)."""
+        from sklearn.linear_model import LogisticRegression
+
+        started = time.perf_counter()
+        X = self.encoder.encode([t for t, _ in pairs])
+        self._model = LogisticRegression(C=self.C, max_iter=2000).fit(X, [y for _, y in pairs])
+        self.labels = [str(c) for c in self._model.classes_]
+        return time.perf_counter() - started
+
+    def top(self, texts: list[str]) -> list[tuple[str, float]]:
+        """(label, probability) of the most probable label per text."""
+        proba = self._model.predict_proba(self.encoder.encode(texts))
+        best = proba.argmax(axis=1)
+        return [(self.labels[i], float(proba[r, i])) for r, i in enumerate(best)]
+
+
+def run_baseline(
+    splits: Splits, method: str, C: float, latency_count: int, objective: str, encoder: Any = None
+) -> dict[str, Any]:
+    """The baseline on the same rows, OOS handled by the same method, scored the same way
+    (``encoder``: a MiniLM already loaded, whose cache then holds the texts encoded once)."""
+    oos = splits.oos_label
+    as_class = bool(oos) and method.startswith("class")
+    thresholded = bool(oos) and method.endswith("threshold")
+    train = [(t, y) for t, y in splits.train if as_class or y != oos]
+    print(
+        f"{splits.name}: baseline (MiniLM + logistic regression, C={C}) on {len(train)} examples", flush=True
+    )
+    model = Baseline(C, encoder)
+    train_seconds = model.fit(train)
+    print(f"  trained in {train_seconds:.1f}s", flush=True)
+    threshold = 0.0
+    if thresholded and splits.val:
+        predicted = model.top([t for t, _ in splits.val])
+        is_oos = [y == oos for _, y in splits.val]
+        correct = [p == y for (p, _), (_, y) in zip(predicted, splits.val, strict=True)]
+        confidences = [0.0 if p == oos else conf for p, conf in predicted]
+        threshold = tune_threshold(confidences, is_oos, correct, objective)
+        print(f"  baseline threshold tuned on validation ({objective}): {threshold:.4f}", flush=True)
+    test_texts, gold = [t for t, _ in splits.test], [y for _, y in splits.test]
+    predicted = [p if conf >= threshold else FALLBACK for p, conf in model.top(test_texts)]
+    result: dict[str, Any] = {"model": "MiniLM + LogisticRegression", "C": C}
+    result.update(scores(gold, predicted, oos))
+    sample = random.Random(0).sample(test_texts, min(latency_count, len(test_texts)))
+    times = []
+    for i, text in enumerate(sample):
+        started = time.perf_counter()
+        model.top([f"{text} q{i}"])
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    result.update(
+        {
+            "train_seconds": round(train_seconds, 1),
+            "latency_ms_p50": round(statistics.median(times), 2),
+            "latency_ms_p99": round(times[min(len(times) - 1, round(0.99 * (len(times) - 1)))], 2),
+            "fallback_threshold": threshold if thresholded else None,
+        }
+    )
+    return result
+
+
 def run(
     splits: Splits,
     embeddings: str,
@@ -247,6 +331,7 @@ def run(
     objective: str = "balanced",
     embedding_weight: float | None = None,
     similarity_weight: float | None = None,
+    encoder: Any = None,
 ) -> dict[str, Any]:
     """Train, tune the threshold on validation if asked, score the test split once."""
     from bot.nlu.fallback import FallbackClassifier
@@ -256,7 +341,9 @@ def run(
     thresholded = bool(oos) and method.endswith("threshold")
     train = [(t, y) for t, y in splits.train if as_class or y != oos]
     print(f"{splits.name}: training on {len(train)} examples ({embeddings} embeddings)", flush=True)
-    pipeline, train_seconds = train_pipeline(train, embeddings, c, embedding_weight, similarity_weight)
+    pipeline, train_seconds = train_pipeline(
+        train, embeddings, c, embedding_weight, similarity_weight, encoder
+    )
     print(f"  trained in {train_seconds:.1f}s", flush=True)
     thresholds: dict[str, float] = {}
     if thresholded:
@@ -319,7 +406,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test", help="test CSV (text,label)")
     parser.add_argument("--val", help="validation CSV (text,label); tunes the OOS threshold")
     parser.add_argument("--oos-label", help="the label of out-of-scope rows in the CSV files")
-    parser.add_argument("--embeddings", choices=["static", "minilm", "none"], default="static")
+    parser.add_argument(
+        "--embeddings",
+        choices=["default", "static", "minilm", "none"],
+        default="default",
+        help="the classifier's sentence embeddings (default: the shipped default, bot.nlu.spec)",
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="skip the MiniLM + LR baseline")
+    parser.add_argument("--baseline-C", type=float, default=1.0, help="the baseline's regularisation")
     parser.add_argument(
         "--oos-method", choices=["threshold", "class", "class+threshold"], default="threshold"
     )
@@ -347,17 +441,41 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-messages", type=int, default=500)
     args = parser.parse_args(argv)
     splits = load_dataset(args)
+    from bot.nlu.spec import DEFAULT_EMBEDDINGS
+
+    embeddings = DEFAULT_EMBEDDINGS if args.embeddings == "default" else args.embeddings
+    encoder = None
+    if embeddings == "minilm" or not args.no_baseline:
+        from bot.nlu.embeddings import SentenceEncoder
+
+        # one MiniLM for both models: texts are encoded once (the latency figures use fresh texts)
+        encoder = SentenceEncoder(cache_size=200_000)
     result = run(
         splits,
-        args.embeddings,
+        embeddings,
         args.oos_method,
         args.C,
         args.latency_messages,
         args.threshold_objective,
         args.embedding_weight,
         args.similarity_weight,
+        encoder,
     )
+    if not args.no_baseline:
+        result["baseline"] = run_baseline(
+            splits, args.oos_method, args.baseline_C, args.latency_messages, args.threshold_objective, encoder
+        )
+        ours, theirs = _headline(result), _headline(result["baseline"])
+        result["default_minus_baseline"] = {
+            k: round(ours[k] - theirs[k], 4)
+            for k in ours
+            if ours[k] is not None and theirs.get(k) is not None
+        }
     print(json.dumps(result))
+
+
+def _headline(figures: dict[str, Any]) -> dict[str, float | None]:
+    return {k: figures.get(k) for k in ("in_scope_accuracy", "oos_recall", "macro_f1")}
 
 
 if __name__ == "__main__":

@@ -103,6 +103,12 @@ def test_csv_benchmark_detects_out_of_scope_with_a_threshold_from_validation(
     assert result["in_scope_accuracy"] >= 0.9  # type: ignore[operator]
     assert 0 < result["fallback_threshold"] < 1  # type: ignore[operator]
     assert 0 < result["latency_ms_p50"] <= result["latency_ms_p99"]  # type: ignore[operator]
+    # the MiniLM + logistic regression baseline ran on the same rows, scored the same way
+    baseline = result["baseline"]
+    assert isinstance(baseline, dict) and baseline["model"] == "MiniLM + LogisticRegression"
+    assert baseline["oos_recall"] is not None and baseline["in_scope_accuracy"] >= 0.8
+    assert 0 < baseline["fallback_threshold"] < 1
+    assert set(result["default_minus_baseline"]) == {"in_scope_accuracy", "oos_recall", "macro_f1"}  # type: ignore[arg-type]
 
 
 def test_without_an_oos_label_the_oos_figures_are_null(
@@ -110,7 +116,19 @@ def test_without_an_oos_label_the_oos_figures_are_null(
 ) -> None:
     train = write(tmp_path / "train.csv", split(DAYS[:4], []))
     test = write(tmp_path / "test.csv", split(DAYS[5:], []))
-    bench_nlu.main(["--train", train, "--test", test, "--embeddings", "none", "--latency-messages", "10"])
+    bench_nlu.main(
+        [
+            "--train",
+            train,
+            "--test",
+            test,
+            "--embeddings",
+            "none",
+            "--latency-messages",
+            "10",
+            "--no-baseline",
+        ]
+    )
     result = figures(capsys)
     assert result["oos_recall"] is None and result["oos_precision"] is None
     assert result["in_scope_accuracy"] == result["macro_f1"] == 1.0
@@ -155,6 +173,7 @@ def test_oos_as_a_class_needs_no_validation(tmp_path: Path, capsys: pytest.Captu
             "none",
             "--latency-messages",
             "10",
+            "--no-baseline",
         ]
     )
     result = figures(capsys)
@@ -181,6 +200,7 @@ def test_pipeline_weights_are_settable_and_reported(
         "oos",
         "--latency-messages",
         "10",
+        "--no-baseline",
     ]
     bench_nlu.main([*common, "--embeddings", "static", "--similarity-weight", "10"])
     result = figures(capsys)
