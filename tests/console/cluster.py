@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
-STARTUP = 600.0  # seconds: loading the models on a shared, busy machine
+STARTUP = 1500.0  # seconds: loading the models (and embedding the articles) on a shared, busy machine
 
 
 def free_port() -> int:

@@ -3,7 +3,10 @@ or a client does through one process is what the other process shows.
 
 - presence: an agent's status set through A is what B's roster (the router's input) reads;
 - live delivery: an agent's reply sent through B reaches a widget socket connected to A;
-- knowledge: an article published through A answers on B.
+- knowledge: an article published through A answers on B;
+- claims: 100 queued conversations, each claimed through A and through B at the same
+  moment, have exactly one winner (200) and one loser (409 naming the winner) each, and
+  one ``assigned`` move each in the log.
 
 Latencies are printed (``-s``) for the record, never asserted: the guards below only bound
 how long a test waits before it fails.
@@ -24,8 +27,11 @@ import pytest_asyncio
 import websockets
 from redis.asyncio import Redis
 
-from bot.store import async_url, scratch_schema
+from bot.events import HandoffStatusChanged
+from bot.store import EventStore, async_url, scratch_schema
 from console.security.demo import DEMO_PASSWORD
+from handoff.projections import register_handoff_projections
+from handoff.service import HandoffService
 from tests.console.cluster import Server, cluster
 from tests.console.conftest import sign_in
 
@@ -33,29 +39,35 @@ pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
     pytest.mark.postgres,
     pytest.mark.redis,
-    pytest.mark.timeout(1800),  # two servers load their models on a shared machine
+    pytest.mark.timeout(3600),  # training, then two servers loading their models, on a shared machine
 ]
 
+DOUBLE_CLAIMS = 100
 REDIS_DB = 14  # a database of its own on the machine's Redis; only our keys are removed after
 GUARD = 20.0  # seconds a test waits for something before it fails
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_database(postgres_url: str) -> AsyncIterator[str]:
+    """The URL of an empty PostgreSQL schema both processes (and the tests' own store) use."""
+    async with scratch_schema(postgres_url, "test_two_processes") as schema:
+        yield async_url(postgres_url, schema=schema).render_as_string(hide_password=False)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def two(
-    model_dir: Path, tmp_path_factory: pytest.TempPathFactory, postgres_url: str, redis_url: str
+    model_dir: Path, tmp_path_factory: pytest.TempPathFactory, shared_database: str, redis_url: str
 ) -> AsyncIterator[tuple[Server, Server]]:
     """Processes A and B, started together on an empty schema (start-up takes turns:
     ``bot.startup``, so only one migrates and imports)."""
     root = tmp_path_factory.mktemp("two_processes")
     shared_redis = redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
-    async with scratch_schema(postgres_url, "test_two_processes") as schema:
-        database_url = async_url(postgres_url, schema=schema).render_as_string(hide_password=False)
-        async with cluster(root, model_dir, database_url, shared_redis) as running:
-            a, b = await asyncio.gather(running.start("a"), running.start("b"))
-            try:
-                yield a, b
-            finally:
-                await _forget_keys(shared_redis)
+    async with cluster(root, model_dir, shared_database, shared_redis) as running:
+        a, b = await asyncio.gather(running.start("a"), running.start("b"))
+        try:
+            yield a, b
+        finally:
+            await _forget_keys(shared_redis)
 
 
 async def _forget_keys(url: str) -> None:
@@ -187,3 +199,56 @@ async def test_an_article_published_on_a_answers_on_b(two: tuple[Server, Server]
     finally:
         await editor_a.aclose()
         await editor_b.aclose()
+
+
+async def test_a_hundred_double_claims_through_two_processes_have_one_winner_each(
+    two: tuple[Server, Server], shared_database: str
+) -> None:
+    """Anna claims through A and Olena through B, both at the same moment, for each of 100
+    queued conversations: one 200 and one 409 naming the winner each, one ``assigned`` move
+    each in the shared log (the database's seq check decides, not a process's lock)."""
+    a, b = two
+    run = uuid.uuid4().hex[:8]
+    ids = [f"widget:claim{run}{i:03d}" for i in range(DOUBLE_CLAIMS)]
+    store = EventStore.from_url(shared_database)  # the schema the servers migrated
+    try:
+        await register_handoff_projections(store)  # the queue and tickets the console reads
+        seeding = HandoffService(store)
+        for cid in ids:  # straight into the queue: a turn each would only add minutes
+            await seeding.request(cid, "client_request")
+        anna, anna_csrf = await signed_in(a, "anna.kowalska")
+        olena, olena_csrf = await signed_in(b, "olena.shevchenko")
+        try:
+
+            async def double_claim(cid: str) -> tuple[httpx.Response, httpx.Response]:
+                path = f"/api/workspace/conversations/{cid}/claim"
+                return await asyncio.gather(
+                    anna.post(path, json={}, headers=anna_csrf),
+                    olena.post(path, json={}, headers=olena_csrf),
+                )
+
+            started = time.perf_counter()
+            answers = await asyncio.gather(*(double_claim(cid) for cid in ids))
+            took = time.perf_counter() - started
+        finally:
+            await anna.aclose()
+            await olena.aclose()
+        wins = {"anna.kowalska": 0, "olena.shevchenko": 0}
+        for cid, (through_a, through_b) in zip(ids, answers, strict=True):
+            codes = sorted([through_a.status_code, through_b.status_code])
+            assert codes == [200, 409], (cid, through_a.text, through_b.text)
+            a_won = through_a.status_code == 200
+            winner = "anna.kowalska" if a_won else "olena.shevchenko"
+            loser = through_b if a_won else through_a
+            wins[winner] += 1
+            assert loser.json()["detail"]["holder"] == winner, loser.text
+            moves = [
+                e
+                for e in await store.events(cid)
+                if isinstance(e, HandoffStatusChanged) and e.to_status == "assigned"
+            ]
+            assert len(moves) == 1, (cid, moves)
+            assert moves[0].actor == winner
+        print(f"{DOUBLE_CLAIMS} double claims through A and B: {took:.2f} s, wins {wins}")
+    finally:
+        await store.close()
