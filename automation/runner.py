@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 AUDIT_ACTOR = "automation"
 DEFAULT_POLL = 1.0
 BATCH = 100
+MAX_FIRINGS_PER_HOUR = 20  # per conversation: a loop of rules feeding each other stops here
 ASSIGN_EVERY = 5.0  # seconds between auto-assignment sweeps of the queue
 
 
@@ -174,8 +175,23 @@ class AutomationRunner:
         return "breached"
 
     async def _fire(self, rule: Rule, rules: RuleSet, version: int, context: RuleContext) -> bool:
-        """Claim the firing (one insert wins across processes), run the actions, audit."""
+        """Claim the firing (one insert wins across processes), run the actions, audit.
+        A conversation that already had :data:`MAX_FIRINGS_PER_HOUR` firings in the last hour
+        gets no more (rules whose actions trigger each other must not loop forever)."""
         engine = self.store.engine
+        recent = select(func.count()).where(
+            automation_firings.c.conversation_id == context.conversation_id,
+            automation_firings.c.fired_at >= self.clock() - 3600,
+        )
+        async with engine.connect() as conn:
+            if int((await conn.execute(recent)).scalar() or 0) >= MAX_FIRINGS_PER_HOUR:
+                log.warning(
+                    "rule %s not fired on %s: %d firings in the last hour",
+                    rule.id,
+                    conversation_ref(context.conversation_id),
+                    MAX_FIRINGS_PER_HOUR,
+                )
+                return False
         insert = postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
         claim = (
             insert(automation_firings)

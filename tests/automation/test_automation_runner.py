@@ -261,3 +261,34 @@ rules:
         server.shutdown()
         server.server_close()
         await store.close()
+
+
+async def test_rules_that_feed_each_other_stop_at_the_hourly_budget(
+    store_url: tuple[str, str | None], repo_dir: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "automation.yml").write_text(
+        """
+rules:
+  - {id: back_to_bot, name: back to the bot, on: handed_off, then: [{return_to_bot: true}]}
+  - {id: and_again, name: and off again, on: returned_to_bot, then: [{handoff: {}}]}
+""",
+        encoding="utf-8",
+    )
+    url, schema = store_url
+    clock = Clock(OPEN)
+    store = EventStore.from_url(url, schema=schema)
+    try:
+        runtime = await runtime_on(store, repo_dir, clock)
+        runner = build_runner(store, runtime, AuditLog(store.engine), project_dir=project, clock=clock)
+        await write(store, "widget:loop", "Standard", OPEN)
+        await runtime.service.request("widget:loop", "client_request")
+        fired = 0
+        for _ in range(40):
+            fired += await runner.run_once(assign=False)
+        assert fired == 20  # MAX_FIRINGS_PER_HOUR, then it stops
+        assert await runner.run_once(assign=False) == 0
+        await runner.stop()
+    finally:
+        await store.close()
