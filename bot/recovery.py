@@ -195,6 +195,8 @@ class RecoveryLoop:
 
     def start(self) -> None:
         """Sweep now (everything unanswered, whatever its age) and then every ``interval``."""
+        if not self._loop.running:
+            self._first = True  # a restarted loop sweeps everything again, as at start-up
         self._loop.start()
 
     async def stop(self) -> None:
