@@ -91,6 +91,9 @@ class RulePolicy(Policy):
         self.forms: list[str] = []
         self.problems: list[str] = []
         self._parsed: dict[str, list[State]] = {}
+        # id(lookup) -> (lookup, its size, its keys by their latest state's previous action,
+        # each key's position in it)
+        self._index: dict[int, tuple[dict[str, str], int, dict[object, list[str]], dict[str, int]]] = {}
 
     # ---- training ----------------------------------------------------------------
     def train(self, trackers: Sequence[TrainingTracker], domain: Domain, featurizer: StateFeaturizer) -> None:
@@ -110,6 +113,7 @@ class RulePolicy(Policy):
             self.rule_only_slots, self.rule_only_loops = _rule_only(rule_examples, story_examples)
         self.unhappy = _unhappy_lookup(rule_examples + story_examples)
         self._parsed = {}
+        self._index = {}
         if self.check_contradictions:
             from bot.policies.rule_check import RuleChecker  # it builds on this module
 
@@ -176,11 +180,40 @@ class RulePolicy(Policy):
     def _matching(self, lookup: dict[str, str], states: list[State]) -> list[str]:
         rev = states[::-1]
         out = []
-        for key in lookup:
+        for key in self._candidates(lookup, rev[0] if rev else None):
             rule_rev = self._reversed(key)
             if all(_applicable(rule_rev[i], rev[i]) for i in range(min(len(rule_rev), len(rev)))):
                 out.append(key)
         return out
+
+    def _candidates(self, lookup: dict[str, str], current: State | None) -> list[str]:
+        """The keys of ``lookup`` whose latest state can apply to ``current``, in the lookup's
+        order: a rule's latest state names the previous action, and ``_applicable`` needs the
+        conversation's to be the same one, so only rules after that action (plus the few that
+        name none) are checked instead of every rule."""
+        index = self._index.get(id(lookup))
+        if index is None or index[0] is not lookup or index[1] != len(lookup):
+            by_prev: dict[object, list[str]] = {}
+            for key in lookup:
+                latest = self._reversed(key)
+                by_prev.setdefault(_prev_key(latest[0]) if latest else _ANY_PREV, []).append(key)
+            order = {key: i for i, key in enumerate(lookup)}
+            index = self._index[id(lookup)] = (lookup, len(lookup), by_prev, order)
+        by_prev = index[2]
+        if current is None:
+            return list(lookup)
+        prev = current.get(PREV_ACTION)
+        exact = (
+            by_prev.get(prev.get(ACTION_NAME) if prev else None, [])
+            if not prev or prev.get(ACTION_NAME)
+            else []
+        )
+        anyone = by_prev.get(_ANY_PREV, [])
+        if not anyone:
+            return exact
+        if not exact:
+            return anyone
+        return sorted({*exact, *anyone}, key=index[3].__getitem__)
 
     def _reversed(self, key: str) -> list[State]:
         """A rule key's states, latest first (parsed once)."""
@@ -240,6 +273,7 @@ class RulePolicy(Policy):
         self.action_order = data["action_order"]
         self.forms = data["forms"]
         self._parsed = {}
+        self._index = {}
 
 
 # ---- module helpers (Rasa's static methods) ---------------------------------------------
@@ -312,6 +346,21 @@ def _rule_only(
         sorted(rule_slots - story_slots - {SHOULD_NOT_BE_SET}),
         sorted(rule_loops - story_loops - {SHOULD_NOT_BE_SET}),
     )
+
+
+_ANY_PREV = object()  # a rule state whose previous action is not one plain name: always checked
+
+
+def _prev_key(state: State) -> object:
+    """What a state's previous action must equal for a rule state to apply (see
+    :func:`_applicable`): its ``action_name``; None for a conversation start; rule states
+    asking for anything else (a text action, "must not be set") are checked every time."""
+    prev = state.get(PREV_ACTION)
+    if not prev:
+        return None
+    if set(prev) == {ACTION_NAME} and prev[ACTION_NAME] and prev[ACTION_NAME] != SHOULD_NOT_BE_SET:
+        return prev[ACTION_NAME]
+    return _ANY_PREV
 
 
 def _applicable(rule_state: State, state: State) -> bool:

@@ -216,3 +216,47 @@ def test_fallback_action_must_exist() -> None:
 
     with pytest.raises(ConfigError, match="action_my_fallback"):
         train(BOOKING_RULES, DOMAIN, core_fallback_action_name="action_my_fallback")
+
+
+def test_rules_indexed_by_previous_action_match_exactly_what_checking_every_rule_matches() -> None:
+    import random
+
+    from bot.policies.featurize import states_json
+    from bot.policies.rule import RulePolicy, _applicable
+
+    rng = random.Random(3)
+
+    def state(start: bool = False) -> dict[str, dict[str, object]]:
+        out: dict[str, dict[str, object]] = {}
+        if not start:
+            prev = rng.choice(
+                [
+                    {"action_name": rng.choice(["action_listen", "utter_hi", "booking_form"])},
+                    {"action_text": "hello"},
+                    {"action_name": "should_not_be_set"},
+                ]
+            )
+            out["prev_action"] = prev
+        if rng.random() < 0.6:
+            out["user"] = {"intent": rng.choice(["greet", "book", "bye"])}
+        if rng.random() < 0.3:
+            out["active_loop"] = {"name": rng.choice(["booking_form", "should_not_be_set"])}
+        return out
+
+    def states(n: int) -> list[dict[str, dict[str, object]]]:
+        return [state(start=i == 0 and rng.random() < 0.5) for i in range(n)]
+
+    policy = RulePolicy()
+    policy.rules = {states_json(states(rng.randint(0, 3))): "utter_x" for _ in range(200)}
+    for _ in range(500):
+        current = states(rng.randint(0, 4))
+        rev = current[::-1]
+        every = [
+            key
+            for key in policy.rules
+            if all(
+                _applicable(r, rev[i])
+                for i, r in enumerate(policy._reversed(key)[: min(len(policy._reversed(key)), len(rev))])
+            )
+        ]
+        assert policy._matching(policy.rules, current) == every
