@@ -11,7 +11,7 @@ import datetime as dt
 import email
 import email.policy
 import io
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from bot.channels.email.config import SmtpConfig
 from bot.channels.email.smtp import SmtpSender
-from bot.store import EventStore
+from bot.store import EventStore, scratch_schema
 from console.security.models import Role
 from console.security.platform import ConsolePlatform
 from console.services.analytics import DateRange, analytics_report
@@ -86,11 +86,30 @@ def test_due_periods_are_yesterday_and_the_last_whole_iso_week() -> None:
     assert due_period("weekly", dt.datetime(2026, 4, 12, 23, tzinfo=dt.UTC))[0] == "2026-W14"
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def two_processes(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
+) -> AsyncIterator[tuple[EventStore, EventStore]]:
+    """Two stores on one database, as two serving processes have (SQLite: the flock lease;
+    PostgreSQL: the advisory-lock lease)."""
+    if request.param == "sqlite":
+        yield await opened(tmp_path / "a.db"), await opened(tmp_path / "a.db")
+        return
+    async with scratch_schema(postgres_url, "test_reports") as schema:
+        stores = []
+        for _ in range(2):
+            store = EventStore.from_url(postgres_url, schema=schema)
+            await store.migrate()
+            await register_handoff_projections(store)
+            stores.append(store)
+        yield stores[0], stores[1]
+
+
 async def test_the_daily_report_arrives_once_with_its_figures_and_csv(
-    tmp_path: Path, smtp: tuple[Controller, RecordingHandler]
+    two_processes: tuple[EventStore, EventStore], smtp: tuple[Controller, RecordingHandler]
 ) -> None:
     controller, handler = smtp
-    first, second = await opened(tmp_path / "a.db"), await opened(tmp_path / "a.db")  # two processes
+    first, second = two_processes
     try:
         await write_day(first)
         subs = SubscriptionRepository(first)
