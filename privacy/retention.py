@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.channels.addresses import is_opaque
+from bot.channels.tables import channel_addresses
 from bot.store.tables import conversations, events
 from handoff.config import TierConfig
 from handoff.identity import Identity, InvalidIdentity
@@ -80,6 +82,17 @@ async def _owners(conn: AsyncConnection, ids: list[str]) -> dict[str, str]:
 
 
 async def _by_identity(conn: AsyncConnection, channel: str, sender_id: str) -> str | None:
+    if is_opaque(sender_id):  # the address is on file, not in the id
+        address = (
+            await conn.execute(
+                select(channel_addresses.c.address).where(
+                    channel_addresses.c.conversation_id == f"{channel}:{sender_id}"
+                )
+            )
+        ).scalar_one_or_none()
+        if address is None:
+            return None
+        sender_id = address
     try:
         identity = Identity.from_channel(channel, sender_id)
     except InvalidIdentity:

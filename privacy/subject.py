@@ -1,11 +1,13 @@
 """Who an export or an erase is about: a :class:`DataSubject`, resolved from what an admin types.
 
 ``concierge privacy erase CLIENT`` takes a client id, a phone number in any common
-notation, an e-mail address or a conversation id (``whatsapp:+48...``). The subject is
+notation, an e-mail address or a conversation id (``whatsapp:<token>``; an opaque id names
+the person whose address is on file for it, bot/channels/addresses.py). The subject is
 the client behind it together with every profile merged into that client (merged-away
 rows still hold names), all of their identities, and every conversation that is theirs:
-those recognised as the client (the ``client_id`` slot) and those whose sender id is one
-of their identities. A phone or e-mail nobody's profile holds still names the
+those recognised as the client (the ``client_id`` slot) and those whose channel address
+(``channel_addresses``; the sender id itself for ids from before opaque ids) is one of
+their identities. A phone or e-mail nobody's profile holds still names the
 conversations written from it (an anonymous sender can ask for erasure too).
 
 The subject also knows how its personal data is written in free text (a phone as
@@ -24,6 +26,8 @@ import phonenumbers
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.channels.addresses import is_opaque
+from bot.channels.tables import channel_addresses
 from bot.errors import ConciergeError
 from bot.store.tables import conversations, events
 from handoff.identity import CHANNEL_KINDS, Identity, InvalidIdentity
@@ -145,7 +149,9 @@ async def resolve_subject(conn: AsyncConnection, raw: str) -> DataSubject:
     identity: Identity | None = None
     client_id = await _survivor(conn, text)
     if client_id is None:
-        identity = _identity_of(text)
+        named = await _with_address(conn, text)
+        # an opaque id with no address on file names no identity (a token is no handle)
+        identity = None if ":" in named and is_opaque(named) else _identity_of(named)
         if identity is not None:
             owner = (
                 await conn.execute(
@@ -197,6 +203,21 @@ def _identity_of(text: str) -> Identity | None:
         return Identity.of("email" if "@" in text else "phone", text)
     except InvalidIdentity:
         return None
+
+
+async def _with_address(conn: AsyncConnection, text: str) -> str:
+    """An opaque conversation id as ``<channel>:<address>`` (its address on file), so it
+    names the person behind it; anything else as it is."""
+    if ":" not in text or not is_opaque(text):
+        return text
+    address = (
+        await conn.execute(
+            select(channel_addresses.c.channel, channel_addresses.c.address).where(
+                channel_addresses.c.conversation_id == text
+            )
+        )
+    ).first()
+    return f"{address.channel}:{address.address}" if address is not None else text
 
 
 async def _survivor(conn: AsyncConnection, client_id: str) -> str | None:
@@ -258,6 +279,20 @@ async def _conversations(
             try:
                 if Identity.from_channel(row.channel, row.sender_id) in identities:
                     found.add(row.id)
+            except InvalidIdentity:
+                continue
+        # opaque ids: the address is on file in channel_addresses (bot/channels/addresses.py)
+        on_file = await conn.execute(
+            select(
+                channel_addresses.c.conversation_id, channel_addresses.c.channel, channel_addresses.c.address
+            ).where(
+                or_(*(func.lower(channel_addresses.c.address).contains(k, autoescape=True) for k in keys))
+            )
+        )
+        for row in on_file:
+            try:
+                if Identity.from_channel(row.channel, row.address) in identities:
+                    found.add(row.conversation_id)
             except InvalidIdentity:
                 continue
     return frozenset(found)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from privacy.base import Eraser
+from privacy.erasers.addresses import AddressEraser
 from privacy.erasers.attachments import AttachmentEraser
 from privacy.erasers.audit import AuditEraser
 from privacy.erasers.clients import ClientEraser
@@ -24,6 +25,7 @@ from privacy.erasers.outbox import OutboxEraser
 from privacy.erasers.sweep import ReadModelEraser
 
 __all__ = [
+    "AddressEraser",
     "AttachmentEraser",
     "AuditEraser",
     "ClientEraser",
@@ -45,6 +47,7 @@ def default_erasers(attachment_dirs: Sequence[Path], extra: Sequence[Eraser] = (
         AuditEraser(),
         GapEraser(),
         OutboxEraser(),
+        AddressEraser(),
         *extra,
         ReadModelEraser(),
         MentionEraser(),

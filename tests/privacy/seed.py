@@ -3,7 +3,8 @@
 :func:`seed_person` writes, for one person: a profile with every identity kind (phone,
 e-mail, Telegram, Instagram, Messenger, widget), a visit and a note, a second profile
 merged into it; conversations on WhatsApp (Twilio and Cloud API), Telegram, e-mail (with
-an attachment file), the widget, Messenger and Instagram, each with an inbound journal
+an attachment file), the widget, Messenger and Instagram (opaque ids, addresses in
+``channel_addresses``), and one WhatsApp conversation from before opaque ids, each with an inbound journal
 row and events (their message, the recognition slots, the bot's reply); an outbox row;
 a knowledge gap from their question; audit entries naming their phone. What it returns
 says how to find all of it again (notations of the phone included).
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actions.bookings import BookingRepository
 from actions.mariia_catalog import Catalog
+from bot.channels.addresses import AddressBook, split_conversation_id
 from bot.channels.email.files import AttachmentFiles
 from bot.channels.email.parse import EmailFile
 from bot.channels.outbox import outbox_insert
@@ -144,29 +146,40 @@ async def seed_person(
         "messenger": f"psid{numeric}",
         "instagram": handle,
     }
+    # the push channels' conversation ids are opaque, their addresses on file
+    # (bot/channels/addresses.py), as the adapters write them; the widget's is its session
+    book = AddressBook(store.engine)
     for channel, sender in senders.items():
+        if channel != "widget":
+            sender = split_conversation_id(await book.remember(channel, sender))[1]
         files_here = [attachment] if channel == "email" else []
         text = f"Hi, {first} {last} here ({phone}, {email}): can I move my booking?"
         await _conversation(store, channel, sender, text, files_here, profile.id, first)
         person.conversations.append(f"{channel}:{sender}")
+    # a WhatsApp conversation stored before opaque ids (revision 0011): the phone is its id
+    text = f"Hello from my old chat, {first} {last}"
+    await _conversation(store, "whatsapp", e164, text, [], profile.id, first)
+    person.conversations.append(f"whatsapp:{e164}")
+    whatsapp = person.conversations[0]
+    token = split_conversation_id(whatsapp)[1]
 
     async with store.engine.begin() as conn:
-        reply = OutboundMessage(channel="whatsapp", recipient_id=e164, text=f"See you soon, {first}!")
-        await conn.execute(outbox_insert(store.dialect, [(f"seed:{e164}", reply)], datetime.now(UTC)))
+        reply = OutboundMessage(channel="whatsapp", recipient_id=token, text=f"See you soon, {first}!")
+        await conn.execute(outbox_insert(store.dialect, [(f"seed:{token}", reply)], datetime.now(UTC)))
     gaps = GapLog(store.engine, encoder=None)  # type: ignore[arg-type]  # recording never encodes
-    await gaps.record(f"Is parking free for {first} {last}?", "en", "no_answer", 0.1, f"whatsapp:{e164}")
+    await gaps.record(f"Is parking free for {first} {last}?", "en", "no_answer", 0.1, whatsapp)
     log = AuditLog(store.engine)
     await log.record(
         "kasia", "client.update", f"client:{profile.id}", {"last_name": {"from": "", "to": last}}
     )
-    await log.record("anna", "workspace.reply", f"conversation:whatsapp:{e164}", {"text": f"Hello {first}"})
+    await log.record("anna", "workspace.reply", f"conversation:{whatsapp}", {"text": f"Hello {first}"})
     await log.record("kasia", "client.import", "clients", {"note": f"fixed {phone} for {first} {last}"})
     if bookings_url is not None:  # the demo actions' bookings, a database of their own
         async with BookingRepository(bookings_url, seed_dir=files_dir / "no-seed") as repo:
             service = Catalog.load().find_service("manicure")
             assert service is not None
             starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
-            await repo.create(service, "mokotow", starts, client_name=f"{first} {last}", sender_id=e164)
+            await repo.create(service, "mokotow", starts, client_name=f"{first} {last}", sender_id=token)
     return person
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from concierge.cli import app
 from bot.settings import Settings
 from bot.store import EventStore
+from concierge.cli import app
 from tests.privacy.seed import Person, seed_person
 from tests.privacy.test_privacy_retention import chat
 

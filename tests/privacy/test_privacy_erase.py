@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, Table, inspect, select, text
 
+from bot.channels.addresses import AddressBook
 from bot.channels.media import recorded_attachment
 from bot.events import BotUttered, UserUttered
 from bot.models import ContactHints, InboundMessage
@@ -133,7 +134,7 @@ async def test_export_holds_everything_then_erase_leaves_no_trace(
     seeded = {
         "conversations", "events", "inbound_messages", "outbox", "kb_gaps", "clients",
         "client_identities", "client_notes", "client_visits", "console_audit", "bookings",
-        "conversation_facts",
+        "conversation_facts", "channel_addresses",
     }  # fmt: skip
     assert {table for table, _ in hits(before, ottilie)} >= seeded - {"client_visits"}
     assert hits(before, bart)
@@ -151,6 +152,7 @@ async def test_export_holds_everything_then_erase_leaves_no_trace(
         "attachments",
         "audit",
         "bookings",
+        "channel_addresses",
     )
     for kind in kinds:
         assert data[kind], kind
@@ -159,7 +161,11 @@ async def test_export_holds_everything_then_erase_leaves_no_trace(
         assert needle in profiles
     chats = json.dumps(data["conversations"], ensure_ascii=False).lower()
     assert all(n in chats for n in ("+48 601 234 567", ottilie.email, "ottilie quennell"))
-    assert ottilie.phone_e164 in json.dumps(data["outbox"])
+    # the outbox row names the conversation by its opaque id; the phone is on file beside it
+    outbox_rows = json.dumps(data["outbox"])
+    assert "See you soon, Ottilie" in outbox_rows and ottilie.phone_e164 not in outbox_rows
+    addresses = json.dumps(data["channel_addresses"])
+    assert ottilie.phone_e164 in addresses and ottilie.email in addresses
     assert "quennell" in json.dumps(data["knowledge_gaps"]).lower()
     assert "Quennell" in __import__("base64").b64decode(data["attachments"][0]["content_base64"]).decode()
     assert "601 234 567" in json.dumps(data["audit"])
@@ -208,13 +214,13 @@ async def test_a_file_two_people_sent_stays_for_the_other(store: EventStore, tmp
         row = (
             await conn.execute(
                 text("SELECT data FROM events WHERE conversation_id = :c AND type = 'user'"),
-                {"c": f"email:{ottilie.email}"},
+                {"c": await AddressBook(store.engine).conversation_id("email", ottilie.email)},
             )
         ).first()
     assert row is not None
     data = row.data if isinstance(row.data, dict) else json.loads(row.data)
     shared = UserUttered(text="forwarding this", metadata=data["metadata"])
-    await store.append(f"email:{bart.email}", [shared])
+    await store.append(await AddressBook(store.engine).conversation_id("email", bart.email), [shared])
     service = PrivacyService(store.engine, erasers=default_erasers([files]))
     report = await service.erase(ottilie.client_id, actor="cli")
     assert report.removed["attachments"] == 0

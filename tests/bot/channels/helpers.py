@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shutil
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import uvicorn
 from fastapi import FastAPI
@@ -17,6 +19,7 @@ from bot.agent import Agent
 from bot.channels.addresses import AddressBook, split_conversation_id
 from bot.channels.base import ChannelAdapter
 from bot.channels.media import Media
+from bot.channels.tables import outbox
 from bot.engine import Engine
 from bot.errors import OutsideWindow
 from bot.events import BotUttered, UserUttered
@@ -108,6 +111,23 @@ async def sender_of(engine: Engine, channel: str, address: str) -> str:
     messages carry as ``recipient_id``. The address is put on file as a client's first
     message does, so the outbox can send to it."""
     return split_conversation_id(await AddressBook(engine.store.engine).remember(channel, address))[1]
+
+
+async def traces_of(engine: Engine, needle: str, logs: Iterable[logging.LogRecord]) -> list[str]:
+    """Where ``needle`` (a phone's digits, an e-mail address) shows outside ``channel_addresses``:
+    conversation ids, the console URLs built from them, outbox rows (every column), log lines."""
+    seen: list[str] = []
+    for summary in await engine.store.conversations():
+        seen += [
+            summary.id,
+            summary.sender_id,
+            f"/api/workspace/conversations/{quote(summary.id, safe=':')}",
+            f"/api/media/{summary.channel}/{quote(summary.id, safe=':')}/1/0",
+        ]
+    async with engine.store.engine.connect() as conn:
+        seen += [str(dict(row._mapping)) for row in await conn.execute(select(outbox))]
+    seen += [record.getMessage() for record in logs]
+    return [text for text in seen if needle.lower() in text.lower()]
 
 
 async def user_messages(engine: Engine, conversation_id: str) -> list[UserUttered]:

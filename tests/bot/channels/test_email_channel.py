@@ -10,16 +10,20 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from bot.channels.addresses import AddressBook, is_opaque
 from bot.engine import Engine
 from bot.events import UserUttered
 from bot.models import VerifiedIdentity
 from bot.settings import Settings
+from privacy.erasers import default_erasers
+from privacy.service import PrivacyService
 
 from .email_helpers import (
     ADDRESS,
@@ -32,7 +36,7 @@ from .email_helpers import (
     wait_until,
 )
 from .email_servers import Dovecot, RecordingHandler, running_dovecot, running_smtp
-from .helpers import HOURS, WELCOME, conversation_of, journal, sender_of
+from .helpers import HOURS, WELCOME, conversation_of, journal, sender_of, traces_of
 
 ANA_MAIL = "ana.kowalska@example.com"
 
@@ -485,3 +489,31 @@ async def test_health_shows_the_mailbox_state(
         failing["status"] == "degraded"
         and "IMAP failing: ChannelError: IMAP login failed" in failing["detail"]
     )
+
+
+async def test_ids_outbox_rows_urls_and_logs_carry_no_address_and_erase_forgets_it(
+    trained: Settings,
+    engine: Engine,
+    tmp_path: Path,
+    smtp: tuple[Controller, RecordingHandler],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    controller, received = smtp
+    credentials = email_credentials(smtp_port=controller.port)
+    async with email_app(trained, engine, tmp_path, credentials) as (url, _app, channel):
+        assert (await post_mail(url, fixture_mail("new_hello.eml"))).status_code == 200
+        await settle(channel)
+    (reply,) = received.received
+    assert reply.rcpt_tos == [ANA_MAIL]  # the address reached the mail server
+    conversation_id = await ana(engine)
+    assert is_opaque(conversation_id)
+    assert [c.id for c in await engine.store.conversations()] == [conversation_id]
+    # ... and is on file in one table; nowhere else (ids, console URLs, outbox rows, logs)
+    assert await traces_of(engine, ANA_MAIL, caplog.records) == []
+    book = AddressBook(engine.store.engine)
+    assert await book.address(conversation_id) == ANA_MAIL
+
+    report = await PrivacyService(engine.store.engine, erasers=default_erasers([])).erase(ANA_MAIL, actor="t")
+    assert report.conversations == 1 and report.removed["channel_addresses"] == 1
+    assert await book.address(conversation_id) is None

@@ -8,6 +8,7 @@ SDK's own ``RequestValidator.compute_signature``.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
+from bot.channels.addresses import AddressBook, is_opaque, split_conversation_id
 from bot.channels.media import MediaNotFound
 from bot.channels.webhook import WebhookBatch
 from bot.channels.whatsapp_twilio import TwilioWhatsAppChannel, TwilioWhatsAppConfig
@@ -23,8 +25,19 @@ from bot.engine import Engine
 from bot.errors import ChannelError, OutsideWindow
 from bot.models import Attachment, Button, OutboundMessage, VerifiedIdentity
 from bot.settings import Settings
+from privacy.erasers import default_erasers
+from privacy.service import PrivacyService
 
-from .helpers import HOURS, WELCOME, attachment_of, content_of, conversation_of, journal, serving
+from .helpers import (
+    HOURS,
+    WELCOME,
+    attachment_of,
+    content_of,
+    conversation_of,
+    journal,
+    serving,
+    traces_of,
+)
 from .standins.graph import MediaFile
 from .standins.twilio import TwilioStandIn
 from .whatsapp_support import (
@@ -392,3 +405,36 @@ async def test_a_client_s_media_is_fetched_with_basic_auth_that_never_leaves_twi
     foreign = Attachment(kind="image", url="https://evil.example/2010-04-01/Accounts/AC0/Media/ME1")
     with pytest.raises(MediaNotFound):
         await channel.fetch_media(foreign)
+
+
+async def test_ids_outbox_rows_urls_and_logs_carry_no_phone_and_erase_forgets_the_address(
+    running: Running, twilio: tuple[TwilioStandIn, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    standin, _ = twilio
+    assert (await post_signed(running, fixture_text("twilio", "text.form"))).status_code == 200
+    await running.settle("whatsapp")
+    conversation_id = await conversation(running.engine)
+    assert is_opaque(conversation_id)
+    assert [c.id for c in await running.engine.store.conversations()] == [conversation_id]
+    rows = await running.app.state.outbox.rows(conversation_id=conversation_id)
+    assert [r.status for r in rows] == ["sent"] and standin.delivered[0].get("To") == f"whatsapp:{CLIENT}"
+    # the number reached Twilio, and is on file in one table; nowhere else
+    assert await traces_of(running.engine, CLIENT.lstrip("+"), caplog.records) == []
+    book = AddressBook(running.engine.store.engine)
+    assert await book.address(conversation_id) == CLIENT
+
+    service = PrivacyService(running.engine.store.engine, erasers=default_erasers([]))
+    report = await service.erase("+48 601 234 567", actor="test")
+    assert report.conversations == 1 and report.removed["channel_addresses"] == 1
+    assert await book.address(conversation_id) is None
+    # a reply to the erased conversation has nowhere to go: it fails, nothing reaches Twilio
+    sent = len(standin.delivered)
+    token = split_conversation_id(conversation_id)[1]
+    await running.channel("whatsapp").enqueue(
+        OutboundMessage(channel="whatsapp", recipient_id=token, text="Hi")
+    )
+    await running.settle("whatsapp")
+    (row,) = await running.app.state.outbox.rows(conversation_id=conversation_id)
+    assert row.status == "failed" and "no address on file" in (row.last_error or "")
+    assert len(standin.delivered) == sent
