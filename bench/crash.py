@@ -241,7 +241,8 @@ class Server:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
 
-    async def ready(self, within: float = 120.0) -> None:
+    async def ready(self, within: float = 900.0) -> None:
+        """Wait until ``/health`` answers; a shared machine at load 15-20 needs minutes."""
         deadline = time.monotonic() + within
         async with httpx.AsyncClient(base_url=self.url, timeout=2.0) as client:
             while time.monotonic() < deadline:
