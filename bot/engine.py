@@ -33,6 +33,7 @@ from bot.events import (
     BotUttered,
     Event,
     SessionStarted,
+    UserUtteranceReverted,
     UserUttered,
     admit_action_events,
 )
@@ -298,6 +299,7 @@ class Engine:
                 name, policy, confidence = prediction.action, prediction.policy, prediction.confidence
                 hide = prediction.hide_rule_turn
                 apply(list(prediction.events))
+            before = len(tracker.events)
             ran = await self._run(
                 name,
                 tracker,
@@ -308,6 +310,16 @@ class Engine:
                 hide_rule_turn=hide,
             )
             if ran and name in NO_PREDICT_AFTER:
+                break
+            if ran and _rewound(tracker.events[before:]) and not tracker.awaiting_reply():
+                # The rewind took the client's message back and left none to answer (a core
+                # fallback): the bot listens, as Rasa's policies predict after a rewound turn.
+                # Asking them instead could answer an older message again (the one that
+                # triggered a handoff, one stored while a person owned the conversation) or
+                # fall back again and again at the start of a session.
+                await self._run(
+                    ACTION_LISTEN, tracker, message.channel, apply, policy="rewind", confidence=1.0
+                )
                 break
         else:
             log.warning(
@@ -357,6 +369,11 @@ class Engine:
 
     async def _publish(self, conversation_id: str, seqs: list[int], events: list[Event]) -> None:
         await self.writer.publish(conversation_id, seqs, events)
+
+
+def _rewound(events: Sequence[Event]) -> bool:
+    """Whether an action's events take a client message back (Rasa's rewind)."""
+    return any(isinstance(e, UserUtteranceReverted) for e in events)
 
 
 def _through_last_user_message(events: list[Event]) -> list[Event]:

@@ -2,6 +2,11 @@
 
 The tracker never owns truth: it is rebuilt from the stored event log, and every
 change to it is an event appended through :meth:`Tracker.update`.
+
+One addition to Rasa's fold: a handoff boundary (a handoff move, or the pause or resume
+written with it) is a floor that rewinds and undos never reach below. What came before it
+belongs to a turn the handoff already answered, or to the person who owned the
+conversation; a client message received meanwhile is no message for the bot to answer.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from bot.events import (
     UserUtteranceReverted,
     UserUttered,
 )
+
+#: a handoff move and the pause or resume written with it: the floor of rewinds and undos
+HANDOFF_BOUNDARY: tuple[type, ...] = (HandoffStatusChanged, ConversationPaused, ConversationResumed)
 
 
 @dataclass
@@ -150,9 +158,8 @@ class Tracker:
 
     def _replay_applied(self) -> None:
         # A rewind or an undo takes back what the client and the bot said, never who owns the
-        # conversation: a handoff move and the pause or resume written with it are the
-        # system's, and the replay of the applied events (which may have dropped them with
-        # the turn they followed) must not bring an old pause back.
+        # conversation: the applied events keep every handoff boundary (the floor below), and
+        # ownership is restored as it was in any case, so no replay brings an old pause back.
         applied = self.applied_events()
         handoff, paused = self.handoff_status, self.paused
         self._reset()
@@ -167,23 +174,41 @@ class Tracker:
         that live conversations look like the stories they were trained on)."""
         loop_names = {e.name for e in self.events if isinstance(e, ActiveLoop) and e.name}
         applied: list[Event] = []
+        floor = 0  # nothing at or before the latest handoff boundary is ever taken back
         for event in self.events:
             if isinstance(event, (Restarted, SessionStarted)):
-                applied = []
+                applied, floor = [], 0
             elif isinstance(event, ActionReverted):
-                _undo_till_previous(ActionExecuted, applied)
+                _undo_till_previous(ActionExecuted, applied, floor)
             elif isinstance(event, UserUtteranceReverted):
-                _undo_till_previous(UserUttered, applied)
-                _undo_till_previous(ActionExecuted, applied)
+                _undo_till_previous(UserUttered, applied, floor)
+                _undo_till_previous(ActionExecuted, applied, floor)
             elif (
                 isinstance(event, ActionExecuted)
                 and event.name in loop_names
                 and not _first_loop_execution_or_unhappy_path(event.name, applied)
             ):
-                _undo_till_previous_loop_execution(event.name, applied)
+                _undo_till_previous_loop_execution(event.name, applied, floor)
             else:
                 applied.append(event)
+                if isinstance(event, HANDOFF_BOUNDARY):
+                    floor = len(applied)
         return applied
+
+    def awaiting_reply(self) -> bool:
+        """Whether the latest client message that still counts is one the bot has not acted
+        on: no action ran after it and no handoff boundary closed its turn.
+
+        False after a rewind that took the client's message back (Rasa's tracker is then
+        where it was before the bot listened); the engine then listens instead of letting
+        the policies answer an older message again.
+        """
+        for event in reversed(self.applied_events()):
+            if isinstance(event, UserUttered):
+                return True
+            if isinstance(event, (ActionExecuted, *HANDOFF_BOUNDARY)):
+                return False
+        return False
 
     def get_slot(self, name: str) -> Any:
         return self.slots.get(name)
@@ -225,9 +250,10 @@ class Tracker:
         }
 
 
-def _undo_till_previous(kind: type, done: list[Event]) -> None:
-    """Remove events from the end up to and including the last one of ``kind``."""
-    while done:
+def _undo_till_previous(kind: type, done: list[Event], floor: int = 0) -> None:
+    """Remove events from the end up to and including the last one of ``kind``, never
+    the first ``floor`` events (a handoff boundary and what came before it)."""
+    while len(done) > floor:
         if isinstance(done.pop(), kind):
             return
 
@@ -254,9 +280,9 @@ def _within_unhappy_path(loop_name: str, event: Event, next_action: str | None) 
     return rejected or other_action_after_user
 
 
-def _undo_till_previous_loop_execution(loop_name: str, done: list[Event]) -> None:
+def _undo_till_previous_loop_execution(loop_name: str, done: list[Event], floor: int = 0) -> None:
     offset = 0
-    for event in reversed(done[:]):
+    for event in reversed(done[floor:]):
         if isinstance(event, ActionExecuted) and event.name == loop_name:
             break
         if isinstance(event, (ActionExecuted, UserUttered)):

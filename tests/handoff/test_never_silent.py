@@ -8,7 +8,8 @@ client types "5" at the CSAT question, the fallback's rewind used to bring the h
 pause back, and the bot said nothing ever again. Then a hypothesis state machine drives
 random sequences of client messages, fallbacks, rewinds (``/back``), restarts, handoff
 triggers, claims, transfers, resolutions and returns, checking the invariant at every
-client message.
+client message, and that no reply answers another message than the one just sent (the
+rewind used to reach back past the handoff, and the bot answered the refund request again).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from actions.csat import csat_payload, csat_question
+from actions.csat import THANKS, csat_payload, csat_question
 from bot.engine import Engine
 from bot.events import BotUttered, Event, HandoffStatus, UserUttered
 from bot.models import InboundMessage
@@ -165,6 +166,23 @@ REFUND = "I want a refund for my massage"  # an immediate trigger (rule:refund)
 #: what a client may send: questions, things the bot does not understand (its fallback
 #: rewinds), going back (two rewinds), a restart, and CSAT taps (asked for or not)
 CLIENT_TEXTS = (*ORDINARY, *NOT_UNDERSTOOD, "/back", "/restart", *(csat_payload(s) for s in (1, 3, 5)))
+GREETING = "Welcome to Mariia Hub!"
+HOURS = "We are open every day."
+FALLBACK = "Sorry, I didn't get that."
+GOING_BACK = "Going back."
+#: the bot's own lines that answer each client text (handoff notices aside): any other line
+#: in the turn answers another message, e.g. an old one a rewind brought back
+ANSWERS: dict[str, frozenset[str]] = {
+    "hello": frozenset({GREETING}),
+    "what are your opening hours": frozenset({HOURS}),
+    "are you open on sunday": frozenset({HOURS}),
+    "thanks": frozenset({"You're welcome!"}),
+    **{text: frozenset({FALLBACK}) for text in NOT_UNDERSTOOD},
+    "/back": frozenset({GOING_BACK}),
+    "/restart": frozenset({"Let's start again."}),
+    **{csat_payload(score): frozenset({THANKS["en"]}) for score in (1, 3, 5)},
+    REFUND: frozenset(),  # only the handoff's notice
+}
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +273,7 @@ async def return_with_csat(engine: Engine, conversation_id: str, agent_id: str, 
 async def test_a_fallback_after_a_return_to_the_bot_does_not_mute_the_conversation(engine: Engine) -> None:
     sender = uuid.uuid4().hex[:12]
     cid = f"widget:{sender}"
-    assert await say(engine, sender, "hello") == ["Welcome to Mariia Hub!"]
+    assert await say(engine, sender, "hello") == [GREETING]
     handed_off = await say(engine, sender, REFUND)
     assert len(handed_off) == 1 and await runtime(engine).service.status(cid) == HandoffStatus.QUEUED
     assert await say(engine, sender, "hello?") == []  # queued: stored, not answered
@@ -263,13 +281,58 @@ async def test_a_fallback_after_a_return_to_the_bot_does_not_mute_the_conversati
     await return_with_csat(engine, cid, "anna.kowalska", resolve=False)
 
     # the core fallback (no rule answers a bare rating): it says so, and the rewind that follows
-    # must not bring back the pause of the handoff the agent ended
-    fallback = await say(engine, sender, "5")
-    assert fallback[0] == "Sorry, I didn't get that."
+    # must neither bring back the pause of the handoff the agent ended nor reach back past the
+    # handoff to the refund request (the bot used to answer it again: a stale second reply)
+    assert await say(engine, sender, "5") == [FALLBACK]
     assert await runtime(engine).service.status(cid) == HandoffStatus.BOT
-    assert await say(engine, sender, "what are your opening hours") == ["We are open every day."]
-    assert await say(engine, sender, csat_payload(4)) != []
+    assert await say(engine, sender, "what are your opening hours") == [HOURS]
+    assert await say(engine, sender, csat_payload(4)) == [THANKS["en"]]
     assert not (await engine.tracker(cid)).paused
+
+
+@pytest.mark.parametrize(
+    ("typed", "reply"),
+    [("5", FALLBACK), ("blorp zzq", FALLBACK), ("/back", GOING_BACK)],
+    ids=["rating", "gibberish", "back"],
+)
+@pytest.mark.parametrize("waited", [False, True], ids=["straight-back", "wrote-while-queued"])
+@pytest.mark.parametrize("ask_csat", [False, True], ids=["no-csat", "csat"])
+async def test_a_rewind_after_a_return_never_reaches_back_past_the_handoff(
+    engine: Engine, typed: str, reply: str, waited: bool, ask_csat: bool
+) -> None:
+    """The first message after the return is rewound (a fallback, or the client going back):
+    the client reads that one line, never a second answer to the refund request or to what
+    it wrote while a person owned the conversation; the next question gets its own answer."""
+    sender = uuid.uuid4().hex[:12]
+    cid = f"widget:{sender}"
+    assert await say(engine, sender, "hello") == [GREETING]
+    assert len(await say(engine, sender, REFUND)) == 1
+    if waited:
+        assert await say(engine, sender, "what are your opening hours") == []
+    await runtime(engine).service.claim(cid, "olena.shevchenko")
+    if ask_csat:
+        await return_with_csat(engine, cid, "olena.shevchenko", resolve=True)
+    else:
+        await runtime(engine).service.return_to_bot(cid, "olena.shevchenko")
+
+    assert await say(engine, sender, typed) == [reply]
+    assert await say(engine, sender, "thanks") == ["You're welcome!"]
+    assert await runtime(engine).service.status(cid) == HandoffStatus.BOT
+
+
+async def test_a_rewind_at_the_start_of_a_session_is_answered_once(engine: Engine) -> None:
+    """A fallback on a conversation's first message, or just after a restart, rewinds to the
+    session's start: one "didn't get that", then the bot listens (it used to fall back again
+    and again, ten times, until the turn's prediction limit)."""
+    first = uuid.uuid4().hex[:12]
+    assert await say(engine, first, "blorp zzq") == [FALLBACK]
+    assert await say(engine, first, "hello") == [GREETING]
+    restarted = uuid.uuid4().hex[:12]
+    assert await say(engine, restarted, "hello") == [GREETING]
+    assert await say(engine, restarted, "/restart") == ["Let's start again."]
+    assert await say(engine, restarted, "5") == [FALLBACK]
+    assert await say(engine, restarted, "/back") == [GOING_BACK]
+    assert await say(engine, restarted, "are you open on sunday") == [HOURS]
 
 
 # ---- the property ------------------------------------------------------------------------------
@@ -307,10 +370,24 @@ class NeverSilent(RuleBasedStateMachine):
             assert replies or self.status != HandoffStatus.BOT, (
                 f"the bot owned it and said nothing to {text!r}"
             )
+            self.answers_only(text, new, replies)
         else:
             assert replies == [], f"a person owns it ({before}) and the bot answered {text!r}: {replies}"
             assert not any(isinstance(e, BotUttered) for e in new)
             assert self.status == before
+
+    @staticmethod
+    def answers_only(text: str, new: list[Event], replies: list[str]) -> None:
+        """Every line of the turn follows the client's message and answers it (or is the
+        handoff's notice), each at most once: never an answer to an earlier message."""
+        user = max(i for i, e in enumerate(new) if isinstance(e, UserUttered) and e.text == text)
+        lines = [(i, e) for i, e in enumerate(new) if isinstance(e, BotUttered)]
+        assert [e.text for _, e in lines] == replies, "the client reads the turn's lines"
+        assert all(i > user for i, _ in lines), f"a line of the turn came before {text!r}"
+        own = [e.text or "" for _, e in lines if "handoff" not in e.metadata]
+        stale = [line for line in own if line not in ANSWERS[text]]
+        assert not stale, f"{text!r} got {stale}: an answer to another message"
+        assert len(own) == len(set(own)), f"{text!r} was answered twice: {own}"
 
     @initialize()
     def greet(self) -> None:
