@@ -9,6 +9,8 @@ import hashlib
 import hmac
 import http.server
 import json
+import os
+import sys
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -292,3 +294,53 @@ rules:
         await runner.stop()
     finally:
         await store.close()
+
+
+@pytest.mark.postgres
+async def test_two_processes_fire_each_complaint_once(
+    postgres_url: str, repo_dir: Path, tmp_path: Path, smtp: tuple[int, Mailbox]
+) -> None:
+    """Two OS processes, each with its own runtime and runner, on one PostgreSQL schema."""
+    from bot.store import scratch_schema
+
+    port, mailbox = smtp
+    project = rules_file(tmp_path / "p", port)
+    async with scratch_schema(postgres_url, "test_automation_procs") as schema:
+        store = EventStore.from_url(postgres_url, schema=schema)
+        try:
+            await store.migrate()
+            await runtime_on(store, repo_dir, Clock(OPEN))  # demo clients imported once, before both start
+            from automation.service import register_inbox
+
+            register_inbox(store)
+            for i in range(6):
+                await write(store, f"whatsapp:+4860123457{i}", "VIP", OPEN + i)
+            script = Path(__file__).with_name("runner_process.py")
+            procs = [
+                await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    str(script),
+                    postgres_url,
+                    schema,
+                    str(project),
+                    str(repo_dir),
+                    str(OPEN),
+                    "3",
+                    cwd=str(repo_dir),
+                    env={**os.environ, "PYTHONPATH": str(repo_dir)},
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                )
+                for _ in range(2)
+            ]
+            outputs = [await p.communicate() for p in procs]
+            assert all(p.returncode == 0 for p in procs), [err.decode()[-2000:] for _, err in outputs]
+            fired = [int(out.decode().strip().splitlines()[-1]) for out, _ in outputs]
+            assert sum(fired) == 6, fired
+            print(f"two processes fired {fired} of 6 complaints")
+            async with store.engine.connect() as conn:
+                rows = (await conn.execute(select(automation_firings.c.conversation_id))).scalars().all()
+            assert len(rows) == 6 and len(set(rows)) == 6
+            assert len(mailbox.received) == 6
+        finally:
+            await store.close()
