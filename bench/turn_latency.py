@@ -87,7 +87,8 @@ async def measure_turns(
         if not snapshots:
             from bot.store.snapshots import TrackerSnapshots
 
-            engine.snapshots = TrackerSnapshots(engine.store, size=0)  # nothing kept: full folds
+            # nothing kept, nothing stored: every turn folds the whole log
+            engine.snapshots = TrackerSnapshots(engine.store, size=0, persist=False)
         checkouts = [0]
 
         def count_checkout(*_: object) -> None:
@@ -115,7 +116,7 @@ async def measure_turns(
             sa_event.remove(pool, "checkout", count_checkout)
             turn_checkouts += checkouts[0] - before
             handoffs += await _return_to_bot(engine, message.conversation_id)
-        read_fold, read_snapshot, lengths = await _tracker_reads(engine, conversations)
+        read_fold, read_snapshot, read_stored, lengths = await _tracker_reads(engine, conversations)
         await engine.close()
     return {
         f"{label}_handoffs": handoffs,
@@ -126,17 +127,23 @@ async def measure_turns(
         f"{label}_db_connections_per_turn": round(turn_checkouts / turns, 2),
         f"{label}_tracker_read_full_fold_ms_p50": read_fold,
         f"{label}_tracker_read_snapshot_ms_p50": read_snapshot,
+        f"{label}_tracker_read_stored_snapshot_ms_p50": read_stored,
         f"{label}_events_per_conversation": lengths,
         f"{label}_full_folds": engine.snapshots.folds,
         f"{label}_snapshot_reads": engine.snapshots.hits,
+        f"{label}_stored_snapshot_reads": engine.snapshots.loaded,
     }, texts
 
 
-async def _tracker_reads(engine, conversations: int) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
-    """Median ms of reading a conversation's tracker by folding its whole log, and through
-    its snapshot (nothing new to fold), alternating on the same conversations so machine
-    load hits both alike; and the mean log length they were read at."""
-    fold, snapshot, lengths = [], [], []
+async def _tracker_reads(engine, conversations: int) -> tuple[float, float, float, float]:  # type: ignore[no-untyped-def]
+    """Median ms of reading a conversation's tracker by folding its whole log, through its
+    in-process snapshot (nothing new to fold), and through its stored snapshot (what a
+    restarted process or another worker reads: the row plus the events after it),
+    alternating on the same conversations so machine load hits all alike; and the mean
+    log length they were read at."""
+    from bot.store.snapshots import TrackerSnapshots
+
+    fold, snapshot, stored, lengths = [], [], [], []
     for _ in range(5):
         for i in range(conversations):
             cid = f"bench:c{i}"
@@ -150,9 +157,15 @@ async def _tracker_reads(engine, conversations: int) -> tuple[float, float, floa
             await engine.snapshots.checkout(cid, engine.domain)
             snapshot.append((time.perf_counter() - started) * 1000)
             engine.snapshots.checkin(cid, [])
+            if engine.snapshots.persist:
+                cold = TrackerSnapshots(engine.store)  # nothing in memory: reads the table
+                started = time.perf_counter()
+                await cold.checkout(cid, engine.domain)
+                stored.append((time.perf_counter() - started) * 1000)
     return (
         round(statistics.median(fold), 2),
         round(statistics.median(snapshot), 2),
+        round(statistics.median(stored), 2) if stored else float("nan"),
         round(statistics.fmean(lengths), 1),
     )
 
