@@ -20,6 +20,7 @@ by :func:`bot.channels.registry.mount_channels` (``adapter.guard``):
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -132,7 +133,7 @@ class ChatGuard:
         """Count one message from ``sender_id``; seconds to wait when over the budget, else None."""
         if self.limiter is None:
             return None
-        return await self.limiter.hit(f"chat:sender:{channel}:{sender_id}", self.per_sender)
+        return await self.limiter.hit(f"chat:sender:{channel}:{pseudonym(sender_id)}", self.per_sender)
 
     async def address_wait(self, address: str) -> int | None:
         """Count one chat hit from a client address; seconds to wait when over the budget, else None."""
@@ -148,9 +149,18 @@ class ChatGuard:
         return sent_at < now - self.max_age or sent_at > now + CLOCK_SKEW
 
 
+def pseudonym(value: str) -> str:
+    """A stable stand-in for ``value`` in a rate-limit key. The keys live in Redis (shared,
+    listed by operators, outside every eraser) for about a minute, and should not spell out
+    an IP address or a sender id. An unkeyed hash: it keeps values out of sight, not secret
+    (an IPv4 address can be recovered by trying them all), which fits a one-minute counter."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 def address_key(address: str) -> str:
-    """The rate-limit key of a client address on the chat channels (REST, widget)."""
-    return f"chat:ip:{address}"
+    """The rate-limit key of a client address on the chat channels (REST, widget): the
+    address's pseudonym, never the IP address itself."""
+    return f"chat:ip:{pseudonym(address)}"
 
 
 def stale_log_line(channel: str, sent_at: datetime, now: datetime | None = None) -> str:

@@ -21,14 +21,15 @@ import pytest
 import websockets
 from fastapi import FastAPI
 from pydantic import SecretStr
+from redis.asyncio import Redis
 
-from bot.channels.limits import TRUNCATED, ChatGuard, guess_language, too_long_notice
+from bot.channels.limits import TRUNCATED, ChatGuard, guess_language, pseudonym, too_long_notice
 from bot.engine import Engine
 from bot.models import InboundMessage
 from bot.settings import Settings
 from console.app import create_app
 
-from .helpers import WELCOME, serving, user_messages
+from .helpers import WELCOME, conversation_of, serving, user_messages
 from .social_helpers import MetaAccount, app_with, body_of, fixture, graph_served
 from .standins.telegram import TelegramStandIn
 from .standins.whatsapp_cloud import CloudApiStandIn
@@ -231,6 +232,14 @@ async def test_rest_sender_budget_is_shared_through_redis(
             assert (await say(b, sender, "hello")).status_code == 200
             refused = await say(a, sender, "hello")
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    # the counters in Redis name the sender and the address by pseudonyms only
+    client = Redis.from_url(redis_url)
+    try:
+        keys = [key.decode() async for key in client.scan_iter(match="concierge:rate:chat:*", count=1000)]
+    finally:
+        await client.aclose()
+    assert f"concierge:rate:chat:sender:rest:{pseudonym(sender)}" in keys
+    assert [key for key in keys if sender in key or "127.0.0.1" in key] == []
 
 
 # ---- the widget -----------------------------------------------------------------------------
@@ -326,7 +335,9 @@ async def test_telegram_update_dated_outside_the_window_is_dropped_and_acknowled
                     headers=headers,
                 )
                 await served.settle("telegram")
-                assert await user_messages(engine, "telegram:111222333") == []
+                assert (
+                    await user_messages(engine, await conversation_of(engine, "telegram", "111222333")) == []
+                )
                 fresh = await client.post(
                     "/webhooks/telegram/webhook",
                     content=body_of(telegram_update(datetime.now(UTC), 990002)),
@@ -335,7 +346,9 @@ async def test_telegram_update_dated_outside_the_window_is_dropped_and_acknowled
                 await served.settle("telegram")
     assert old.status_code == 200  # acknowledged, so Telegram stops redelivering it
     assert fresh.status_code == 200
-    assert [m.text for m in await user_messages(engine, "telegram:111222333")] == ["hello"]
+    assert [
+        m.text for m in await user_messages(engine, await conversation_of(engine, "telegram", "111222333"))
+    ] == ["hello"]
     assert served.channel("telegram").stats.refused == 1
 
 
@@ -363,7 +376,7 @@ async def test_a_provider_message_over_the_limit_is_stored_cut_and_the_client_to
                     )
                     assert response.status_code == 200
             await served.settle("telegram")
-    [stored] = await user_messages(engine, "telegram:111222333")
+    [stored] = await user_messages(engine, await conversation_of(engine, "telegram", "111222333"))
     assert stored.text == ("Dzień dobry " + LONG_WORD)[:4000]
     assert stored.metadata[TRUNCATED] == str(len("Dzień dobry ") + 150_000)
     texts = [params["text"] for params in standin.sent("sendMessage")]
@@ -395,7 +408,10 @@ async def test_whatsapp_cloud_signed_body_from_2019_is_dropped(trained: Settings
             fresh = await account.post(served, payload)
             await served.settle("whatsapp_cloud")
     assert old.status_code == fresh.status_code == 200  # Meta retries failures for days: acknowledged
-    assert [m.text for m in await user_messages(engine, "whatsapp_cloud:48601234567")] == ["hello"]
+    assert [
+        m.text
+        for m in await user_messages(engine, await conversation_of(engine, "whatsapp_cloud", "48601234567"))
+    ] == ["hello"]
 
 
 async def test_messenger_signed_event_dated_outside_the_window_is_dropped(
@@ -424,4 +440,7 @@ async def test_messenger_signed_event_dated_outside_the_window_is_dropped(
             fresh = await account.post(served, payload)
             await served.settle("messenger")
     assert old.status_code == fresh.status_code == 200
-    assert [m.text for m in await user_messages(engine, "messenger:6712345098765432")] == ["hello"]
+    assert [
+        m.text
+        for m in await user_messages(engine, await conversation_of(engine, "messenger", "6712345098765432"))
+    ] == ["hello"]
