@@ -19,7 +19,7 @@ from bot.channels.media import MAX_MEDIA_BYTES, MediaTooLarge
 from bot.engine import Engine
 from bot.settings import Settings
 from console.routes.media import capped
-from tests.bot.channels.helpers import real_engine, serving, train_widget_bot
+from tests.bot.channels.helpers import conversation_of, real_engine, serving, train_widget_bot
 from tests.bot.channels.social_helpers import MetaAccount, Served, app_with, body_of, fixture
 from tests.bot.channels.standins.graph import MediaFile
 from tests.bot.channels.standins.telegram import TelegramStandIn
@@ -29,7 +29,14 @@ from tests.console.conftest import add_user, sign_in
 TOKEN = "EAAG-cloud-api-token-for-tests"
 WHATSAPP = MetaAccount("whatsapp_cloud", TOKEN, "meta-app-secret-for-tests", "verify-token-for-tests", "")
 PHONE_ID = "106540352242922"
-CONVERSATION = "whatsapp_cloud:48601234567"
+CLIENT = "48601234567"  # the fixtures' wa_id
+
+
+async def conversation(engine: Engine) -> str:
+    """The conversation of CLIENT: its id is opaque (bot.channels.addresses)."""
+    return await conversation_of(engine, "whatsapp_cloud", CLIENT)
+
+
 PHOTO, VOUCHER = "1003383421387256", "1303383421388111"  # the media ids in the fixtures
 JPEG = b"\xff\xd8\xff\xe0 my nails after the visit"
 TELEGRAM_TOKEN = "7000000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -101,10 +108,10 @@ async def test_an_agent_sees_a_photo_inline_and_gets_a_document_as_a_download(
     for name in ("image", "document"):
         assert (await WHATSAPP.post(served, fixture("whatsapp_cloud", name))).status_code == 200
     await served.settle("whatsapp_cloud")
-    photo, voucher = await client_seqs(engine, CONVERSATION)
+    photo, voucher = await client_seqs(engine, await conversation(engine))
     async with signed_in(served) as client:
-        image = await client.get(f"/api/media/whatsapp_cloud/{CONVERSATION}/{photo}/0")
-        document = await client.get(f"/api/media/whatsapp_cloud/{CONVERSATION}/{voucher}/0")
+        image = await client.get(f"/api/media/whatsapp_cloud/{await conversation(engine)}/{photo}/0")
+        document = await client.get(f"/api/media/whatsapp_cloud/{await conversation(engine)}/{voucher}/0")
     assert image.status_code == 200 and image.content == JPEG
     assert image.headers["content-type"] == "image/jpeg"
     assert image.headers["content-disposition"] == "inline"
@@ -124,9 +131,9 @@ async def test_a_file_that_could_run_script_is_never_shown_inline(
     )
     await WHATSAPP.post(served, fixture("whatsapp_cloud", "image"))
     await served.settle("whatsapp_cloud")
-    [seq] = await client_seqs(engine, CONVERSATION)
+    [seq] = await client_seqs(engine, await conversation(engine))
     async with signed_in(served) as client:
-        response = await client.get(f"/api/media/whatsapp_cloud/{CONVERSATION}/{seq}/0")
+        response = await client.get(f"/api/media/whatsapp_cloud/{await conversation(engine)}/{seq}/0")
     assert response.status_code == 200
     assert response.headers["content-disposition"].startswith("attachment;")
     assert response.headers["x-content-type-options"] == "nosniff"
@@ -144,10 +151,10 @@ async def test_telegram_files_come_through_get_file_with_the_type_recorded_with_
         )
     assert posted.status_code == 200
     await served.settle("telegram")
-    conversation = "telegram:111222333"
-    [seq] = await client_seqs(engine, conversation)
+    chat = await conversation_of(engine, "telegram", "111222333")
+    [seq] = await client_seqs(engine, chat)
     async with signed_in(served) as client:
-        response = await client.get(f"/api/media/telegram/{conversation}/{seq}/0")
+        response = await client.get(f"/api/media/telegram/{chat}/{seq}/0")
     assert response.status_code == 200 and response.content == b"OggS voice note"
     assert response.headers["content-type"] == "audio/ogg"  # Telegram itself says octet-stream
     assert response.headers["content-disposition"].startswith('attachment; filename="telegram-')
@@ -160,14 +167,14 @@ async def test_what_is_not_there_is_404_and_a_provider_failure_is_502_with_a_rea
     await WHATSAPP.post(served, fixture("whatsapp_cloud", "image"))
     await WHATSAPP.post(served, fixture("whatsapp_cloud", "location"))
     await served.settle("whatsapp_cloud")
-    photo, place = await client_seqs(engine, CONVERSATION)
-    bot_line = next(e.seq for e in await engine.history(CONVERSATION) if e.sender == "bot")
+    photo, place = await client_seqs(engine, await conversation(engine))
+    bot_line = next(e.seq for e in await engine.history(await conversation(engine)) if e.sender == "bot")
     async with signed_in(served) as client:
         for path in (
-            f"whatsapp_cloud/{CONVERSATION}/{photo}/1",  # the message has one file
-            f"whatsapp_cloud/{CONVERSATION}/{bot_line}/0",  # not a client message
-            f"whatsapp_cloud/{CONVERSATION}/{place}/0",  # a location is not a file
-            f"whatsapp_cloud/{CONVERSATION}/999/0",
+            f"whatsapp_cloud/{await conversation(engine)}/{photo}/1",  # the message has one file
+            f"whatsapp_cloud/{await conversation(engine)}/{bot_line}/0",  # not a client message
+            f"whatsapp_cloud/{await conversation(engine)}/{place}/0",  # a location is not a file
+            f"whatsapp_cloud/{await conversation(engine)}/999/0",
             f"whatsapp_cloud/telegram:111222333/{photo}/0",  # another channel's conversation
             f"widget/widget:abc/{photo}/0",  # the widget fetches nothing
         ):
@@ -175,18 +182,20 @@ async def test_what_is_not_there_is_404_and_a_provider_failure_is_502_with_a_rea
             assert response.status_code == 404, path
             assert response.json()["error"] == "not_found"
 
-        expired = await client.get(f"/api/media/whatsapp_cloud/{CONVERSATION}/{photo}/0")  # Meta forgot it
+        expired = await client.get(
+            f"/api/media/whatsapp_cloud/{await conversation(engine)}/{photo}/0"
+        )  # Meta forgot it
         assert expired.status_code == 502 and expired.json()["error"] == "provider_error"
         assert "does not exist" in expired.json()["message"]
 
         meta.media[PHOTO] = MediaFile(b"\0" * (25 * 1024 * 1024 + 1), "image/jpeg")
-        huge = await client.get(f"/api/media/whatsapp_cloud/{CONVERSATION}/{photo}/0")
+        huge = await client.get(f"/api/media/whatsapp_cloud/{await conversation(engine)}/{photo}/0")
         assert huge.status_code == 502 and huge.json()["error"] == "media_too_large"
         assert "25 MB" in huge.json()["message"]
 
 
 async def test_only_the_workspace_roles_may_fetch_files(served: Served) -> None:
-    path = f"/api/media/whatsapp_cloud/{CONVERSATION}/1/0"
+    path = f"/api/media/whatsapp_cloud/{await conversation(served.engine)}/1/0"
     async with httpx.AsyncClient(base_url=served.url) as anonymous:
         assert (await anonymous.get(path)).status_code == 401
     async with signed_in(served, "ewa") as editor:
