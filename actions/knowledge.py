@@ -1,9 +1,13 @@
 """``action_answer_from_knowledge``: answers a client's question from the knowledge base.
 
-The policies choose this action (for ``faq/...`` retrieval intents without a matching
-response, out-of-scope questions, or low-confidence NLU) so rules, forms and handoff
-keep precedence. It answers with the source named, or says honestly that it does not
-know and offers a human (a ``/request_human`` button, the demo domain's handoff intent).
+The policies choose this action for the ``faq`` retrieval intent (the demo's rules map
+``faq`` to it: every FAQ answer is a knowledge article an editor controls, none is a copy
+in domain.yml) and for low-confidence NLU, so rules, forms and handoff keep precedence.
+The response selector's key (``faq/lateness``) routes to the articles naming it when
+retrieval backs them; otherwise the whole knowledge base is asked. It answers with the
+source named, or says honestly that it does not know and offers a human (a
+``/request_human`` button, the demo domain's handoff intent); that turn is a gap with
+what was tried.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from bot.events import BotUttered, Event, SlotSet
 from bot.nlg import ResponseRenderer
 from bot.tracker import Tracker
 from knowledge.models import Answer
-from knowledge.service import KnowledgeBase
+from knowledge.service import KnowledgeBase, Route
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,22 @@ def answer_text(answer: Answer) -> str:
     return f"{answer.text}\n\n{label}: {cites}" if cites else str(answer.text)
 
 
+def route_of(parse: Mapping[str, Any]) -> Route:
+    """The intent and the response selector's choice for it (or its ``default``) in a parse."""
+    intent = parse.get("intent") or {}
+    name = intent.get("name")
+    selector: Mapping[str, Any] = parse.get("response_selector") or {}
+    entry = selector.get(name) if name in selector else selector.get("default")
+    response = (entry or {}).get("response") or {}
+    key = response.get("intent_response_key") or response.get("full_retrieval_intent")
+    return Route(
+        intent=name,
+        intent_confidence=float(intent.get("confidence") or 0.0),
+        key=str(key) if key and str(key).startswith(f"{name}/") else None,
+        key_confidence=float(response.get("confidence") or 0.0),
+    )
+
+
 class ActionAnswerFromKnowledge:
     """Asks the knowledge base the latest client message; see the module docstring."""
 
@@ -63,7 +83,8 @@ class ActionAnswerFromKnowledge:
         if not question or question.startswith("/"):
             return []
         language = (message.parse_data.language if message else None) or tracker.get_slot("language")
-        answer = await self.kb.ask(question, language or None, conversation_id=tracker.sender_id)
+        route = route_of(message.parse_data.model_dump() if message else {})
+        answer = await self.kb.ask(question, language or None, conversation_id=tracker.sender_id, route=route)
         knowledge = {
             "answered": answer.answered,
             "mode": answer.mode,

@@ -158,7 +158,8 @@ def test_golden(
     project: ProjectOption = Path("."),
     golden: Annotated[Path | None, typer.Option(help="golden questions file")] = None,
 ) -> None:
-    """Run the golden questions against the index; exit code 1 when any fails."""
+    """Run the golden questions against the index (the right article, and every fact its
+    answer must state, reported one by one); exit code 1 when any fails."""
     from knowledge.golden import load_golden, run_golden
 
     async def run() -> dict[str, object]:
@@ -171,9 +172,15 @@ def test_golden(
                 report = await run_golden(services.kb, questions, lambda: bar.advance(task))
         finally:
             await services.aclose()
+        facts = [(r.question, f) for r in report.results for f in r.facts]
         return {
             "passed": sum(r.passed for r in report.results),
             "total": len(report.results),
+            "facts": {
+                "stated": sum(f.ok for _, f in facts),
+                "total": len(facts),
+                "lost": [{"question": q, **f.model_dump()} for q, f in facts if not f.ok],
+            },
             "failures": [f.model_dump() for f in report.failures],
         }
 

@@ -3,14 +3,16 @@
 Extractive by default: the best article's curated answer (what an editor wrote as the
 short answer) or else the best passage, with that article as the source. With an LLM
 configured, the model writes the answer from the top passages with citations; if it
-fails, is too slow, declines or cites nothing, the extractive answer goes out instead,
-in the same turn, and ``fallback_reason`` says why.
+fails, is too slow, declines, cites nothing, or says something its cited passages do not
+support (:mod:`knowledge.grounding`, checked sentence by sentence), the extractive answer
+goes out instead, in the same turn, and ``fallback_reason`` says why.
 """
 
 from __future__ import annotations
 
 import logging
 
+from knowledge.grounding import GroundingChecker
 from knowledge.guard import ConfidenceGuard, Verdict
 from knowledge.llm import LLMAnswerer, LLMUnavailable
 from knowledge.models import Answer, AnswerMode, Passage, Source
@@ -32,11 +34,17 @@ class AnswerComposer:
     """Guard + extractive answer + optional LLM; ``llm_passages`` is how many passages the LLM sees."""
 
     def __init__(
-        self, guard: ConfidenceGuard | None = None, llm: LLMAnswerer | None = None, *, llm_passages: int = 3
+        self,
+        guard: ConfidenceGuard | None = None,
+        llm: LLMAnswerer | None = None,
+        *,
+        llm_passages: int = 3,
+        grounding: GroundingChecker | None = None,
     ) -> None:
         self.guard = guard or ConfidenceGuard()
         self.llm = llm
         self.llm_passages = llm_passages
+        self.grounding = grounding or GroundingChecker()
 
     async def compose(
         self, question: str, language: str, passages: list[Passage], verdict: Verdict | None = None
@@ -65,6 +73,10 @@ class AnswerComposer:
         if not reply.cited:
             # an answer that cites nothing cannot be shown to be grounded
             return extractive.model_copy(update={"fallback_reason": "llm cited no passage"})
+        grounding = self.grounding.check(reply.text, context, reply.cited)
+        if not grounding.grounded:
+            log.info("LLM answer withheld: %s", grounding.reason())
+            return extractive.model_copy(update={"fallback_reason": grounding.reason()})
         sources = [_source(ref, context[ref - 1]) for ref in reply.cited]
         return Answer(
             question=question,

@@ -4,7 +4,7 @@ Drafts live only in the database; the store indexes published versions only. Eve
 change that alters what clients can be told (publish, unpublish, a rollback of a live
 article) is first tried on an in-memory copy of the live index, and refused with
 :class:`~knowledge.errors.GoldenRegression` when a golden question that passes today
-would fail after it. Questions that already fail do not block an unrelated change;
+would fail after it, or its answer would drop (or contradict) a fact it states today. Questions that already fail do not block an unrelated change;
 ``run_golden`` shows them.
 """
 
@@ -13,17 +13,38 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import date
+from pathlib import Path
 
+import yaml
 from pydantic import BaseModel
 
 from knowledge.chroma_store import ChromaKnowledgeStore
 from knowledge.composer import AnswerComposer
 from knowledge.errors import ArticleConflict, GoldenRegression
-from knowledge.golden import GoldenQuestion, GoldenReport, run_golden
+from knowledge.golden import GoldenQuestion, GoldenReport, GoldenResult, run_golden
 from knowledge.guard import Verdict
 from knowledge.models import Answer, Article, Passage
 from knowledge.repository import ArticleRecord, ArticleRepository, ArticleVersion
 from knowledge.service import KnowledgeBase
+
+
+def _regressed(before: GoldenResult, after: GoldenResult) -> bool:
+    """A question that passed and fails, lost its article, or lost a fact it stated before."""
+    if before.passed and not after.passed:
+        return True
+    if before.article_ok and not after.article_ok:
+        return True
+    return any(b.ok and not a.ok for b, a in zip(before.facts, after.facts, strict=True))
+
+
+def append_golden(path: Path, question: GoldenQuestion) -> None:
+    """Append one question to the ``tests:`` list that ends the golden file."""
+    item = question.model_dump(mode="json", exclude_defaults=True)
+    item.setdefault("expect", None)
+    text = yaml.safe_dump([item], sort_keys=False, allow_unicode=True, width=100)
+    block = "".join(f"  {line}\n" for line in text.splitlines())
+    existing = path.read_text(encoding="utf-8") if path.is_file() else 'version: "1"\ntests:\n'
+    path.write_text(existing.rstrip("\n") + "\n" + block, encoding="utf-8")
 
 
 class TryResult(BaseModel):
@@ -40,11 +61,16 @@ class EditorService:
     """Editing operations over the repository (truth) and the live knowledge base (index)."""
 
     def __init__(
-        self, repository: ArticleRepository, kb: KnowledgeBase, golden: list[GoldenQuestion]
+        self,
+        repository: ArticleRepository,
+        kb: KnowledgeBase,
+        golden: list[GoldenQuestion],
+        golden_path: Path | None = None,
     ) -> None:
         self.repository = repository
         self.kb = kb
-        self.golden = golden
+        self.golden = list(golden)  # add_golden appends: never to the caller's list
+        self.golden_path = golden_path
         # one change at a time: two publishes checked against the same index could both pass
         self._lock = asyncio.Lock()
 
@@ -129,7 +155,7 @@ class EditorService:
         finally:
             candidate.drop()
         regressions = [
-            a for b, a in zip(before.results, after.results, strict=True) if b.passed and not a.passed
+            a for b, a in zip(before.results, after.results, strict=True) if _regressed(b, a)
         ]
         if regressions:
             raise GoldenRegression(article_id, regressions)
@@ -145,6 +171,24 @@ class EditorService:
         return TryResult(
             question=question, language=language, passages=passages, verdict=verdict, answer=answer
         )
+
+    async def add_golden(self, question: GoldenQuestion) -> GoldenResult:
+        """Add a golden question (e.g. from the gaps list) to the set and its file, and run it.
+
+        It may fail today (an editor's to-do: the gate refuses only changes that make a
+        passing question fail). The same question in the same language cannot be added
+        twice; an expected article must exist. The file is appended to, so its comments stay.
+        """
+        async with self._lock:
+            wording = question.question.strip().casefold()
+            if any(q.question.strip().casefold() == wording and q.language == question.language for q in self.golden):
+                raise ArticleConflict(f"{question.question!r} is already a golden question")
+            for article_id in question.expect:
+                await self.repository.get(article_id)
+            if self.golden_path is not None:
+                await asyncio.to_thread(append_golden, self.golden_path, question)
+            self.golden.append(question)
+        return (await run_golden(self.kb, [question])).results[0]
 
     async def run_golden(self) -> GoldenReport:
         """All golden questions against the live index."""

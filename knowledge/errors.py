@@ -24,9 +24,19 @@ class GoldenRegression(ConciergeError):
     def __init__(self, article_id: str, failures: list[GoldenResult]) -> None:
         self.article_id = article_id
         self.failures = failures
-        listed = "; ".join(
-            f"{f.question!r} expected {f.expect or 'no answer'}, got {f.got or 'no answer'}" for f in failures
-        )
+        listed = "; ".join(_describe(f) for f in failures)
         super().__init__(
             f"change to {article_id!r} refused: {len(failures)} golden question(s) would fail: {listed}"
         )
+
+
+def _describe(failure: GoldenResult) -> str:
+    """One refused golden question: the wrong article, or the facts its answer lost."""
+    if not failure.article_ok:
+        said = f"expected {failure.expect or 'no answer'}, got {failure.got or 'no answer'}"
+    else:
+        said = f"answered by {failure.got or 'no answer'}"
+    lost = failure.lost_facts()
+    if lost:
+        said += ", lost fact(s): " + ", ".join(f"{f.fact!r} ({f.status})" for f in lost)
+    return f"{failure.question!r} {said}"

@@ -29,6 +29,7 @@ class GapGroup(BaseModel):
     reasons: dict[str, int]
     languages: dict[str, int]
     examples: list[str]
+    tried: list[str] = Field(default_factory=list, description="what the bot tried, latest first")
     last_asked: datetime
 
 
@@ -47,8 +48,10 @@ class GapLog:
         reason: str,
         score: float | None = None,
         conversation_id: str | None = None,
+        tried: str | None = None,
     ) -> None:
-        """Store one gap; ``reason`` is ``no_answer``, ``low_confidence`` or ``handoff``."""
+        """Store one gap; ``reason`` is ``no_answer``, ``low_confidence`` or ``handoff``;
+        ``tried`` says what the bot tried (intent, response selector, best article)."""
         if reason not in GAP_REASONS:
             raise ValueError(f"gap reason must be one of {GAP_REASONS}, not {reason!r}")
         async with self.engine.begin() as conn:
@@ -60,6 +63,7 @@ class GapLog:
                     score=score,
                     conversation_id=conversation_id,
                     created_at=datetime.now(UTC),
+                    tried=tried[:1000] if tried else None,
                 )
             )
 
@@ -75,7 +79,7 @@ class GapLog:
         """The most frequent gap groups, biggest first: of the last ``days`` days, or from
         ``since`` to before ``until`` when given (an analytics date range)."""
         since = since or datetime.now(UTC) - timedelta(days=days)
-        query = select(gaps.c.question, gaps.c.language, gaps.c.reason, gaps.c.created_at).where(
+        query = select(gaps.c.question, gaps.c.language, gaps.c.reason, gaps.c.created_at, gaps.c.tried).where(
             gaps.c.created_at >= since
         )
         if until is not None:
@@ -119,6 +123,7 @@ def group_gaps(rows: list, vectors: np.ndarray, similarity: float) -> list[GapGr
                 reasons=dict(Counter(rows[i].reason for i in indices)),
                 languages=dict(Counter(rows[i].language for i in indices)),
                 examples=list(dict.fromkeys(rows[i].question for i in indices))[:5],
+                tried=list(dict.fromkeys(t for i in indices if (t := getattr(rows[i], "tried", None))))[:3],
                 last_asked=max(rows[i].created_at for i in indices),
             )
         )

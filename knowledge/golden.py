@@ -1,8 +1,12 @@
 """Golden questions: the knowledge base's regression tests (``data/knowledge_tests.yml``).
 
 Each question names the article that must answer it (or several acceptable ones), or
-``null`` when the honest answer is "I don't know". They run on retrieval and the
-confidence guard, without the LLM, so a result does not depend on a model's mood.
+``null`` when the honest answer is "I don't know", and the ``facts`` its answer must state
+(short snippets or claims, checked by :mod:`knowledge.facts`). They run on retrieval, the
+confidence guard and the extractive answer, without the LLM, so a result does not depend
+on a model's mood. A question passes when the right article answers and every fact is
+stated; an edit that keeps the article on top but drops a fact ("The garage is open
+24/7." as the lateness article) fails it.
 """
 
 from __future__ import annotations
@@ -10,12 +14,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from bot.errors import FormatError
+from knowledge.composer import AnswerComposer
+from knowledge.facts import FactCheck, check_facts
 from knowledge.service import KnowledgeBase
+
+MAX_FACTS = 10
 
 
 class GoldenQuestion(BaseModel):
@@ -23,7 +32,10 @@ class GoldenQuestion(BaseModel):
 
     question: str = Field(min_length=1)
     expect: list[str] = Field(default_factory=list)
-    language: str = "en"
+    facts: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=MAX_FACTS
+    )
+    language: str = Field(default="en", pattern=r"^[a-z]{2}$")
     date: dt.date | None = None
 
     @field_validator("expect", mode="before")
@@ -48,6 +60,16 @@ class GoldenResult(BaseModel):
     got: str | None
     score: float
     passed: bool
+    answer: str | None = None
+    facts: list[FactCheck] = Field(default_factory=list)
+
+    @property
+    def article_ok(self) -> bool:
+        return self.got is None if not self.expect else self.got in self.expect
+
+    def lost_facts(self) -> list[FactCheck]:
+        """The facts this answer does not state (missing or contradicted)."""
+        return [f for f in self.facts if not f.ok]
 
 
 class GoldenReport(BaseModel):
@@ -84,7 +106,13 @@ async def run_golden(
     for q in questions:
         passages, verdict = await kb.retrieve(q.question, q.language, on=q.date)
         got = passages[0].article_id if verdict.answered else None
-        passed = got is None if not q.expect else got in q.expect
+        text = (
+            AnswerComposer.extractive(q.question, q.language, passages, verdict).text
+            if verdict.answered
+            else None
+        )
+        facts = check_facts(q.facts, text)
+        article_ok = got is None if not q.expect else got in q.expect
         results.append(
             GoldenResult(
                 question=q.question,
@@ -92,7 +120,9 @@ async def run_golden(
                 expect=q.expect,
                 got=got,
                 score=verdict.confidence,
-                passed=passed,
+                passed=article_ok and all(f.ok for f in facts),
+                answer=text,
+                facts=facts,
             )
         )
         if progress:

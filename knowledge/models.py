@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 ARTICLE_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,120}$"
+RESPONSE_KEY = r"^[a-z][a-z0-9_]{0,63}/[a-z0-9_]{1,64}$"
 
 AnswerMode = Literal["curated", "passage", "llm", "none"]
 
@@ -23,7 +24,9 @@ class Article(BaseModel):
 
     ``answer`` is an editor's curated short answer; when present it is what the
     extractive composer says. ``translation_of`` links a Polish or Ukrainian version to
-    the English article it translates.
+    the English article it translates. ``response_keys`` are the response selector's keys
+    (``faq/lateness``) this article answers: the bot's FAQ answers come from the articles
+    that name them, never from copies in domain.yml (see :meth:`KnowledgeBase.ask`).
     """
 
     id: str = Field(pattern=ARTICLE_ID)
@@ -35,11 +38,14 @@ class Article(BaseModel):
     valid_to: date | None = None
     answer: str | None = None
     translation_of: str | None = None
+    response_keys: list[Annotated[str, Field(pattern=RESPONSE_KEY)]] = Field(default_factory=list, max_length=20)
     body: str = ""
 
     def content_hash(self) -> str:
-        """A hash of everything that affects retrieval or answers; unchanged hash = no re-index."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        """A hash of everything that affects retrieval or answers; unchanged hash = no re-index.
+        An article without response keys hashes as before the field existed (no re-import)."""
+        exclude = None if self.response_keys else {"response_keys"}
+        payload = json.dumps(self.model_dump(mode="json", exclude=exclude), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def is_valid_on(self, day: date) -> bool:
@@ -82,6 +88,7 @@ class Passage(BaseModel):
     language: str = "en"
     text: str
     answer: str | None = None
+    response_keys: list[str] = Field(default_factory=list)
     score: float
     dense: float
     lexical: float

@@ -138,7 +138,7 @@ async def build_knowledge(
     if engine is not None:
         golden_path = project_dir / kb_settings.golden_file
         golden = load_golden(golden_path) if golden_path.is_file() else []
-        editor = EditorService(ArticleRepository(engine), kb, golden)
+        editor = EditorService(ArticleRepository(engine), kb, golden, golden_path)
     sync = None
     # An in-memory SQLite database lives in this one process (nobody else can publish into
     # it) and in ONE shared connection: the sync's own connections would interleave with the

@@ -30,8 +30,8 @@ from console.errors import error_response
 from knowledge.editor import EditorService, TryResult
 from knowledge.errors import ArticleConflict, ArticleNotFound, GoldenRegression
 from knowledge.gaps import GapGroup
-from knowledge.golden import GoldenReport, GoldenResult
-from knowledge.models import ARTICLE_ID, Article
+from knowledge.golden import GoldenQuestion, GoldenReport, GoldenResult
+from knowledge.models import ARTICLE_ID, RESPONSE_KEY, Article
 from knowledge.repository import ArticleRecord, ArticleVersion
 
 READ_ROLES = frozenset({"agent", "editor", "manager", "admin"})
@@ -60,10 +60,17 @@ class ArticleContent(BaseModel):
     valid_to: dt.date | None = None
     answer: str | None = Field(default=None, max_length=MAX_ANSWER)
     translation_of: str | None = Field(default=None, pattern=ARTICLE_ID)
+    response_keys: list[Annotated[str, Field(pattern=RESPONSE_KEY)]] | None = Field(
+        default=None, max_length=20, description="response selector keys it answers; omitted: unchanged"
+    )
     body: str = Field(default="", max_length=MAX_BODY)
 
-    def to_article(self, article_id: str) -> Article:
-        return Article(id=article_id, **self.model_dump(include=set(ArticleContent.model_fields)))
+    def to_article(self, article_id: str, keep_keys: list[str] | None = None) -> Article:
+        """The article; ``response_keys`` left out keeps ``keep_keys`` (an edit made by a page
+        that does not show them must not cut the article off the FAQ it answers)."""
+        content = self.model_dump(include=set(ArticleContent.model_fields) - {"response_keys"})
+        keys = self.response_keys if self.response_keys is not None else (keep_keys or [])
+        return Article(id=article_id, response_keys=keys, **content)
 
 
 class ArticleCreate(ArticleContent):
@@ -102,6 +109,16 @@ class RollbackRequest(BaseModel):
 class TryRequest(BaseModel):
     question: str = Field(min_length=1, max_length=1000)
     language: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
+    date: dt.date | None = None
+
+
+class GoldenCreate(BaseModel):
+    """A new golden question, e.g. from the gaps list: ``expect`` empty means "must not be answered"."""
+
+    question: str = Field(min_length=1, max_length=500)
+    language: str = Field(default="en", pattern=r"^[a-z]{2}$")
+    expect: list[Annotated[str, Field(pattern=ARTICLE_ID)]] = Field(default_factory=list, max_length=5)
+    facts: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=10)
     date: dt.date | None = None
 
 
@@ -214,7 +231,10 @@ def router(
         article_id: str, body: ArticleUpdate, editor: Editor, user: Writer
     ) -> ArticleDetail:
         content = ArticleContent(**body.model_dump(exclude={"note"}))
-        await editor.update(article_id, content.to_article(article_id), user.name, body.note)
+        record = await editor.repository.get(article_id)
+        latest = await editor.repository.version(article_id, record.latest_version)
+        article = content.to_article(article_id, latest.article.response_keys)
+        await editor.update(article_id, article, user.name, body.note)
         return await detail(editor, article_id)
 
     @routes.get("/articles/{article_id}/versions", response_model=list[VersionPublic])
@@ -245,6 +265,17 @@ def router(
     @routes.get("/golden", response_model=GoldenReport)
     async def golden(editor: Editor, _: Reader) -> GoldenReport:
         return await editor.run_golden()
+
+    @routes.post("/golden", response_model=GoldenResult, status_code=status.HTTP_201_CREATED)
+    async def add_golden(body: GoldenCreate, editor: Editor, _: Writer) -> GoldenResult:
+        question = GoldenQuestion(
+            question=body.question.strip(),
+            language=body.language,
+            expect=body.expect,
+            facts=[f.strip() for f in body.facts if f.strip()],
+            date=body.date,
+        )
+        return await editor.add_golden(question)
 
     @routes.get("/gaps", response_model=list[GapGroup])
     async def gaps(

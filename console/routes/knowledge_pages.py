@@ -55,12 +55,13 @@ class AuditedEditor:
             result = await call
         except GoldenRegression as exc:
             failing = [f.question for f in exc.failures]
+            lost = sorted({c.fact for f in exc.failures for c in f.lost_facts()})
             await record(
                 self._request,
                 user,
                 f"knowledge.{action}_refused",
                 f"article:{article_id}",
-                {**detail, "failing": failing},
+                {**detail, "failing": failing, **({"lost_facts": lost} if lost else {})},
             )
             raise
         await record(self._request, user, f"knowledge.{action}", f"article:{article_id}", detail)
@@ -81,9 +82,12 @@ class AuditedEditor:
 
     async def publish(self, article_id: str, author: str, version: int | None = None) -> Any:
         """See :meth:`EditorService.publish`."""
-        return await self._audited(
-            "publish", article_id, {"version": version}, self._editor.publish(article_id, author, version)
+        # the audit says which version went live (the request may leave it to "the latest")
+        detail = {"version": version} if version is not None else {"version": "latest"}
+        record_ = await self._audited(
+            "publish", article_id, detail, self._editor.publish(article_id, author, version)
         )
+        return record_
 
     async def unpublish(self, article_id: str, author: str) -> Any:
         """See :meth:`EditorService.unpublish`."""
@@ -97,6 +101,14 @@ class AuditedEditor:
             {"to_version": version},
             self._editor.rollback(article_id, version, author),
         )
+
+    async def add_golden(self, question: Any) -> Any:
+        """See :meth:`EditorService.add_golden`."""
+        user = getattr(self._request.state, "console_user", None) or "unknown"
+        result = await self._editor.add_golden(question)
+        detail = {"language": question.language, "expect": question.expect, "facts": len(question.facts)}
+        await record(self._request, user, "knowledge.golden_add", "golden", detail)
+        return result
 
 
 def live_editor(request: Request) -> EditorService:

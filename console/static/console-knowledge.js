@@ -66,6 +66,18 @@
     };
   }
 
+  function lostFacts(g) {
+    return (g.facts || []).filter(function (f) { return f.status !== "present"; })
+      .map(function (f) { return "“" + f.fact + "” " + f.status; }).join("; ");
+  }
+
+  function factSummary(g) {
+    var facts = g.facts || [];
+    if (!facts.length) { return ""; }
+    var lost = lostFacts(g);
+    return lost ? lost : facts.length + " stated";
+  }
+
   function showRefusal(result) {
     var box = document.getElementById("refusal");
     var detail = result.data && result.data.detail;
@@ -82,11 +94,12 @@
         el("td", { text: g.language }),
         el("td", { text: g.expect.length ? g.expect.join(", ") : "no answer" }),
         el("td", { text: g.got || "no answer" }),
+        el("td", { text: lostFacts(g) }),
         el("td", { text: fmt(g.score) })
       ));
     });
     box.hidden = false;
-    status("Refused: " + detail.failing.length + " golden question(s) would fail.", "error");
+    status("Refused: " + detail.failing.length + " golden question(s) would fail or lose a fact.", "error");
     box.focus();
   }
 
@@ -230,6 +243,7 @@
           el("td", { text: g.language }),
           el("td", { text: g.expect.length ? g.expect.join(", ") : "no answer" }),
           el("td", { text: g.got || "no answer" }),
+          el("td", { text: factSummary(g) }),
           el("td", { text: fmt(g.score) })
         ));
       });
@@ -239,7 +253,37 @@
   }
 
   /* ---- gaps -------------------------------------------------------------- */
-  function gapsPage() {
+  function gapsPage(root) {
+    var canWrite = root.getAttribute("data-can-write") === "yes";
+    var form = document.getElementById("golden-form");
+    var chosen = null;
+
+    function propose(g) {
+      chosen = { question: g.question, language: Object.keys(g.languages)[0] || "en" };
+      document.getElementById("golden-question").textContent = chosen.question;
+      document.getElementById("golden-language").textContent = chosen.language;
+      document.getElementById("golden-expect").value = "";
+      document.getElementById("golden-facts").value = "";
+      form.hidden = false;
+      document.getElementById("golden-expect").focus();
+    }
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!chosen) { return; }
+      var expect = document.getElementById("golden-expect").value.trim();
+      var facts = document.getElementById("golden-facts").value.split("\n")
+        .map(function (f) { return f.trim(); }).filter(function (f) { return f; });
+      var body = { question: chosen.question, language: chosen.language, expect: expect ? [expect] : [], facts: facts };
+      C.api("POST", API + "/golden", body).then(function (result) {
+        if (!result.ok) { status(C.errorText(result), "error"); return; }
+        form.hidden = true;
+        status("Added as a golden question: " + (result.data.passed ? "it passes today." : "it fails today; fix the article, then publish."),
+          result.data.passed ? "notice" : "error");
+      });
+    });
+    document.getElementById("golden-cancel").addEventListener("click", function () { form.hidden = true; });
+
     function load() {
       var days = document.getElementById("gaps-days").value;
       status("Loading…");
@@ -253,7 +297,10 @@
             el("td", { text: Object.keys(g.reasons).map(function (k) { return k + " " + g.reasons[k]; }).join(", ") }),
             el("td", { text: Object.keys(g.languages).join(", ") }),
             el("td", { text: g.examples.filter(function (e) { return e !== g.question; }).slice(0, 3).join(" · ") }),
-            el("td", { text: C.formatDate(g.last_asked) })
+            el("td", { text: (g.tried || []).join(" | ") }),
+            el("td", { text: C.formatDate(g.last_asked) }),
+            el("td", {}, canWrite ? el("button", { type: "button", className: "button-quiet", text: "Add as golden question",
+              onclick: function () { propose(g); } }) : el("span", { className: "muted", text: "editors only" }))
           ));
         });
         document.getElementById("gaps").hidden = result.data.length === 0;
@@ -272,6 +319,6 @@
     else if (page === "edit") { editPage(root); }
     else if (page === "try") { tryPage(); }
     else if (page === "golden") { goldenPage(); }
-    else if (page === "gaps") { gapsPage(); }
+    else if (page === "gaps") { gapsPage(root); }
   });
 })();

@@ -82,12 +82,23 @@ def test_ask_prints_the_answer_with_sources_as_json(project: Path) -> None:
 def test_kb_test_passes_and_fails_with_the_failing_questions(project: Path) -> None:
     run("ingest", "--project", str(project))
     code, out = run("test", "--project", str(project))
-    assert code == 0 and last_json(out) == {"passed": 3, "total": 3, "failures": []}
+    assert code == 0 and last_json(out)["passed"] == 3 and last_json(out)["failures"] == []
     broken = project / "golden-broken.yml"
-    broken.write_text('tests:\n  - {question: "how long is a gift card valid?", expect: deposits}\n')
+    broken.write_text(
+        'tests:\n  - {question: "how long is a gift card valid?", expect: deposits}\n'
+        '  - {question: "how long is a gift card valid?", expect: gift-cards,'
+        ' facts: ["valid for 12 months", "valid for 24 months", "free parking"]}\n'
+    )
     code, out = run("test", "--project", str(project), "--golden", str(broken))
     assert code == 1
-    assert last_json(out)["failures"][0]["got"] == "gift-cards"
+    report = last_json(out)
+    assert report["failures"][0]["got"] == "gift-cards"
+    # per fact: what the answer states, what it contradicts, what it leaves out
+    assert report["facts"]["stated"] == 1 and report["facts"]["total"] == 3
+    assert [(f["fact"], f["status"]) for f in report["facts"]["lost"]] == [
+        ("valid for 24 months", "contradicted"),
+        ("free parking", "missing"),
+    ]
 
 
 def test_gaps_lists_nothing_on_a_fresh_database(project: Path) -> None:

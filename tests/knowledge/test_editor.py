@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from knowledge.chroma_store import ChromaKnowledgeStore
 from knowledge.editor import EditorService
 from knowledge.errors import ArticleConflict, ArticleNotFound, GoldenRegression
-from knowledge.golden import GoldenQuestion
+from knowledge.golden import GoldenQuestion, load_golden
 from knowledge.models import Article
 from knowledge.repository import ArticleRepository
 from knowledge.service import KnowledgeBase
@@ -148,15 +149,17 @@ async def test_unpublishing_a_needed_article_is_refused_but_an_unneeded_one_is_n
 
 async def test_rollback_restores_an_old_version_as_a_new_one_and_publishes_it(editor: EditorService) -> None:
     old = (await editor.repository.version("deposits", 1)).article
-    changed = old.model_copy(update={"answer": old.answer.replace("30%", "40%")})
+    # (a change no golden fact covers: "30%" -> "40%" would now be refused as a contradiction)
+    changed = old.model_copy(update={"answer": old.answer.replace("Black members", "Gold and Black members")})
     await editor.update("deposits", changed, "marta")
     await editor.publish("deposits", "marta")
-    assert "40%" in ((await editor.try_question("do I have to pay a deposit?", "en", DAY)).answer.text or "")
+    assert "Gold and Black" in ((await editor.try_question("do I have to pay a deposit?", "en", DAY)).answer.text or "")
     restored = await editor.rollback("deposits", 1, "anna")
     assert (restored.version, restored.author, restored.note) == (3, "anna", "rollback to version 1")
     record = await editor.repository.get("deposits")
     assert (record.published_version, record.latest_version) == (3, 3)
-    assert "30%" in ((await editor.try_question("do I have to pay a deposit?", "en", DAY)).answer.text or "")
+    text_now = (await editor.try_question("do I have to pay a deposit?", "en", DAY)).answer.text or ""
+    assert "30%" in text_now and "Gold and Black" not in text_now
 
 
 async def test_unknown_article_and_version(editor: EditorService) -> None:
@@ -179,3 +182,62 @@ async def test_an_unchanged_file_does_not_overwrite_a_console_edit(
         for a in demo_articles
     ]
     assert await editor.import_articles(changed_file, "ingest") == ["deposits"]
+
+
+async def test_the_garage_edit_is_refused_with_the_lost_fact_named(editor: EditorService) -> None:
+    """The issue's case: the lateness article's whole text replaced by an unrelated sentence
+    still ranks first for the lateness question, but its answer lost what it must say."""
+    live = (await editor.repository.version("lateness-policy", 1)).article
+    garage = live.model_copy(update={"answer": "The garage is open 24/7.", "body": "The garage is open 24/7."})
+    await editor.update("lateness-policy", garage, "anna")
+    with pytest.raises(GoldenRegression) as refused:
+        await editor.publish("lateness-policy", "anna")
+    failing = {f.question: f for f in refused.value.failures}
+    late = failing["what happens if I'm 15 minutes late?"]
+    lost = {f.fact: f.status for f in late.lost_facts()}
+    assert lost["15-minute grace period"] == "missing"
+    assert "'15-minute grace period' (missing)" in str(refused.value)
+    answer = await editor.kb.ask("what happens if I'm 15 minutes late?", "en", on=DAY, record_gaps=False)
+    assert "grace period" in (answer.text or ""), "the live answer is unchanged"
+
+
+async def test_a_contradicted_fact_is_refused_too(editor: EditorService) -> None:
+    live = (await editor.repository.version("lateness-policy", 1)).article
+    answer = (live.answer or "").replace("15-minute", "5-minute").replace("15 minutes", "5 minutes")
+    await editor.update("lateness-policy", live.model_copy(update={"answer": answer}), "anna")
+    with pytest.raises(GoldenRegression) as refused:
+        await editor.publish("lateness-policy", "anna")
+    late = next(f for f in refused.value.failures if f.question == "what happens if I'm 15 minutes late?")
+    assert {f.fact: f.status for f in late.lost_facts()}["15-minute grace period"] == "contradicted"
+
+
+async def test_an_edit_that_keeps_every_fact_is_published(editor: EditorService) -> None:
+    live = (await editor.repository.version("lateness-policy", 1)).article
+    kinder = (live.answer or "") + " Running late? Just send us a message."
+    await editor.update("lateness-policy", live.model_copy(update={"answer": kinder}), "anna")
+    record = await editor.publish("lateness-policy", "anna")
+    assert record.published_version == 2
+
+
+async def test_a_golden_question_added_from_a_gap_is_saved_and_gates_later_changes(
+    editor: EditorService, tmp_path: Path
+) -> None:
+    path = tmp_path / "golden.yml"
+    path.write_text('# kept comment\nversion: "1"\ntests:\n  - question: old one\n    expect: null\n')
+    editor.golden_path = path
+    added = await editor.add_golden(
+        GoldenQuestion(question="can I bring my dog?", expect=["children-and-pets"], facts=["assistance dogs"])
+    )
+    assert added.passed and added.facts[0].status == "present"
+    saved = load_golden(path)
+    assert [q.question for q in saved] == ["old one", "can I bring my dog?"]
+    assert saved[1].facts == ["assistance dogs"] and path.read_text().startswith("# kept comment")
+    with pytest.raises(ArticleConflict):
+        await editor.add_golden(GoldenQuestion(question="Can I bring my dog?", expect=[]))
+    with pytest.raises(ArticleNotFound):
+        await editor.add_golden(GoldenQuestion(question="sauna towels?", expect=["no-such-article"]))
+    pets = (await editor.repository.version("children-and-pets", 1)).article
+    no_dogs = pets.model_copy(update={"answer": (pets.answer or "").replace(", except assistance dogs", "")})
+    await editor.update("children-and-pets", no_dogs, "anna")
+    with pytest.raises(GoldenRegression, match="assistance dogs"):
+        await editor.publish("children-and-pets", "anna")
