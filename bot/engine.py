@@ -26,7 +26,7 @@ from bot.domain import (
     ACTION_SESSION_START,
     Domain,
 )
-from bot.errors import ActionRejected
+from bot.errors import ActionRejected, ConcurrencyConflict
 from bot.events import (
     ActionExecuted,
     ActionExecutionRejected,
@@ -63,6 +63,9 @@ SAFE_REPLY = (
     "Please try again in a moment, or ask for a person and one of our team will help."
 )
 MAX_PREDICTIONS = 10
+#: a turn whose append finds that the conversation moved on is decided again on the new log,
+#: this many times in all (two holders of a lost lock: the second one's turn goes again)
+TURN_ATTEMPTS = 3
 KNOWLEDGE_ACTION = "action_answer_from_knowledge"
 NO_PREDICT_AFTER = {ACTION_LISTEN, ACTION_SESSION_START}
 
@@ -140,24 +143,64 @@ class Engine:
         return await self._deliver(message, events, seqs)
 
     async def _process_locked(self, message: InboundMessage) -> tuple[list[Event], list[int]]:
+        """Decide the turn on the log as read, and append it only if the log is still that.
+
+        The lock keeps turns of one conversation apart, but a lock can be lost (Redis
+        restarted without persistence mid-turn) and two holders overlap: the append's
+        ``expected_seq`` is what keeps their turns from interleaving. On a conflict nothing
+        was written (the events, the message's outcome and the outbox rows are one
+        transaction, so nothing is sent either); the turn is decided again on the new log,
+        or not at all when the other holder answered this very message. Actions may run
+        again then; the client still gets one answer.
+        """
         conversation_id = message.conversation_id
+        for attempt in range(1, TURN_ATTEMPTS + 1):
+            events, expected, status, error = await self._decide(message)
+            try:
+                seqs = await self.store.append(
+                    conversation_id,
+                    events,
+                    expected_seq=expected,
+                    outcome=(message.message_id, status, error),
+                )
+            except ConcurrencyConflict as conflict:
+                self.snapshots.checkin(conversation_id, None)  # the tracker is stale: never kept
+                log.warning(
+                    "%s moved on during a turn (seq %d, not %d): attempt %d of %d",
+                    conversation_ref(conversation_id),
+                    conflict.actual_seq,
+                    conflict.expected_seq,
+                    attempt,
+                    TURN_ATTEMPTS,
+                )
+                if attempt == TURN_ATTEMPTS:
+                    raise  # still "received": the recovery sweep runs it again later
+                if await already_answered(self.store, message):
+                    return [], []
+                continue
+            self.snapshots.checkin(conversation_id, seqs if status == "processed" else None)
+            return events, seqs
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _decide(
+        self, message: InboundMessage
+    ) -> tuple[list[Event], int | None, InboundStatus, str | None]:
+        """The turn's events, the seq of the log they were decided on (None: it could not be
+        read), and the message's outcome: processed, or failed with a safe reply."""
         events: list[Event] = []
-        status: InboundStatus
-        error: str | None
+        expected: int | None = None
         try:
-            await self._turn(message, events)
-            status, error = "processed", None
+            tracker, expected = await self.snapshots.checkout_at(message.conversation_id, self.domain)
+            await self._turn(message, tracker, events)
+            return events, expected, "processed", None
         except Exception as exc:  # the client gets a safe reply, the log gets the cause
-            log.exception("turn failed for %s", conversation_ref(conversation_id))
-            events = [
+            log.exception("turn failed for %s", conversation_ref(message.conversation_id))
+            safe = [
                 *_through_last_user_message(events),
                 BotUttered(text=SAFE_REPLY, metadata={"sender": "system"}),
                 ActionExecuted(name=ACTION_LISTEN, policy="error"),
             ]
-            status, error = "failed", f"{type(exc).__name__}: {exc}"
-        seqs = await self.store.append(conversation_id, events, outcome=(message.message_id, status, error))
-        self.snapshots.checkin(conversation_id, seqs if status == "processed" else None)
-        return events, seqs
+            return safe, expected, "failed", f"{type(exc).__name__}: {exc}"
 
     async def _deliver(
         self, message: InboundMessage, events: list[Event], seqs: list[int]
@@ -230,9 +273,8 @@ class Engine:
         return result
 
     # ---- one turn ------------------------------------------------------------
-    async def _turn(self, message: InboundMessage, new: list[Event]) -> None:
-        """Run the turn, appending every event it produces to ``new`` as it goes."""
-        tracker = await self.snapshots.checkout(message.conversation_id, self.domain)
+    async def _turn(self, message: InboundMessage, tracker: Tracker, new: list[Event]) -> None:
+        """Run the turn on ``tracker``, appending every event it produces to ``new`` as it goes."""
 
         def apply(events: list[Event]) -> None:
             for event in events:

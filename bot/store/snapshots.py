@@ -162,6 +162,11 @@ class TrackerSnapshots:
 
         The caller owns the returned tracker until :meth:`checkin`; it is not kept meanwhile.
         """
+        return (await self.checkout_at(conversation_id, domain))[0]
+
+    async def checkout_at(self, conversation_id: str, domain: Domain) -> tuple[Tracker, int]:
+        """:meth:`checkout`, and the conversation's last ``seq`` as read with it: the turn's
+        ``expected_seq`` (a conflicting append means the tracker was stale)."""
         kept = self._kept.pop(conversation_id, None)
         if kept is not None and kept.domain is domain and kept.seq > 0:
             stored, last = await self.store.load_with_seq(conversation_id, after_seq=kept.seq - 1)
@@ -170,16 +175,17 @@ class TrackerSnapshots:
                     kept.tracker.update(item.event)
                 kept.seq = last
                 self.hits += 1
-                return self._lend(conversation_id, kept)
+                return self._lend(conversation_id, kept), last
         if self.persist:
             loaded = await self._load(conversation_id, domain)
             if loaded is not None:
                 self.loaded += 1
-                return self._lend(conversation_id, loaded)
+                last = loaded.seq
+                return self._lend(conversation_id, loaded), last
         stored, last = await self.store.load_with_seq(conversation_id)
         tracker = Tracker.for_domain(_sender(conversation_id), domain, [s.event for s in stored])
         self.folds += 1
-        return self._lend(conversation_id, _Snapshot(tracker, last, domain))
+        return self._lend(conversation_id, _Snapshot(tracker, last, domain)), last
 
     async def _load(self, conversation_id: str, domain: Domain) -> _Snapshot | None:
         """The stored snapshot extended by the events after it; None when there is none for
