@@ -82,12 +82,16 @@ class AuditedEditor:
 
     async def publish(self, article_id: str, author: str, version: int | None = None) -> Any:
         """See :meth:`EditorService.publish`."""
-        # the audit says which version went live (the request may leave it to "the latest")
-        detail = {"version": version} if version is not None else {"version": "latest"}
-        record_ = await self._audited(
-            "publish", article_id, detail, self._editor.publish(article_id, author, version)
-        )
-        return record_
+        # the audit says which version went live (the request may leave it to "the latest",
+        # which the entry used to show as {"version": null}); a refusal says what was asked
+        detail: dict[str, Any] = {"version": version if version is not None else "latest"}
+
+        async def publish() -> Any:
+            record_ = await self._editor.publish(article_id, author, version)
+            detail["version"] = record_.published_version
+            return record_
+
+        return await self._audited("publish", article_id, detail, publish())
 
     async def unpublish(self, article_id: str, author: str) -> Any:
         """See :meth:`EditorService.unpublish`."""

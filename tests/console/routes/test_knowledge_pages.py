@@ -36,13 +36,18 @@ async def test_changes_are_audited_including_refused_publishes(
         assert rolled.status_code == 200
         versions = (await client.get("/api/knowledge/articles/lateness-policy/versions")).json()
         assert [v["author"] for v in versions] == ["ingest", "ewa", "ewa"]  # the signed-in user is the author
+        published = await client.post("/api/knowledge/articles/lateness-policy/publish", headers=csrf)
+        assert published.status_code == 200
     entries, _ = await platform.audit.entries(AuditFilter(action="knowledge.*"))
     assert [(e.action, e.actor, e.target) for e in entries] == [
+        ("knowledge.publish", "ewa", "article:lateness-policy"),
         ("knowledge.rollback", "ewa", "article:lateness-policy"),
         ("knowledge.publish_refused", "ewa", "article:lateness-policy"),
         ("knowledge.edit", "ewa", "article:lateness-policy"),
     ]
-    assert "what happens if I'm 15 minutes late?" in entries[1].detail["failing"]
+    assert entries[0].detail == {"version": 3}, "the version that went live, not {'version': None}"
+    assert "what happens if I'm 15 minutes late?" in entries[2].detail["failing"]
+    assert "15-minute grace period" in entries[2].detail["lost_facts"]
 
 
 async def test_agents_read_but_do_not_edit(
