@@ -57,7 +57,7 @@ def route_of(parse: Mapping[str, Any]) -> Route:
     intent = parse.get("intent") or {}
     name = intent.get("name")
     selector: Mapping[str, Any] = parse.get("response_selector") or {}
-    entry = selector.get(name) if name in selector else selector.get("default")
+    entry = selector.get(name) if isinstance(name, str) and name in selector else selector.get("default")
     response = (entry or {}).get("response") or {}
     key = response.get("intent_response_key") or response.get("full_retrieval_intent")
     return Route(

@@ -4,8 +4,8 @@ Drafts live only in the database; the store indexes published versions only. Eve
 change that alters what clients can be told (publish, unpublish, a rollback of a live
 article) is first tried on an in-memory copy of the live index, and refused with
 :class:`~knowledge.errors.GoldenRegression` when a golden question that passes today
-would fail after it, or its answer would drop (or contradict) a fact it states today. Questions that already fail do not block an unrelated change;
-``run_golden`` shows them.
+would fail after it, or its answer would drop (or contradict) a fact it states today.
+Questions that already fail do not block an unrelated change; ``run_golden`` shows them.
 """
 
 from __future__ import annotations
@@ -154,9 +154,7 @@ class EditorService:
             after = await run_golden(trial, self.golden)
         finally:
             candidate.drop()
-        regressions = [
-            a for b, a in zip(before.results, after.results, strict=True) if _regressed(b, a)
-        ]
+        regressions = [a for b, a in zip(before.results, after.results, strict=True) if _regressed(b, a)]
         if regressions:
             raise GoldenRegression(article_id, regressions)
 
@@ -181,7 +179,10 @@ class EditorService:
         """
         async with self._lock:
             wording = question.question.strip().casefold()
-            if any(q.question.strip().casefold() == wording and q.language == question.language for q in self.golden):
+            if any(
+                q.question.strip().casefold() == wording and q.language == question.language
+                for q in self.golden
+            ):
                 raise ArticleConflict(f"{question.question!r} is already a golden question")
             for article_id in question.expect:
                 await self.repository.get(article_id)

@@ -79,9 +79,9 @@ class GapLog:
         """The most frequent gap groups, biggest first: of the last ``days`` days, or from
         ``since`` to before ``until`` when given (an analytics date range)."""
         since = since or datetime.now(UTC) - timedelta(days=days)
-        query = select(gaps.c.question, gaps.c.language, gaps.c.reason, gaps.c.created_at, gaps.c.tried).where(
-            gaps.c.created_at >= since
-        )
+        query = select(
+            gaps.c.question, gaps.c.language, gaps.c.reason, gaps.c.created_at, gaps.c.tried
+        ).where(gaps.c.created_at >= since)
         if until is not None:
             query = query.where(gaps.c.created_at < until)
         query = query.order_by(gaps.c.created_at.desc()).limit(max_questions)

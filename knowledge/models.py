@@ -38,14 +38,18 @@ class Article(BaseModel):
     valid_to: date | None = None
     answer: str | None = None
     translation_of: str | None = None
-    response_keys: list[Annotated[str, Field(pattern=RESPONSE_KEY)]] = Field(default_factory=list, max_length=20)
+    response_keys: list[Annotated[str, Field(pattern=RESPONSE_KEY)]] = Field(
+        default_factory=list, max_length=20
+    )
     body: str = ""
 
     def content_hash(self) -> str:
         """A hash of everything that affects retrieval or answers; unchanged hash = no re-index.
         An article without response keys hashes as before the field existed (no re-import)."""
         exclude = None if self.response_keys else {"response_keys"}
-        payload = json.dumps(self.model_dump(mode="json", exclude=exclude), sort_keys=True, ensure_ascii=False)
+        payload = json.dumps(
+            self.model_dump(mode="json", exclude=exclude), sort_keys=True, ensure_ascii=False
+        )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def is_valid_on(self, day: date) -> bool:

@@ -18,9 +18,9 @@ import logging
 from datetime import date
 from typing import Protocol
 
-from knowledge.composer import AnswerComposer
 from pydantic import BaseModel, Field
 
+from knowledge.composer import AnswerComposer
 from knowledge.guard import Verdict
 from knowledge.models import Answer, Passage
 from knowledge.store import KnowledgeStore
@@ -142,7 +142,10 @@ class KnowledgeBase:
                 line = f"{key} -> {top.article_id} {top.score:.2f}, below {self.route_min_score:.2f}"
                 continue
             if best.score > top.score + self.route_margin:
-                line = f"{key} -> {top.article_id} {top.score:.2f}, but {best.article_id} {best.score:.2f} fits better"
+                line = (
+                    f"{key} -> {top.article_id} {top.score:.2f}, "
+                    f"but {best.article_id} {best.score:.2f} fits better"
+                )
                 continue
             rest = [p for p in found if key not in p.response_keys]
             return [*keyed, *rest][: self.k], f"{key} -> {top.article_id} {top.score:.2f}"
@@ -167,16 +170,16 @@ class KnowledgeBase:
             tried.append(line)
             if found:
                 top = found[0]
-                verdict = Verdict(
-                    answered=True, low_confidence=False, confidence=top.score, reason="routed"
-                )
+                verdict = Verdict(answered=True, low_confidence=False, confidence=top.score, reason="routed")
                 return await self.composer.compose(question, language, found, verdict)
         elif route is not None and route.key:
             tried.append(f"{route.key} below {self.route_min_confidence:.2f}: not routed")
         passages, verdict = await self.retrieve(question, language, on=on)
         answer = await self.composer.compose(question, language, passages, verdict)
         if passages:
-            tried.append(f"knowledge base: {passages[0].article_id} {passages[0].score:.2f} ({verdict.reason})")
+            tried.append(
+                f"knowledge base: {passages[0].article_id} {passages[0].score:.2f} ({verdict.reason})"
+            )
         else:
             tried.append("knowledge base: nothing retrieved")
         if answer.fallback_reason:

@@ -118,7 +118,9 @@ class GoldenCreate(BaseModel):
     question: str = Field(min_length=1, max_length=500)
     language: str = Field(default="en", pattern=r"^[a-z]{2}$")
     expect: list[Annotated[str, Field(pattern=ARTICLE_ID)]] = Field(default_factory=list, max_length=5)
-    facts: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=10)
+    facts: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=10
+    )
     date: dt.date | None = None
 
 

@@ -183,19 +183,31 @@ async def test_a_golden_question_is_added_from_the_gaps_list_and_a_lost_fact_is_
     assert (await client.post("/api/knowledge/golden", json=question, headers=AGENT)).status_code == 403
     added = await client.post("/api/knowledge/golden", json=question, headers=EDITOR)
     assert added.status_code == 201, added.text
-    assert added.json()["passed"] and added.json()["facts"] == [{"fact": "refunded", "status": "present", "note": None}]
+    assert added.json()["passed"] and added.json()["facts"] == [
+        {"fact": "refunded", "status": "present", "note": None}
+    ]
     again = await client.post("/api/knowledge/golden", json=question, headers=EDITOR)
     assert again.status_code == 409
     golden = (await client.get("/api/knowledge/golden", headers=AGENT)).json()
     assert "is the deposit refunded?" in [r["question"] for r in golden["results"]]
     current = (await client.get("/api/knowledge/articles/lateness-policy", headers=EDITOR)).json()["latest"]
-    garage = {**{k: v for k, v in current.items() if k != "id"}, "answer": "The garage is open 24/7.", "body": "The garage is open 24/7."}
-    assert (await client.put("/api/knowledge/articles/lateness-policy", json=garage, headers=EDITOR)).status_code == 200
+    garage = {
+        **{k: v for k, v in current.items() if k != "id"},
+        "answer": "The garage is open 24/7.",
+        "body": "The garage is open 24/7.",
+    }
+    assert (
+        await client.put("/api/knowledge/articles/lateness-policy", json=garage, headers=EDITOR)
+    ).status_code == 200
     edited = (await client.get("/api/knowledge/articles/lateness-policy", headers=EDITOR)).json()
     assert edited["latest"]["response_keys"] == ["faq/lateness"], "an edit that omits the keys keeps them"
     refused = await client.post("/api/knowledge/articles/lateness-policy/publish", headers=EDITOR)
     assert refused.status_code == 409
-    late = next(f for f in refused.json()["detail"]["failing"] if f["question"] == "what happens if I'm 15 minutes late?")
+    late = next(
+        f
+        for f in refused.json()["detail"]["failing"]
+        if f["question"] == "what happens if I'm 15 minutes late?"
+    )
     assert {"fact": "15-minute grace period", "status": "missing"} in [
         {k: f[k] for k in ("fact", "status")} for f in late["facts"]
     ]

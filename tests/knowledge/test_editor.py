@@ -153,7 +153,9 @@ async def test_rollback_restores_an_old_version_as_a_new_one_and_publishes_it(ed
     changed = old.model_copy(update={"answer": old.answer.replace("Black members", "Gold and Black members")})
     await editor.update("deposits", changed, "marta")
     await editor.publish("deposits", "marta")
-    assert "Gold and Black" in ((await editor.try_question("do I have to pay a deposit?", "en", DAY)).answer.text or "")
+    assert "Gold and Black" in (
+        (await editor.try_question("do I have to pay a deposit?", "en", DAY)).answer.text or ""
+    )
     restored = await editor.rollback("deposits", 1, "anna")
     assert (restored.version, restored.author, restored.note) == (3, "anna", "rollback to version 1")
     record = await editor.repository.get("deposits")
@@ -188,7 +190,9 @@ async def test_the_garage_edit_is_refused_with_the_lost_fact_named(editor: Edito
     """The issue's case: the lateness article's whole text replaced by an unrelated sentence
     still ranks first for the lateness question, but its answer lost what it must say."""
     live = (await editor.repository.version("lateness-policy", 1)).article
-    garage = live.model_copy(update={"answer": "The garage is open 24/7.", "body": "The garage is open 24/7."})
+    garage = live.model_copy(
+        update={"answer": "The garage is open 24/7.", "body": "The garage is open 24/7."}
+    )
     await editor.update("lateness-policy", garage, "anna")
     with pytest.raises(GoldenRegression) as refused:
         await editor.publish("lateness-policy", "anna")
@@ -226,7 +230,9 @@ async def test_a_golden_question_added_from_a_gap_is_saved_and_gates_later_chang
     path.write_text('# kept comment\nversion: "1"\ntests:\n  - question: old one\n    expect: null\n')
     editor.golden_path = path
     added = await editor.add_golden(
-        GoldenQuestion(question="can I bring my dog?", expect=["children-and-pets"], facts=["assistance dogs"])
+        GoldenQuestion(
+            question="can I bring my dog?", expect=["children-and-pets"], facts=["assistance dogs"]
+        )
     )
     assert added.passed and added.facts[0].status == "present"
     saved = load_golden(path)

@@ -33,7 +33,9 @@ async def services(faq_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         yield built
 
 
-async def build(project: Path, model: Path, state: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+async def build(
+    project: Path, model: Path, state: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Any]:
     """The demo's services (SQLite file, embedded Chroma), as ``concierge run`` wires them."""
     from bot.settings import Settings
     from concierge.compose import build_services
@@ -70,7 +72,9 @@ async def check_faq_answers_follow_the_editor(services: Any) -> None:
     editor = services.knowledge.editor
     live = (await editor.repository.version("lateness-policy", 1)).article
     added = " Running late? Just send us a message in this chat."
-    await editor.update("lateness-policy", live.model_copy(update={"answer": (live.answer or "") + added}), "anna")
+    await editor.update(
+        "lateness-policy", live.model_copy(update={"answer": (live.answer or "") + added}), "anna"
+    )
     await editor.publish("lateness-policy", "anna")
     after = await chat(services, "ola", LATE)
     assert added.strip() in after and "15-minute grace period" in after

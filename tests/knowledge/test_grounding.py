@@ -33,7 +33,7 @@ ON_TOPIC = (
 class _Canned(BaseHTTPRequestHandler):
     """``POST /v1/chat/completions`` answers with the server's ``reply``; nothing else exists."""
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         length = int(self.headers.get("content-length", "0"))
         request = json.loads(self.rfile.read(length) or b"{}")
         self.server.requests.append(request)  # type: ignore[attr-defined]

@@ -49,13 +49,19 @@ async def test_a_backed_key_answers_from_its_article_in_the_clients_language(
     demo_store: ChromaKnowledgeStore,
 ) -> None:
     kb = KnowledgeBase(demo_store)
-    answer = await kb.ask("is there parking in Kraków?", "en", on=DAY, route=faq("faq/parking"), record_gaps=False)
+    answer = await kb.ask(
+        "is there parking in Kraków?", "en", on=DAY, route=faq("faq/parking"), record_gaps=False
+    )
     assert answer.answered and answer.sources[0].article_id == "parking-and-transport"
     assert (answer.text or "").startswith("Mokotów has an underground garage with 2 hours free")
-    polish = await kb.ask("Spóźnię się 10 minut, co teraz?", "pl", on=DAY, route=faq("faq/lateness"), record_gaps=False)
+    polish = await kb.ask(
+        "Spóźnię się 10 minut, co teraz?", "pl", on=DAY, route=faq("faq/lateness"), record_gaps=False
+    )
     assert polish.sources[0].article_id == "lateness-policy-pl" and "15 minut" in (polish.text or "")
     # one key, several articles: the one retrieval finds best for this question
-    lashes = await kb.ask("any aftercare tips for my lashes?", "en", on=DAY, route=faq("faq/aftercare"), record_gaps=False)
+    lashes = await kb.ask(
+        "any aftercare tips for my lashes?", "en", on=DAY, route=faq("faq/aftercare"), record_gaps=False
+    )
     assert lashes.sources[0].article_id == "aftercare-lash-extensions"
 
 
@@ -64,16 +70,22 @@ async def test_a_guess_retrieval_does_not_back_goes_to_the_knowledge_base(
 ) -> None:
     kb = KnowledgeBase(demo_store, gaps=GapLog(sqlite_engine, encoder))  # type: ignore[arg-type]
     # the response selector's guess for "can I bring my dog?" is what to bring to a first visit
-    dog = await kb.ask("can I bring my dog?", "en", on=DAY, route=faq("faq/what_to_bring", 0.7), conversation_id="c1")
+    dog = await kb.ask(
+        "can I bring my dog?", "en", on=DAY, route=faq("faq/what_to_bring", 0.7), conversation_id="c1"
+    )
     assert dog.sources[0].article_id == "children-and-pets" and "Pets are not allowed" in (dog.text or "")
-    teeth = await kb.ask("teeth whitening?", "en", on=DAY, route=faq("faq/aftercare", 0.9), conversation_id="c2")
+    teeth = await kb.ask(
+        "teeth whitening?", "en", on=DAY, route=faq("faq/aftercare", 0.9), conversation_id="c2"
+    )
     assert not teeth.answered and teeth.text is None
     async with sqlite_engine.connect() as conn:
         rows = {r.question: r for r in (await conn.execute(select(gaps))).all()}
     assert rows["teeth whitening?"].reason == "no_answer"
     tried = rows["teeth whitening?"].tried
     assert "response selector faq/aftercare 0.90" in tried and "below" in tried and "knowledge base:" in tried
-    dog_tried = rows["can I bring my dog?"].tried  # answered from the pets article, with low confidence: a gap
+    dog_tried = rows[
+        "can I bring my dog?"
+    ].tried  # answered from the pets article, with low confidence: a gap
     assert "first-visit 0.39" in dog_tried and "knowledge base: children-and-pets" in dog_tried
     report = await GapLog(sqlite_engine, encoder).report()  # type: ignore[arg-type]
     assert any(g.question == "teeth whitening?" and g.tried for g in report)
@@ -81,7 +93,9 @@ async def test_a_guess_retrieval_does_not_back_goes_to_the_knowledge_base(
 
 async def test_a_low_confidence_key_is_not_routed(demo_store: ChromaKnowledgeStore) -> None:
     kb = KnowledgeBase(demo_store)
-    answer = await kb.ask("do you do tattoo removal?", "en", on=DAY, route=faq("faq/payment_methods", 0.21), record_gaps=False)
+    answer = await kb.ask(
+        "do you do tattoo removal?", "en", on=DAY, route=faq("faq/payment_methods", 0.21), record_gaps=False
+    )
     assert not answer.answered
 
 
@@ -95,5 +109,10 @@ def test_the_route_is_read_from_the_parse() -> None:
     }
     route = route_of(parse)
     assert (route.intent, route.key, route.key_confidence) == ("faq", "faq/lateness", 0.88)
-    unsure = route_of({"intent": {"name": "nlu_fallback", "confidence": 0.4}, "response_selector": parse["response_selector"]})
+    unsure = route_of(
+        {
+            "intent": {"name": "nlu_fallback", "confidence": 0.4},
+            "response_selector": parse["response_selector"],
+        }
+    )
     assert unsure.key is None, "a key is only taken for the intent it belongs to"
