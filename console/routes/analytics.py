@@ -11,6 +11,8 @@
 - ``GET /api/analytics/conversations?...&outcome=&rated=&tier=&channel=&language=&agent=&handed_off=
   &within_sla=&first_contact=&csat=``: the conversations behind a number (drill-down), as JSON,
   or ``&format=csv`` as the per-conversation CSV;
+- ``GET /api/analytics/conversations/{id}/quality``: the conversation's bot and agent replies
+  scored on the eight auto-QA categories (rules only, :mod:`console.services.analytics.quality`);
 - ``GET /api/analytics/gaps?start=...&end=...``: the knowledge gaps asked in the range.
 
 All read from the read models (``console/services/analytics``), never whole event logs.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from console.deps import ANALYTICS_ROLES, Platform, require_roles
@@ -44,6 +46,7 @@ from console.services.analytics import (
     report_table_csv,
     select_rows,
 )
+from console.services.analytics.quality import ConversationQuality, conversation_quality
 from console.services.analytics.roi import roi_of
 from console.services.analytics.settings import AnalyticsConfig, load_analytics_config
 from console.web import render
@@ -197,6 +200,17 @@ def router() -> APIRouter:
         if format == "csv":  # the whole selection, not a page of it
             return _csv(facts_csv(wanted), period)
         return wanted[:limit]
+
+    @routes.get("/api/analytics/conversations/{conversation_id}/quality", response_model=ConversationQuality)
+    async def quality(
+        _: Reader,
+        platform: Platform,
+        conversation_id: Annotated[str, Path(max_length=255)],
+    ) -> object:
+        scored = await conversation_quality(platform.store, conversation_id)
+        if scored is None:
+            return error_response(404, "not_found", "no such conversation")
+        return scored
 
     @routes.get("/api/analytics/gaps", response_model=list[GapGroup])
     async def gaps(

@@ -73,14 +73,36 @@
       if (!result.ok) { document.getElementById("drill-count").textContent = C.errorText(result); return; }
       var rows = result.data;
       document.getElementById("drill-count").textContent = rows.length === 1 ? "1 conversation." : rows.length + " conversations.";
+      document.getElementById("quality").hidden = true;
       fill("drill-rows", rows.map(function (r) {
-        return [r.conversation_id, new Date(r.started_at * 1000).toISOString().slice(0, 16).replace("T", " "),
+        var open = el("button", { type: "button", className: "cell", text: r.conversation_id,
+          "aria-label": "Quality of " + r.conversation_id, onclick: function () { quality(r.conversation_id); } });
+        return [open, new Date(r.started_at * 1000).toISOString().slice(0, 16).replace("T", " "),
           r.channel, r.tier, OUTCOME_WORDS[r.outcome] || r.outcome, r.handoffs ? (r.handoff_reason || "–") : "",
           secs(r.first_human_response_seconds),
           r.within_sla === null ? (r.handoffs ? "pending" : "") : (r.within_sla ? "yes" : "no"),
           r.csat_score === null ? "" : String(r.csat_score)];
       }));
       document.getElementById("drill-title").focus();
+    });
+  }
+
+  function score(value) { return value === null || value === undefined ? "–" : value.toFixed(2); }
+
+  /* the conversation's replies scored on the eight auto-QA categories */
+  function quality(id) {
+    C.api("GET", "/api/analytics/conversations/" + encodeURIComponent(id) + "/quality").then(function (result) {
+      var box = document.getElementById("quality");
+      if (!result.ok) { document.getElementById("drill-count").textContent = C.errorText(result); return; }
+      var q = result.data;
+      document.getElementById("quality-title").textContent = "Quality of " + q.conversation_id + ": bot "
+        + score(q.bot.overall) + ", people " + score(q.agent.overall);
+      fill("quality-rows", q.bot.categories.map(function (b, i) {
+        var a = q.agent.categories[i];
+        return [b.category.replace(/_/g, " "), score(b.score), b.reason, score(a.score), a.reason];
+      }));
+      box.hidden = false;
+      document.getElementById("quality-title").focus();
     });
   }
 

@@ -138,6 +138,15 @@ async def test_charts_drill_down_and_csv_downloads_on_a_known_log(
         assert {r["outcome"] for r in exported} == {"contained"}
         assert {r["conversation_id"]: r["confirmed"] for r in exported}["widget:faq2"] == "yes"
 
+        # a conversation of the list opens its quality scores (rules only): "We open at 8."
+        # has no greeting, closing or concrete next step; the rest holds: 4 of 7 categories
+        await page.get_by_role("button", name="Quality of widget:faq2").click()
+        await expect(page.locator("#quality-title")).to_have_text(
+            "Quality of widget:faq2: bot 0.57, people –"
+        )
+        solution = page.locator("#quality-rows tbody tr", has_text="solution offered")
+        await expect(solution).to_contain_text("no concrete answer or next step")
+
         # the SLA bar of a tier opens its handoffs
         await page.locator('#chart-sla g.hbar[data-key="Premium"]').click()
         await expect(page.locator("#drill-count")).to_have_text("1 conversation.")

@@ -107,6 +107,7 @@ EXPECTED: dict[tuple[str, str], str | tuple[Role, ...]] = {
     ("POST", "/api/analytics/subscriptions"): MANAGERS,
     ("DELETE", "/api/analytics/subscriptions/{subscription_id}"): MANAGERS,
     ("GET", "/api/analytics/staffing"): MANAGERS,
+    ("GET", "/api/analytics/conversations/{conversation_id}/quality"): MANAGERS,
     # ---- operations: Prometheus scrapes with an API token (metrics:read) or an admin -------
     ("GET", "/metrics"): ADMINS,
     # ---- agent workspace (helper C adds its routes here: queue, conversations, WebSockets) -----

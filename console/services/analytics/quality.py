@@ -20,6 +20,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from bot.models import TranscriptEntry
+from bot.store import EventStore
+from bot.transcript import transcript_entry
 
 Speaker = Literal["bot", "agent"]
 CATEGORIES = (
@@ -190,3 +192,27 @@ def score_conversation(lines: Sequence[TranscriptEntry], speaker: Speaker) -> Qu
     applied = [c.score for c in categories if c.score is not None]
     overall = round(sum(applied) / len(applied), 3) if applied else None
     return QualityScore(speaker=speaker, replies=len(replies), overall=overall, categories=categories)
+
+
+class ConversationQuality(BaseModel):
+    """A conversation's replies scored, the bot's and the people's apart."""
+
+    conversation_id: str
+    bot: QualityScore
+    agent: QualityScore
+
+
+async def conversation_quality(store: EventStore, conversation_id: str) -> ConversationQuality | None:
+    """Score one conversation from its log (None when it has no lines)."""
+    lines = [
+        entry
+        for s in await store.load(conversation_id)
+        if (entry := transcript_entry(s.seq, s.event)) is not None
+    ]
+    if not lines:
+        return None
+    return ConversationQuality(
+        conversation_id=conversation_id,
+        bot=score_conversation(lines, "bot"),
+        agent=score_conversation(lines, "agent"),
+    )

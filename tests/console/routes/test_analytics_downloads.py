@@ -75,3 +75,26 @@ async def test_tables_drill_down_filters_and_roi(
         )
         assert [p["key"] for p in report["breakdowns"]["period"]] == ["2026-04-10"]
         assert report["breakdowns"]["period"][0]["outcomes"]["contained"] == 4
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_conversations_quality_scores(
+    console_app: FastAPI, platform: ConsolePlatform, role_users: dict[Role, str]
+) -> None:
+    await register_handoff_projections(platform.store)
+    await write_day(platform.store)
+    async with client_for(console_app) as client:
+        await sign_in(client, role_users["manager"])
+        scored = await client.get("/api/analytics/conversations/widget:vip/quality")
+        assert scored.status_code == 200, scored.text
+        body = scored.json()
+        agent = {c["category"]: (c["score"], c["reason"]) for c in body["agent"]["categories"]}
+        # "Anna here": no greeting word, no closing, no next step; the client complained
+        # ("complaint" intent, but the words "a question" are not upset): empathy does not apply
+        assert body["agent"]["replies"] == 1
+        assert agent["greeting"] == (0.0, "the first reply has no greeting")
+        assert agent["empathy"] == (None, "the client was not upset")
+        assert agent["solution_offered"][0] == 0.0
+        assert body["bot"]["replies"] == 0 and body["bot"]["overall"] is None
+        missing = await client.get("/api/analytics/conversations/widget:nobody/quality")
+        assert missing.status_code == 404

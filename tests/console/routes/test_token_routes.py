@@ -47,6 +47,7 @@ TOKEN_SCOPES: dict[tuple[str, str], Scope] = {
     ("GET", "/api/analytics/gaps"): "analytics:read",
     ("GET", "/api/analytics/conversations"): "analytics:read",
     ("GET", "/api/analytics/report/{table}.csv"): "analytics:read",
+    ("GET", "/api/analytics/conversations/{conversation_id}/quality"): "analytics:read",
     ("GET", "/metrics"): "metrics:read",
     ("GET", "/api/knowledge/articles"): "knowledge:read",
     ("GET", "/api/knowledge/articles/{article_id}"): "knowledge:read",
