@@ -14,7 +14,7 @@ from typing import Any
 
 from actions.mariia_catalog import STUDIO_TZ, Location, Service
 
-LANGUAGES = ("en", "pl", "uk")
+LANGUAGES = ("en", "pl", "uk", "ru")
 _WORDS: dict[str, dict[str, str]] = {
     "en": {
         "closed": "closed",
@@ -49,13 +49,25 @@ _WORDS: dict[str, dict[str, str]] = {
         "when": "{day}, о {time}",
         "day": "{weekday}, {d} {month}",
     },
+    "ru": {
+        "closed": "закрыто",
+        "mon_fri": "пн–пт",
+        "sat": "сб",
+        "sun": "вс",
+        "book_it": "Записаться",
+        "from": "от {amount} PLN",
+        "amount": "{amount} PLN",
+        "when": "{day}, в {time}",
+        "day": "{weekday}, {d} {month}",
+    },
 }
 _WEEKDAYS = {
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
     "pl": ("poniedziałek", "wtorek", "środa", "czwartek", "piątek", "sobota", "niedziela"),
     "uk": ("понеділок", "вівторок", "середа", "четвер", "пʼятниця", "субота", "неділя"),
+    "ru": ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье"),
 }
-_MONTHS = {  # Polish and Ukrainian dates use the genitive: "10 maja", "10 травня"
+_MONTHS = {  # Polish, Ukrainian and Russian dates use the genitive: "10 maja", "10 травня", "10 мая"
     "en": (
         "January",
         "February",
@@ -97,6 +109,20 @@ _MONTHS = {  # Polish and Ukrainian dates use the genitive: "10 maja", "10 тр�
         "жовтня",
         "листопада",
         "грудня",
+    ),
+    "ru": (
+        "января",
+        "февраля",
+        "марта",
+        "апреля",
+        "мая",
+        "июня",
+        "июля",
+        "августа",
+        "сентября",
+        "октября",
+        "ноября",
+        "декабря",
     ),
 }
 

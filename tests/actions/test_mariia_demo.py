@@ -27,6 +27,7 @@ MY_FILES = (
     "data/rules.yml",
     "data/stories.yml",
     "tests/test_stories.yml",
+    "tests/test_stories_everyday.yml",
 )
 
 
@@ -62,7 +63,7 @@ def test_demo_project_loads_without_warnings_about_its_files(project: Project) -
     ours = [w for w in project.warnings if any(f in w for f in MY_FILES) and ": info: " not in w]
     assert ours == []
     assert not [w for w in project.warnings if "unknown" in w or "not supported" in w]
-    assert project.config.languages == ["pl", "uk"]
+    assert project.config.languages == ["pl", "uk", "ru"]
     assert project.endpoints.action_endpoint is not None
     assert project.endpoints.action_endpoint.actions_module == "actions.mariia"
 
@@ -93,7 +94,7 @@ def test_custom_actions_in_the_domain_are_exactly_those_of_the_actions_file(doma
     assert sorted([*discover_actions(["actions.mariia"]), *engine_built]) == sorted(domain.actions)
 
 
-def test_every_response_the_actions_use_exists_in_three_languages(domain: Domain) -> None:
+def test_every_response_the_actions_use_exists_in_four_languages(domain: Domain) -> None:
     source = "".join(
         (REPO / "actions" / f"{name}.py").read_text() for name in ("mariia", "mariia_base", "mariia_text")
     )
@@ -101,10 +102,10 @@ def test_every_response_the_actions_use_exists_in_three_languages(domain: Domain
     assert len(used) > 25
     for name in sorted(used):
         languages = {c.value for v in domain.responses[name] for c in v.condition if c.name == "language"}
-        assert languages >= {"pl", "uk"}, name
+        assert languages >= {"pl", "uk", "ru"}, name
 
 
-def test_polish_and_ukrainian_examples_cover_the_key_intents() -> None:
+def test_polish_ukrainian_and_russian_examples_cover_the_key_intents() -> None:
     key = [
         "greet",
         "ask_prices",
@@ -116,7 +117,7 @@ def test_polish_and_ukrainian_examples_cover_the_key_intents() -> None:
         "thank",
         "goodbye",
     ]
-    for language in ("pl", "uk"):
+    for language in ("pl", "uk", "ru"):
         examples = load_nlu([REPO / "data" / "nlu" / f"{language}.yml"]).examples
         for intent in key:
             assert sum(e.intent == intent for e in examples) >= 8, (language, intent)
@@ -246,3 +247,48 @@ async def test_demo_answers_what_the_dialogue_does_not_cover_from_the_knowledge_
     unknown = await demo_engine.handle(InboundMessage(channel="test", sender_id="kim", text="asdkjh qwe"))
     assert unknown[0].text is not None and unknown[0].text.startswith("I'm sorry, I don't know")
     assert [b.payload for b in unknown[0].buttons] == ["/request_human"]
+
+
+# ---- everyday turns the demo once misread (issue 17) ----------------------------------------
+
+
+async def handoffs(engine: Any, sender: str) -> list[tuple[str, str | None]]:
+    return [
+        (e.reason, e.detail)
+        for e in await engine.store.events(f"test:{sender}")
+        if isinstance(e, HandoffRequested)
+    ]
+
+
+async def test_demo_everyday_turns_never_hand_off_by_mistake(demo_engine: Any, domain: Domain) -> None:
+    noted = {v.text for v in domain.responses["utter_noted"] if not v.condition}
+    acknowledged = {v.text for v in domain.responses["utter_acknowledge"] if not v.condition}
+    goodbye = {v.text for v in domain.responses["utter_goodbye"]}
+    # a bare "yes" when nothing was asked, first thing or after the greeting
+    assert (await chat(demo_engine, "yes1", "yes"))[0] in acknowledged
+    await chat(demo_engine, "yes2", "hello")
+    assert (await chat(demo_engine, "yes2", "yes"))[0] in acknowledged
+    # a name and a phone number are details, never a goodbye or an FAQ article
+    assert (await chat(demo_engine, "name", "my name is Anna Kowalska"))[0] in noted
+    phone = await chat(demo_engine, "name", "+48 600 100 200")
+    assert phone[0] in noted and not set(phone) & goodbye
+    # two blank messages are not two failures to understand
+    await chat(demo_engine, "blank", " ")
+    await chat(demo_engine, "blank", "   ")
+    for sender in ("yes1", "yes2", "name", "blank"):
+        assert await handoffs(demo_engine, sender) == [], sender
+
+
+async def test_demo_escalates_rising_anger_of_a_standard_client(demo_engine: Any) -> None:
+    apology = await chat(demo_engine, "angry", "you are ripping people off")
+    assert apology[0].startswith("I'm truly sorry to hear that")
+    await chat(demo_engine, "angry", "no")
+    await chat(demo_engine, "angry", "this is the worst studio in Warsaw, I am furious")
+    assert [reason for reason, _ in await handoffs(demo_engine, "angry")] == ["sentiment"]
+
+
+async def test_demo_answers_in_russian(demo_engine: Any) -> None:
+    hours = await chat(demo_engine, "ru", "Какие у вас часы работы?")
+    assert hours[0].startswith("Наши часы работы:")
+    greeting = await chat(demo_engine, "ru2", "добрый день, подскажите пожалуйста")
+    assert greeting[0].startswith("Добро пожаловать в Mariia Hub!")

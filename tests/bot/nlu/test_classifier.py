@@ -133,3 +133,24 @@ def test_a_model_pickled_before_typicality_existed_still_predicts(
     X = featurizer.transform(probe)
     assert loaded.typicality is None
     assert np.allclose(loaded.predict_proba(X, probe), model.predict_proba(X, probe))
+
+
+def test_a_message_without_one_known_word_gets_no_likely_label_but_names_are_not_unknown() -> None:
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from bot.nlu.classifier import CalibratedLinearClassifier
+
+    texts = [f"{w} {d}" for w in ("hello", "hi", "hey", "good morning") for d in ("there", "you", "all")]
+    texts += [
+        f"{w} {d}"
+        for w in ("book", "reserve", "schedule", "appointment")
+        for d in ("massage", "facial", "nails")
+    ]
+    labels = ["greet"] * 12 + ["book"] * 12
+    vectorizer = CountVectorizer(analyzer="char_wb", ngram_range=(1, 3)).fit(texts)
+    model = CalibratedLinearClassifier().fit(vectorizer.transform(texts), labels, texts)
+    gibberish, named = ["asdkjh qwe"], ["Zofia Wiśniewska"]
+    assert model.predict_proba(vectorizer.transform(gibberish), gibberish).tolist() == [[0.5, 0.5]]
+    # a capitalised name is not an unknown word: not forced to the uniform row
+    assert model.predict_proba(vectorizer.transform(named), named).tolist() != [[0.5, 0.5]]
+    assert model.predict_proba(vectorizer.transform(["hello you"]), ["hello you"]).max() > 0.5
