@@ -9,15 +9,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.engine import SAFE_REPLY, Engine
 from bot.events import ConversationPaused, SessionStarted, UserUttered
 from bot.models import InboundMessage
-from bot.settings import Settings
-from bot.store import async_url
-from concierge.compose import build_engine
+from tests.engine_support import database_url, project_engine, write_project
 
 DOMAIN = """
 version: "3.1"
@@ -164,24 +160,22 @@ class ActionExplode(Action):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("bot")
-    (root / "data").mkdir()
-    (root / "domain.yml").write_text(DOMAIN)
-    (root / "config.yml").write_text(CONFIG)
-    (root / "data" / "nlu.yml").write_text(NLU)
-    (root / "data" / "rules.yml").write_text(RULES)
-    (root / "engine_test_actions.py").write_text(textwrap.dedent(ACTIONS))
-    (root / "endpoints.yml").write_text("action_endpoint:\n  actions_module: engine_test_actions\n")
-    return root
+    files = {
+        "domain.yml": DOMAIN,
+        "config.yml": CONFIG,
+        "data/nlu.yml": NLU,
+        "data/rules.yml": RULES,
+        "engine_test_actions.py": textwrap.dedent(ACTIONS),
+        "endpoints.yml": "action_endpoint:\n  actions_module: engine_test_actions\n",
+    }
+    return write_project(tmp_path_factory.mktemp("bot"), files)
 
 
 @pytest.fixture
-async def engine(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+async def engine(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Engine]:
     monkeypatch.syspath_prepend(str(project))
-    settings = Settings(project_dir=project, model_dir=project / "models", state_dir=tmp_path)
-    engine = await build_engine(settings)
-    yield engine
-    await engine.close()
+    async with project_engine(project, tmp_path) as built:
+        yield built
 
 
 def msg(text: str, sender: str = "ana", message_id: str | None = None) -> InboundMessage:
@@ -282,34 +276,15 @@ async def test_recover_processes_messages_stored_before_a_crash(engine: Engine) 
     assert await engine.recover() == 0
 
 
-@pytest.fixture
-async def postgres_schema_url(postgres_url: str) -> AsyncIterator[str]:
-    """A PostgreSQL URL whose tables live in a schema of their own, dropped afterwards."""
-    schema = f"engine_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(postgres_url)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield async_url(postgres_url, schema=schema).render_as_string(hide_password=False)
-    finally:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
-
-
 async def test_postgres_and_redis_backends(
-    project: Path, postgres_schema_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+    project: Path, tmp_path: Path, postgres_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.syspath_prepend(str(project))
-    settings = Settings(
-        project_dir=project,
-        model_dir=project / "models",
-        database_url=postgres_schema_url,
-        redis_url=redis_url,
-    )
-    engine = await build_engine(settings)
     sender = f"pg-{uuid.uuid4().hex[:8]}"
-    try:
+    async with (
+        database_url("postgresql", postgres_url, "engine") as url,
+        project_engine(project, tmp_path, url=url, redis_url=redis_url) as engine,
+    ):
         texts = ["hello", "when are you open", "thanks"]
         await asyncio.gather(
             *(engine.handle(msg(t, sender=sender, message_id=f"{sender}-{i}")) for i, t in enumerate(texts))
@@ -317,8 +292,6 @@ async def test_postgres_and_redis_backends(
         users = [e.text for e in await engine.store.events(f"test:{sender}") if isinstance(e, UserUttered)]
         assert users == texts
         assert engine.store.dialect == "postgresql"
-    finally:
-        await engine.close()
 
 
 async def test_an_action_returning_system_events_is_refused_and_the_turn_goes_on(

@@ -14,7 +14,6 @@ import asyncio
 import textwrap
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
@@ -26,9 +25,7 @@ from bot.channels.outbox_projection import OutboxProjector, outbox_key
 from bot.engine import Engine
 from bot.events import BotUttered, UserUttered
 from bot.models import InboundMessage, OutboundMessage
-from bot.settings import Settings
-from bot.store import async_url, scratch_schema
-from concierge.compose import build_engine
+from tests.engine_support import database_url, project_engine, write_project
 
 DOMAIN = """
 version: "3.1"
@@ -124,15 +121,15 @@ class PushyChannel(PushChannel):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("race")
-    (root / "data").mkdir()
-    (root / "domain.yml").write_text(DOMAIN)
-    (root / "config.yml").write_text(CONFIG)
-    (root / "data" / "nlu.yml").write_text(NLU)
-    (root / "data" / "rules.yml").write_text(RULES)
-    (root / "race_test_actions.py").write_text(textwrap.dedent(ACTIONS))
-    (root / "endpoints.yml").write_text("action_endpoint:\n  actions_module: race_test_actions\n")
-    return root
+    files = {
+        "domain.yml": DOMAIN,
+        "config.yml": CONFIG,
+        "data/nlu.yml": NLU,
+        "data/rules.yml": RULES,
+        "race_test_actions.py": textwrap.dedent(ACTIONS),
+        "endpoints.yml": "action_endpoint:\n  actions_module: race_test_actions\n",
+    }
+    return write_project(tmp_path_factory.mktemp("race"), files)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -146,21 +143,14 @@ async def engines(
     """Two engines, each with its own store, locks and snapshots, on one database (a SQLite
     file or a scratch PostgreSQL schema), both writing the push channel's outbox rows."""
     monkeypatch.syspath_prepend(str(project))
-    async with AsyncExitStack() as stack:
-        url = None
-        if request.param == "postgresql":
-            schema = await stack.enter_async_context(scratch_schema(postgres_url, "test_engine_race"))
-            url = async_url(postgres_url, schema=schema).render_as_string(hide_password=False)
-        settings = Settings(
-            project_dir=project, model_dir=project / "models", state_dir=tmp_path, database_url=url
-        )
-        built = []
-        for _ in range(2):
-            engine = await build_engine(settings)
-            stack.push_async_callback(engine.close)
+    async with (
+        database_url(str(request.param), postgres_url, "test_engine_race") as url,
+        project_engine(project, tmp_path, url=url) as one,
+        project_engine(project, tmp_path, url=url) as two,
+    ):
+        for engine in (one, two):
             OutboxProjector.install(engine.store, {CHANNEL: PushyChannel()})
-            built.append(engine)
-        yield built[0], built[1]
+        yield one, two
 
 
 def actions_module():  # type: ignore[no-untyped-def]
@@ -217,7 +207,9 @@ async def test_two_engines_answering_one_conversation_at_once_never_interleave(
     await check_coherent(two, cid, texts)
 
 
-async def test_one_message_run_by_two_engines_at_once_is_answered_once(engines: tuple[Engine, Engine]) -> None:
+async def test_one_message_run_by_two_engines_at_once_is_answered_once(
+    engines: tuple[Engine, Engine],
+) -> None:
     """A stored message picked by two processes at once (a recovery sweep and its own turn
     on a lost lock): the second to commit finds it answered and sends nothing."""
     one, two = engines

@@ -19,12 +19,11 @@ from bot.events import (
     UserUttered,
 )
 from bot.models import InboundMessage
-from bot.settings import Settings
 from bot.store import EventStore, scratch_schema
-from concierge.compose import build_engine
 from handoff.service import EngineLog, HandoffService
 from handoff.state import HandoffStatus, IllegalTransition
 from handoff.triggers import TriggerHit
+from tests.engine_support import project_engine, write_project
 from tests.handoff.claim_race import RacingLog, claim_each, claim_in_own_process
 
 CID = "widget:ola"
@@ -252,22 +251,20 @@ policies:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("handoff_bot")
-    (root / "data").mkdir()
-    (root / "domain.yml").write_text(DOMAIN)
-    (root / "config.yml").write_text(CONFIG)
-    (root / "data" / "nlu.yml").write_text(NLU)
-    (root / "data" / "rules.yml").write_text(RULES)
-    (root / "endpoints.yml").write_text("")
-    return root
+    files = {
+        "domain.yml": DOMAIN,
+        "config.yml": CONFIG,
+        "data/nlu.yml": NLU,
+        "data/rules.yml": RULES,
+        "endpoints.yml": "",
+    }
+    return write_project(tmp_path_factory.mktemp("handoff_bot"), files)
 
 
 @pytest.fixture
 async def engine(project: Path, tmp_path: Path) -> AsyncIterator[Engine]:
-    settings = Settings(project_dir=project, model_dir=project / "models", state_dir=tmp_path)
-    engine = await build_engine(settings)
-    yield engine
-    await engine.close()
+    async with project_engine(project, tmp_path) as built:
+        yield built
 
 
 def says(text: str) -> InboundMessage:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -38,10 +38,8 @@ from actions.csat import THANKS, csat_payload, csat_question
 from bot.engine import Engine
 from bot.events import BotUttered, Event, HandoffStatus, UserUttered
 from bot.models import InboundMessage
-from bot.settings import Settings
-from bot.store import async_url, scratch_schema
-from concierge.compose import build_engine
 from handoff.runtime import HandoffRuntime
+from tests.engine_support import database_url, project_engine, write_project
 
 T = TypeVar("T")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -187,8 +185,6 @@ ANSWERS: dict[str, frozenset[str]] = {
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("never_silent")
-    (root / "data").mkdir()
     files = {
         "domain.yml": DOMAIN,
         "config.yml": CONFIG,
@@ -198,9 +194,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "handoff.yml": HANDOFF,
         "agents.yml": AGENTS,
     }
-    for name, text in files.items():
-        (root / name).write_text(text)
-    return root
+    return write_project(tmp_path_factory.mktemp("never_silent"), files)
 
 
 class Clock:
@@ -221,29 +215,22 @@ def database(request: pytest.FixtureRequest) -> str:
 
 
 @asynccontextmanager
-async def project_engine(
+async def handoff_engine(
     project: Path, state: Path, database: str, postgres_url: str
 ) -> AsyncIterator[Engine]:
-    """The project's real engine on SQLite (in ``state``) or in a scratch PostgreSQL schema."""
-    async with AsyncExitStack() as stack:
-        url = None
-        if database == "postgresql":
-            schema = await stack.enter_async_context(scratch_schema(postgres_url, "test_never_silent"))
-            url = async_url(postgres_url, schema=schema).render_as_string(hide_password=False)
-        settings_ = Settings(
-            project_dir=project, model_dir=project / "models", state_dir=state, database_url=url
-        )
-        built = await build_engine(settings_, clock=Clock())  # the engine's and handoff's
-        try:
-            assert isinstance(built.hooks, HandoffRuntime)
-            yield built
-        finally:
-            await built.close()
+    """The project's real engine (with its handoff runtime) on SQLite (in ``state``) or in a
+    scratch PostgreSQL schema."""
+    async with (
+        database_url(database, postgres_url, "test_never_silent") as url,
+        project_engine(project, state, url=url, clock=Clock()) as built,
+    ):
+        assert isinstance(built.hooks, HandoffRuntime)
+        yield built
 
 
 @pytest.fixture
 async def engine(project: Path, tmp_path: Path, database: str, postgres_url: str) -> AsyncIterator[Engine]:
-    async with project_engine(project, tmp_path, database, postgres_url) as built:
+    async with handoff_engine(project, tmp_path, database, postgres_url) as built:
         yield built
 
 
@@ -442,7 +429,7 @@ def machine_loop(
 ) -> Iterator[tuple[Engine, asyncio.AbstractEventLoop]]:
     """The engine on an event loop of its own, which the (synchronous) state machine drives."""
     loop = asyncio.new_event_loop()
-    opened = project_engine(project, tmp_path, database, postgres_url)
+    opened = handoff_engine(project, tmp_path, database, postgres_url)
     engine = loop.run_until_complete(opened.__aenter__())
     try:
         yield engine, loop
