@@ -92,6 +92,12 @@ class OutboxSettings(BaseModel):
         "a delivery call is cancelled LEASE_MARGIN seconds before it ends",
     )
     batch_size: int = Field(default=50, ge=1)
+    parallel_sends: int = Field(
+        default=8,
+        ge=1,
+        description="delivery attempts at once; each holds a database connection when it "
+        "records its result, and the pool is shared with the turns",
+    )
 
 
 class RateLimit(BaseModel):
@@ -465,7 +471,13 @@ class Outbox:
             if row is not None:
                 claimed.append(row)
         if claimed:
-            await asyncio.gather(*(self._attempt(row) for row in claimed))
+            slots = asyncio.Semaphore(self.settings.parallel_sends)
+
+            async def attempt(row: OutboxRow) -> None:
+                async with slots:
+                    await self._attempt(row)
+
+            await asyncio.gather(*(attempt(row) for row in claimed))
         return len(claimed), wait
 
     async def _next_due_in(self, now: datetime) -> float:

@@ -158,12 +158,22 @@ class WebhookBatch(BaseModel):
     unsupported: list[Unsupported] = Field(default_factory=list)
 
 
-class ConversationSequencer:
-    """Runs jobs one at a time per conversation, in submission order; conversations run in parallel."""
+# Turns running at once per process. Each turn holds a database connection while it
+# appends; the default pool has 15 (5 + 10 overflow) shared with the outbox sender and the
+# console, so a backlog (a restart after a crash, a provider's burst) must not start one
+# turn per conversation at once: in bench/crash.py 100 did, and 7 of 1,000 turns failed
+# with "QueuePool limit ... reached" (session 5). The rest wait their turn, in order.
+MAX_PARALLEL_TURNS = 8
 
-    def __init__(self) -> None:
+
+class ConversationSequencer:
+    """Runs jobs one at a time per conversation, in submission order; conversations run in
+    parallel, at most ``max_parallel`` jobs at once."""
+
+    def __init__(self, max_parallel: int = MAX_PARALLEL_TURNS) -> None:
         self._queues: dict[str, deque[Callable[[], Awaitable[None]]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(max_parallel)
 
     def submit(self, key: str, job: Callable[[], Awaitable[None]]) -> None:
         """Queue ``job`` behind the conversation's earlier jobs."""
@@ -182,7 +192,8 @@ class ConversationSequencer:
             while queue:
                 job = queue.popleft()
                 try:
-                    await job()
+                    async with self._slots:
+                        await job()
                 except Exception:
                     log.exception("webhook: background work for a conversation failed")
         finally:

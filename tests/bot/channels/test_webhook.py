@@ -76,6 +76,33 @@ async def test_a_failing_job_does_not_stop_the_conversation_s_next_ones() -> Non
     assert done == ["after"]
 
 
+async def test_a_backlog_runs_at_most_max_parallel_turns_at_once_each_conversation_in_order() -> None:
+    """A burst over many conversations (the backlog after a restart) must not take one
+    database connection per conversation at once; each conversation still keeps its order."""
+    sequencer = ConversationSequencer(max_parallel=3)
+    running = 0
+    peak = 0
+    seen: dict[str, list[int]] = {}
+
+    def job(key: str, n: int) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            nonlocal running, peak
+            running += 1
+            peak = max(peak, running)
+            await asyncio.sleep(0.001)
+            seen.setdefault(key, []).append(n)
+            running -= 1
+
+        return run
+
+    for n in range(4):
+        for c in range(20):
+            sequencer.submit(f"c{c}", job(f"c{c}", n))
+    await sequencer.idle(within=10)
+    assert peak == 3
+    assert seen == {f"c{c}": [0, 1, 2, 3] for c in range(20)}
+
+
 def test_numbered_options_list_the_buttons() -> None:
     buttons = [Button(title="Book", payload="/book"), Button(title="Prices", payload="/prices")]
     assert (
