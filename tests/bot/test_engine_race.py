@@ -23,7 +23,8 @@ from bot.channels.base import ChannelSection, MessageHandler, PushChannel
 from bot.channels.outbox import Outbox, RateLimit
 from bot.channels.outbox_projection import OutboxProjector, outbox_key
 from bot.engine import Engine
-from bot.events import BotUttered, UserUttered
+from bot.errors import ConcurrencyConflict
+from bot.events import AgentNoteAdded, BotUttered, UserUttered
 from bot.models import InboundMessage, OutboundMessage
 from tests.engine_support import database_url, project_engine, write_project
 
@@ -85,6 +86,7 @@ class Rendezvous:
 
 GATE = Rendezvous()
 RUNS = []
+INTERFERE = None  # set by a test: another writer's append while a turn decides
 
 
 class ActionCount(Action):
@@ -97,6 +99,8 @@ class ActionCount(Action):
         text = tracker.latest_message.get("text")
         RUNS.append(text)
         await GATE.arrive()
+        if INTERFERE is not None:
+            await INTERFERE()
         count = sum(1 for e in tracker.events if e.get("event") == "user")
         dispatcher.utter_message(text=f"{text} is message {count}")
         return []
@@ -222,3 +226,34 @@ async def test_one_message_run_by_two_engines_at_once_is_answered_once(
     assert answered == [[], ["hello is message 1"]]
     await check_coherent(two, cid, ["hello"])
     assert await one.store.pending_inbound() == []
+
+
+async def test_a_turn_that_keeps_conflicting_gives_up_after_three_attempts_and_sends_nothing(
+    engines: tuple[Engine, Engine],
+) -> None:
+    """Another writer appends while every attempt decides: the turn is decided three times,
+    then the conflict is raised; nothing of it is stored or queued, and the message is still
+    unanswered, so the recovery sweep's run (here: process) answers it once."""
+    one, two = engines
+    sender = f"cy-{uuid.uuid4().hex[:8]}"
+    cid = f"{CHANNEL}:{sender}"
+    module = actions_module()
+    module.GATE, module.RUNS[:] = module.Rendezvous(), []
+
+    async def interfere() -> None:
+        await two.store.append(cid, [AgentNoteAdded(text="on it", author="anna.kowalska")])
+
+    message = says(sender, "hello")
+    module.INTERFERE = interfere
+    try:
+        with pytest.raises(ConcurrencyConflict):
+            await one.handle(message)
+    finally:
+        module.INTERFERE = None
+    assert module.RUNS == ["hello"] * 3
+    assert [e.event for e in await one.store.events(cid)] == ["agent_note"] * 3
+    assert [m.message_id for m in await one.store.pending_inbound()] == [message.message_id]
+    rows = await Outbox(one.store.engine).rows()
+    assert not [r for r in rows if r.idempotency_key.startswith(f"{cid}:")]
+    assert [r.text for r in await one.process(message)] == ["hello is message 1"]
+    assert [r.text for r in await two.process(message)] == []
