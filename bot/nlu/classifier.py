@@ -155,10 +155,11 @@ class CalibratedLinearClassifier:
         cover = np.array([self.vocabulary.coverage(words(t)) for t in texts])
         scores = self._scores(X, self._weights, self._intercept)
         proba = _softmax(scores * _shrink(cover, self.alpha)[:, None] / self.temperature)
-        # Not one word seen in training (nor one typo away): whatever the calibration learnt,
-        # the message says nothing the classifier knows ("asdkjh qwe"), so no label is likely.
-        # Capitalised words (names) do not count as unknown (``words``).
-        unknown = cover == 0.0
+        # Two or more words and not one seen in training (nor one typo away): whatever the
+        # calibration learnt, the message says nothing the classifier knows ("asdkjh qwe"),
+        # so no label is likely. A single unseen word ("cya") keeps its scores: the sentence
+        # vector may still place it. Capitalised words (names) do not count (``words``).
+        unknown = np.array([len(words(t)) >= 2 for t in texts]) & (cover == 0.0)
         if unknown.any():
             proba[unknown] = 1.0 / len(self.labels)
         if self.typicality is not None and embeddings is not None:
