@@ -90,6 +90,7 @@ EXPECTED: dict[tuple[str, str], str | tuple[Role, ...]] = {
     ("POST", "/api/knowledge/articles/{article_id}/rollback"): KB_WRITE,
     ("POST", "/api/knowledge/try"): KB_READ,
     ("GET", "/api/knowledge/golden"): KB_READ,
+    ("POST", "/api/knowledge/golden"): KB_WRITE,
     ("GET", "/api/knowledge/gaps"): KB_READ,
     ("GET", "/console/knowledge"): KB_READ,
     ("GET", "/console/knowledge/new"): KB_WRITE,

@@ -60,6 +60,7 @@ TOKEN_SCOPES: dict[tuple[str, str], Scope] = {
     ("POST", "/api/knowledge/articles/{article_id}/publish"): "knowledge:write",
     ("POST", "/api/knowledge/articles/{article_id}/unpublish"): "knowledge:write",
     ("POST", "/api/knowledge/articles/{article_id}/rollback"): "knowledge:write",
+    ("POST", "/api/knowledge/golden"): "knowledge:write",
     ("GET", "/api/audit"): "audit:read",
 }
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
