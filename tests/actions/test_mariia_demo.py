@@ -261,7 +261,8 @@ async def handoffs(engine: Any, sender: str) -> list[tuple[str, str | None]]:
 
 
 async def test_demo_everyday_turns_never_hand_off_by_mistake(demo_engine: Any, domain: Domain) -> None:
-    noted = {v.text for v in domain.responses["utter_noted"] if not v.condition}
+    # any language: a Polish surname alone can make the detector answer in Polish (known, issue 17)
+    noted = {v.text for v in domain.responses["utter_noted"]}
     acknowledged = {v.text for v in domain.responses["utter_acknowledge"] if not v.condition}
     goodbye = {v.text for v in domain.responses["utter_goodbye"]}
     # a bare "yes" when nothing was asked, first thing or after the greeting
