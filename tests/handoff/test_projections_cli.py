@@ -7,10 +7,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from concierge.cli import app
 from bot.events import HandoffStatusChanged, UserUttered
 from bot.settings import Settings
 from bot.store import EventStore
+from concierge.cli import app
 from handoff.ledger import HandoffLedger
 from handoff.state import HandoffStatus
 

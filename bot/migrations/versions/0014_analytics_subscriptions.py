@@ -34,9 +34,7 @@ def upgrade() -> None:
         sa.Column("last_sent_at", TIMESTAMP, nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_analytics_subscriptions")),
-        sa.UniqueConstraint(
-            "email", "frequency", name=op.f("uq_analytics_subscriptions_email_frequency")
-        ),
+        sa.UniqueConstraint("email", "frequency", name=op.f("uq_analytics_subscriptions_email_frequency")),
     )
 
 
