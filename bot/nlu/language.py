@@ -54,14 +54,18 @@ class LanguageDetector:
         marked = [lang for lang in candidates if lang in _MARKERS and _MARKERS[lang].search(text)]
         if len(marked) == 1:
             return marked[0]
-        if {"uk", "ru"} <= set(candidates) and not marked and letters >= UKRAINIAN_MARKER_EXPECTED_AFTER:
-            return "ru"
         ranked = [(lang, p) for lang, p in self._rank(text) if lang in (marked or candidates)]
         total = sum(p for _, p in ranked)
-        if not ranked or total <= 0:
-            return self.default
-        language, probability = ranked[0]
-        return language if probability / total >= MIN_PROBABILITY else self.default
+        if ranked and total > 0 and ranked[0][1] / total >= MIN_PROBABILITY:
+            return ranked[0][0]
+        if {"uk", "ru"} <= set(candidates) and not marked and letters >= UKRAINIAN_MARKER_EXPECTED_AFTER:
+            return "ru"
+        if self.default in candidates or not ranked or total <= 0:
+            return self.default if self.default in candidates else candidates[0]
+        # Unsure between languages of the message's own script (a short Cyrillic greeting:
+        # "добрий день" is uk 0.54 / ru 0.46): the likelier of them, never the main
+        # language of another script, which the client certainly did not write in.
+        return ranked[0][0]
 
     def _rank(self, text: str) -> list[tuple[str, float]]:
         ranked = self._load().rank(text)  # type: ignore[attr-defined]

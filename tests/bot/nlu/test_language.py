@@ -20,6 +20,13 @@ def detector() -> LanguageDetector:
         ("Добрий день, я хочу записатися на манікюр", "uk"),
         ("Здравствуйте, я хочу записаться на маникюр", "ru"),  # py3langid alone says uk here
         ("Сколько стоит педикюр?", "ru"),
+        ("Хочу записаться на маникюр", "ru"),  # long, unmarked, py3langid unsure (uk 0.63)
+        ("хочу поговорити з людиною", "uk"),  # long, unmarked, but py3langid is sure (uk 0.94)
+        # short Cyrillic greetings py3langid cannot split between uk and ru: the likelier of
+        # the two, never English (the main language) for a message in Cyrillic
+        ("добрий день", "uk"),
+        ("привет", "ru"),
+        ("спасибо", "ru"),
         ("Hello, when are you open on Saturday?", "en"),
         ("ok", "en"),
         ("так", "en"),  # three letters: too short to tell apart, keep the main language
