@@ -27,6 +27,7 @@ FAQ_KEYS = {
     "faq/aftercare",
     "faq/refunds",
     "faq/what_to_bring",
+    "faq/classes",
 }
 
 
