@@ -85,7 +85,8 @@ class ValidationAction(Action, ABC):
                 continue
             method = getattr(self, f"validate_{slot_name.replace('-', '_')}", None)
             if method is None:
-                log.debug("no validate_%s method; %r accepted as extracted", slot_name, value)
+                # the slot's name only: its value is the client's (a name, a phone number)
+                log.debug("no validate_%s method; the extracted value is accepted", slot_name)
                 continue
             output = await _maybe_await(method(value, dispatcher, tracker, domain))
             if isinstance(output, dict):
