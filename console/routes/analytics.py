@@ -182,7 +182,11 @@ def router() -> APIRouter:
         report = compute_report(rows, period, config, grouping=grouping, reopen_days=reopen_days)
         return _csv(report_table_csv(report, table), period, f"{table.replace('_', '-')}")
 
-    @routes.get("/api/analytics/conversations", response_model=list[FactRow])
+    @routes.get(
+        "/api/analytics/conversations",
+        response_model=list[FactRow],
+        responses={200: {"content": {"text/csv": {}}, "description": "the rows (format=csv: CSV)"}},
+    )
     async def conversations(
         request: Request,
         _: Reader,
