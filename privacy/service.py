@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import delete, false, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.audit import audit
+from bot.audit import audit, write_entry
 from bot.leases import lease_in
 from bot.settings import Settings
 from handoff.config import TierConfig, load_handoff_config
@@ -133,7 +133,9 @@ class PrivacyService:
         async with self._run() as run:
             subject = await resolve_subject(run.conn, raw)
             data = {eraser.name: await eraser.export(subject, run) for eraser in self.erasers}
-            await _audit(run.conn, run.now, actor, actor_role, "privacy.export", subject.audit_target, {})
+            await write_entry(
+                run.conn, run.now, actor, actor_role, "privacy.export", subject.audit_target, {}
+            )
         return {
             "format": EXPORT_FORMAT,
             "exported_at": run.now.isoformat(),
@@ -156,7 +158,9 @@ class PrivacyService:
                 subject=subject.audit_target, conversations=len(subject.conversation_ids), removed=removed
             )
             detail = {"conversations": report.conversations, "removed": removed}
-            await _audit(run.conn, run.now, actor, actor_role, "privacy.erase", subject.audit_target, detail)
+            await write_entry(
+                run.conn, run.now, actor, actor_role, "privacy.erase", subject.audit_target, detail
+            )
         return report
 
     async def _erase(self, subject: DataSubject, run: Run) -> dict[str, int]:
@@ -189,25 +193,8 @@ class PrivacyService:
             )
             if not dry_run:
                 detail = {"conversations": len(expired), "removed": removed}
-                await _audit(run.conn, run.now, actor, None, "privacy.retention", "retention", detail)
+                await write_entry(run.conn, run.now, actor, None, "privacy.retention", "retention", detail)
         return report
-
-
-async def _audit(
-    conn: AsyncConnection,
-    at: dt.datetime,
-    actor: str,
-    role: str | None,
-    action: str,
-    target: str,
-    detail: dict[str, Any],
-) -> None:
-    """An audit entry in the run's own transaction (bot.audit's table and limits)."""
-    await conn.execute(
-        audit.insert().values(
-            at=at, actor=actor[:64], actor_role=role, action=action, target=target[:200], detail=detail
-        )
-    )
 
 
 async def _ran_since(conn: AsyncConnection, since: dt.datetime) -> bool:
