@@ -47,7 +47,14 @@ async def populate(store: EventStore, conversations: int, entries: int) -> None:
             outcome=(message.message_id, "processed", None),
         )
     rows = [
-        {"at": now, "actor": "kasia", "action": "client.update", "target": f"client:{n}", "detail": {"f": n}}
+        {
+            "at": now,
+            "actor": "kasia",
+            "action": "client.update",
+            "target": f"client:{n}",
+            "subject": f"client:{n}",
+            "detail": {"f": n},
+        }
         for n in range(entries)
     ]
     async with store.engine.begin() as conn:

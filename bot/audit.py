@@ -34,6 +34,9 @@ audit = Table(
     Column("action", String(64), nullable=False, index=True),
     Column("target", String(200), nullable=False),
     Column("detail", JSONType, nullable=False, default=dict),
+    # whom the entry is about (client:<id> or conversation:<id>, from the target; revision 0015),
+    # so an erase reads only its subject's entries
+    Column("subject", String(200), nullable=True, index=True),
 )
 
 
@@ -51,6 +54,14 @@ class Actor(Protocol):
 
 
 MAX_TARGET = 200
+#: targets that name a data subject (a client, or a conversation and so its client)
+SUBJECT_KINDS = ("client:", "conversation:")
+
+
+def subject_of(target: str) -> str | None:
+    """Whom an entry with ``target`` is about: the target itself when it names a client or a
+    conversation (``client:<id>``, ``conversation:<id>``), else None (users, tokens, articles)."""
+    return target if target.startswith(SUBJECT_KINDS) else None
 
 
 class AuditEntry(BaseModel):
@@ -155,7 +166,8 @@ async def write_entry(
     target: str,
     detail: dict[str, Any],
 ) -> None:
-    """Insert one entry on ``conn``, inside the caller's transaction, cut to the column sizes."""
+    """Insert one entry on ``conn``, inside the caller's transaction, cut to the column sizes;
+    its ``subject`` comes from the target (:func:`subject_of`)."""
     await conn.execute(
         audit.insert().values(
             at=at,
@@ -164,5 +176,6 @@ async def write_entry(
             action=action[:64],
             target=target[:MAX_TARGET],
             detail=detail,
+            subject=subject_of(target[:MAX_TARGET]),
         )
     )

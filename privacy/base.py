@@ -9,15 +9,17 @@ any package may implement the seam without import cycles.
 
 Every eraser works on the connection of one :class:`Run`: an erase is a single database
 transaction (all or nothing across every table), and a dry run is the same work rolled
-back. Files cannot take part in a transaction, so erasers that delete files register
-the deletion with :meth:`Run.after_commit`.
+back. Files cannot take part in a transaction, so erasers that delete files name them with
+:meth:`Run.delete_files`: a retention run unlinks them after its commit, an erase records
+them with its request and unlinks them as a part of its own (privacy/erasures.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -32,26 +34,37 @@ ERASED = "[erased]"
 
 @dataclass
 class Run:
-    """One export, erase or retention pass: its connection, clock and after-commit work."""
+    """One export, erase or retention pass: its connection, clock and the files to delete."""
 
     conn: AsyncConnection
     now: datetime
     dry_run: bool = False
-    _after_commit: list[Callable[[], int]] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
 
-    def after_commit(self, action: Callable[[], int]) -> None:
-        """Run ``action`` (e.g. unlink files; returns how many it removed) once the
-        transaction committed; never on a dry run or a rollback."""
-        self._after_commit.append(action)
+    def delete_files(self, paths: Sequence[Path]) -> None:
+        """Name files to delete once the transaction committed; never on a dry run or a rollback."""
+        self.files.extend(paths)
+
+    def take_files(self) -> list[Path]:
+        """The files named so far, handed over (an erase records them with its request)."""
+        taken, self.files = self.files, []
+        return taken
 
     def finish(self) -> int:
-        """Run the after-commit actions (the service calls this after COMMIT)."""
-        done = 0
-        if not self.dry_run:
-            for action in self._after_commit:
-                done += action()
-        self._after_commit.clear()
-        return done
+        """Unlink the named files (the service calls this after COMMIT); how many were removed."""
+        files = self.take_files()
+        return 0 if self.dry_run else unlink_files(files)
+
+
+def unlink_files(paths: Sequence[Path]) -> int:
+    """Delete ``paths`` and the ``.json`` beside each; how many existed. Idempotent."""
+    removed = 0
+    for path in paths:
+        path.with_name(f"{path.name}.json").unlink(missing_ok=True)
+        if path.exists():
+            path.unlink()
+            removed += 1
+    return removed
 
 
 @runtime_checkable

@@ -6,6 +6,7 @@ Read from the ``privacy:`` section of the project's ``handoff.yml`` (every key o
     privacy:
       retention:
         conversations_days: {VIP: 1095, Premium: 730, Standard: 730}
+        profiles_days: {VIP: 1095, Premium: 730, Standard: 730}
         anonymous_conversations_days: 90
         inbound_payload_days: 30
         outbox_days: 30
@@ -14,8 +15,11 @@ Read from the ``privacy:`` section of the project's ``handoff.yml`` (every key o
       interval_hours: 24
 
 A conversation's age counts from its last activity. "Anonymous" conversations are the
-ones no client profile is linked to. The storage-limitation principle (GDPR Art.
-5(1)(e)) is what these defaults serve: conversations of a known client are kept two years
+ones no client profile is linked to. A client profile's age counts from the client's last
+activity (their last conversation, visit, note or profile update); a stale profile is
+erased like an erase request (everything about the client, in every store). The
+storage-limitation principle (GDPR Art. 5(1)(e)) is what these defaults serve:
+conversations and profiles of a known client are kept two years from their last activity
 (three for VIPs, whose concierges rely on their history), strangers' 90 days, the raw
 inbound journal and the delivery records a month.
 """
@@ -49,6 +53,12 @@ class RetentionConfig(BaseModel):
         description="conversations (events, inbound journal, outbox, gaps, read models) of a client "
         "of each tier, from their last activity; a tier left out keeps Standard's",
     )
+    profiles_days: dict[Tier, PositiveDays] = Field(
+        default_factory=_default_conversation_days,
+        description="client profiles (identities, visits, spend, preferences, notes, and with them "
+        "everything else about the client) of each tier, from the client's last activity (last "
+        "conversation, visit, note or profile update); a tier left out keeps Standard's",
+    )
     anonymous_conversations_days: Days = Field(
         default=90, ge=1, description="conversations no client profile is linked to"
     )
@@ -66,6 +76,11 @@ class RetentionConfig(BaseModel):
         if tier is None:
             return self.anonymous_conversations_days
         days = self.conversations_days
+        return days.get(tier, days.get("Standard"))  # type: ignore[call-overload]
+
+    def profile_days(self, tier: str) -> Days:
+        """The TTL of the profile of a client of ``tier``, from their last activity."""
+        days = self.profiles_days
         return days.get(tier, days.get("Standard"))  # type: ignore[call-overload]
 
 

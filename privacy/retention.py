@@ -5,13 +5,18 @@ failing that, to the client holding its sender's identity; one that belongs to n
 anonymous. Its age is counted from its last activity (``conversations.updated_at``), and
 its TTL is the tier's (:class:`~privacy.config.RetentionConfig`). The tier is the client's
 tier *now* (a Standard client who became VIP keeps their history longer).
+
+A client profile is stale when the client's last activity (the latest of the profile's or a
+merged profile's update, a visit, a note, and the last activity of any of their
+conversations) is older than the ``profiles_days`` TTL of their tier now;
+:func:`stale_profiles` names them, and the service erases each as an erase request would.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.channels.addresses import is_opaque
@@ -20,10 +25,10 @@ from bot.store.tables import conversations, events
 from handoff.config import TierConfig
 from handoff.identity import Identity, InvalidIdentity
 from handoff.profiles import load_profile
-from handoff.tables import client_identities
+from handoff.tables import client_identities, client_notes, client_visits, clients
 from privacy.config import RetentionConfig
 from privacy.erasers.common import chunked
-from privacy.subject import CLIENT_SLOT, _survivor
+from privacy.subject import CLIENT_SLOT, DataSubject, _survivor, resolve_subject
 
 
 async def expired_conversations(
@@ -104,3 +109,61 @@ async def _by_identity(conn: AsyncConnection, channel: str, sender_id: str) -> s
             )
         )
     ).scalar_one_or_none()
+
+
+async def stale_profiles(
+    conn: AsyncConnection, retention: RetentionConfig, tiers: TierConfig, now: datetime
+) -> list[DataSubject]:
+    """The clients (with the profiles merged into them) whose last activity is older than
+    their tier's profile TTL, as erase subjects."""
+    ttls = [d for d in retention.profiles_days.values() if d]
+    if not ttls:
+        return []
+    oldest_allowed = now - timedelta(days=min(ttls))
+    # a profile updated within the shortest TTL is active: only older ones are looked at closer
+    candidates = (
+        await conn.execute(
+            select(clients.c.id)
+            .where(clients.c.merged_into.is_(None), clients.c.updated_at < oldest_allowed)
+            .order_by(clients.c.id)
+        )
+    ).all()
+    stale: list[DataSubject] = []
+    for (client_id,) in candidates:
+        tier = (await load_profile(conn, client_id, now.date(), tiers)).tier
+        days = retention.profile_days(tier)
+        if days is None:
+            continue
+        subject = await resolve_subject(conn, client_id)
+        if await _last_activity(conn, subject) < now - timedelta(days=days):
+            stale.append(subject)
+    return stale
+
+
+async def _last_activity(conn: AsyncConnection, subject: DataSubject) -> datetime:
+    """The latest update, visit, note or conversation activity of the subject's profiles."""
+    family = sorted(subject.client_ids)
+    moments: list[datetime] = []
+    for query in (
+        select(func.max(clients.c.updated_at)).where(clients.c.id.in_(family)),
+        select(func.max(client_notes.c.created_at)).where(client_notes.c.client_id.in_(family)),
+    ):
+        moment = (await conn.execute(query)).scalar_one_or_none()
+        if moment is not None:
+            moments.append(moment)
+    visited = (
+        await conn.execute(
+            select(func.max(client_visits.c.visited_on)).where(client_visits.c.client_id.in_(family))
+        )
+    ).scalar_one_or_none()
+    if visited is not None:
+        moments.append(datetime(visited.year, visited.month, visited.day, tzinfo=UTC))
+    for chunk in chunked(subject.conversation_ids):
+        moment = (
+            await conn.execute(
+                select(func.max(conversations.c.updated_at)).where(conversations.c.id.in_(chunk))
+            )
+        ).scalar_one_or_none()
+        if moment is not None:
+            moments.append(moment)
+    return max(moments)

@@ -27,6 +27,7 @@ config = context.config
 # `revision --autogenerate` sees the whole schema instead of proposing to drop its tables.
 METADATA_SOURCES = (
     "bot.audit:METADATA",
+    "privacy.erasures:METADATA",
     "knowledge.tables:metadata",
     "handoff.tables:METADATA",
     "handoff.projections:METADATA",

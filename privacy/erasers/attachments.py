@@ -5,7 +5,8 @@ Files are content-addressed (``<dir>/<sha256[:2]>/<sha256>`` with a ``.json`` be
 see :mod:`bot.channels.email.files`) and linked from messages by their digest, so a file
 belongs to whoever's messages name it. Erase finds the digests named in the subject's
 events and inbound journal, and deletes each file no other conversation names (the same
-file mailed by two people stays for the other), after the transaction commits. Retention
+file mailed by two people stays for the other), after the transaction commits (an erase
+records the paths with its request first, so a crash before the unlink is resumed). Retention
 deletes files no stored message names any more (their conversations expired or were
 erased) once they are a day old (a file is written just before its message is stored).
 """
@@ -103,7 +104,7 @@ class AttachmentEraser:
         return out
 
     async def erase(self, subject: DataSubject, run: Run) -> int:
-        """Schedule the subject's files no other conversation names for deletion at commit;
+        """Name the subject's files no other conversation names for deletion after commit;
         returns how many files that is."""
         if not subject.conversation_ids or not self.directories:
             return 0
@@ -114,11 +115,11 @@ class AttachmentEraser:
         paths = await asyncio.to_thread(
             lambda: [path for digest in sorted(mine - shared) for path in self._files(digest)]
         )
-        run.after_commit(lambda: _unlink(paths))
+        run.delete_files(paths)
         return len(paths)
 
     async def expire(self, retention: RetentionConfig, run: Run) -> int:
-        """Schedule files no stored message names (older than a day) for deletion at commit."""
+        """Name files no stored message names (older than a day) for deletion after commit."""
         if not self.directories:
             return 0
         stored = await asyncio.to_thread(lambda: list(self._all_files()))
@@ -129,15 +130,5 @@ class AttachmentEraser:
         paths = await asyncio.to_thread(
             lambda: [path for digest, path in stored if digest not in named and path.stat().st_mtime < old]
         )
-        run.after_commit(lambda: _unlink(paths))
+        run.delete_files(paths)
         return len(paths)
-
-
-def _unlink(paths: Sequence[Path]) -> int:
-    removed = 0
-    for path in paths:
-        path.with_name(f"{path.name}.json").unlink(missing_ok=True)
-        if path.exists():
-            path.unlink()
-            removed += 1
-    return removed

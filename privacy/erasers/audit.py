@@ -1,18 +1,19 @@
 """The audit log's part: who did what to whom stays; the personal values go.
 
 Audit entries are evidence (who changed a client, who replied, who erased), so erase
-does not delete them: an entry about the subject (target ``client:<id>`` of the client
-or a merged profile, or ``conversation:<id>`` of one of their conversations) keeps its
-time, actor, action and keys, while every text value in its detail becomes ``[erased]``
-and a conversation id in its target (which may carry a phone or e-mail) too. Any other
-entry that mentions the subject's phone, e-mail or name has those values scrubbed.
+does not delete them: an entry about the subject keeps its time, actor, action and keys,
+while every text value in its detail becomes ``[erased]`` and a conversation id in its
+target (which may carry a phone or e-mail) too. Whom an entry is about is its indexed
+``subject`` column (``client:<id>`` of the client or a merged profile, or
+``conversation:<id>`` of one of their conversations; :func:`bot.audit.subject_of`), so an
+erase reads only those entries, never the whole log. Code writes personal values into an
+entry's detail only about the entry's own subject (others are named by id and counted).
 Retention deletes entries older than ``audit_days``, except the records of erasure
 themselves (``privacy.erase``), which carry no personal data and prove the erase.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -20,7 +21,7 @@ from sqlalchemy import delete, select, update
 from bot.audit import audit
 from privacy.base import ERASED, Run
 from privacy.config import RetentionConfig
-from privacy.erasers.common import cutoff, row_dict
+from privacy.erasers.common import chunked, cutoff, row_dict
 from privacy.subject import DataSubject
 
 #: actions whose entries outlive the audit TTL (they record erasures)
@@ -38,16 +39,6 @@ def _blank(value: Any) -> Any:
     return value
 
 
-def _scrubbed(value: Any, subject: DataSubject) -> Any:
-    if isinstance(value, str):
-        return subject.scrub(value)
-    if isinstance(value, dict):
-        return {key: _scrubbed(inner, subject) for key, inner in value.items()}
-    if isinstance(value, list):
-        return [_scrubbed(inner, subject) for inner in value]
-    return value
-
-
 class AuditEraser:
     """The ``console_audit`` table (bot/audit.py)."""
 
@@ -59,37 +50,34 @@ class AuditEraser:
         return clients, chats
 
     async def _matching(self, subject: DataSubject, run: Run) -> list[Any]:
+        """The entries about the subject, through the ``subject`` index."""
         clients, chats = self._about(subject)
-        pattern = subject.pattern()
         found = []
-        # a full scan: erase is rare, and a phone hides in free text in many notations
-        for row in await run.conn.execute(select(audit).order_by(audit.c.id)):
-            if row.target in clients or row.target in chats:
-                found.append(row)
-            elif pattern is not None and (
-                subject.mentions(row.target) or subject.mentions(json.dumps(row.detail, ensure_ascii=False))
-            ):
-                found.append(row)
-        return found
+        for keys in chunked(clients | chats):
+            rows = await run.conn.execute(select(audit).where(audit.c.subject.in_(keys)).order_by(audit.c.id))
+            found += list(rows)
+        return sorted(found, key=lambda row: row.id)
 
     async def export(self, subject: DataSubject, run: Run) -> list[dict[str, Any]]:
-        """Entries about the subject or naming them."""
+        """Entries about the subject."""
         return [row_dict(row._mapping) for row in await self._matching(subject, run)]
 
     async def erase(self, subject: DataSubject, run: Run) -> int:
-        """Scrub the values of entries about or naming the subject; returns how many changed."""
-        clients, chats = self._about(subject)
+        """Blank the values of entries about the subject; returns how many changed. An entry
+        about one of their conversations loses the id too (target and subject): ids stored
+        before opaque ids carry the phone or e-mail."""
         changed = 0
         for row in await self._matching(subject, run):
-            if row.target in clients:
-                target, detail = row.target, _blank(row.detail or {})
-            elif row.target in chats:
-                target, detail = f"conversation:{ERASED}", _blank(row.detail or {})
+            detail = _blank(row.detail or {})
+            if row.subject.startswith("client:"):
+                target, about = row.target, row.subject
             else:
-                target, detail = subject.scrub(row.target), _scrubbed(row.detail or {}, subject)
-            if (target, detail) != (row.target, row.detail):
+                target, about = f"conversation:{ERASED}", None
+            if (target, about, detail) != (row.target, row.subject, row.detail):
                 await run.conn.execute(
-                    update(audit).where(audit.c.id == row.id).values(target=target, detail=detail)
+                    update(audit)
+                    .where(audit.c.id == row.id)
+                    .values(target=target, subject=about, detail=detail)
                 )
                 changed += 1
         return changed

@@ -6,7 +6,8 @@ merged into it; conversations on WhatsApp (Twilio and Cloud API), Telegram, e-ma
 an attachment file), the widget, Messenger and Instagram (opaque ids, addresses in
 ``channel_addresses``), and one WhatsApp conversation from before opaque ids, each with an inbound journal
 row and events (their message, the recognition slots, the bot's reply); an outbox row;
-a knowledge gap from their question; audit entries naming their phone. What it returns
+a knowledge gap from their question; audit entries about them (their phone among the values)
+and one about an article. What it returns
 says how to find all of it again (notations of the phone included).
 """
 
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from actions.bookings import BookingRepository
 from actions.mariia_catalog import Catalog
+from bot.audit import AuditLog, write_entry
 from bot.channels.addresses import AddressBook, split_conversation_id
 from bot.channels.email.files import AttachmentFiles
 from bot.channels.email.parse import EmailFile
@@ -29,12 +31,10 @@ from bot.channels.outbox import outbox_insert
 from bot.events import BotUttered, SlotSet, UserUttered
 from bot.models import Attachment, InboundMessage, OutboundMessage
 from bot.store import EventStore
-from console.audit import AuditLog
-from console.tables import audit
 from handoff.clients import ClientStore, ClientUpsert
 from handoff.identity import Identity
 from handoff.profiles import Visit
-from knowledge.gaps import GapLog
+from knowledge.tables import gaps
 
 
 class AuditOnConnection:
@@ -44,11 +44,7 @@ class AuditOnConnection:
         self, conn: AsyncConnection, actor: str, action: str, target: str, detail: dict[str, Any]
     ) -> None:
         """One ``console_audit`` row on the merge's own connection."""
-        await conn.execute(
-            audit.insert().values(
-                at=datetime.now(UTC), actor=actor, action=action, target=target, detail=detail
-            )
-        )
+        await write_entry(conn, datetime.now(UTC), actor, None, action, target, detail)
 
 
 @dataclass
@@ -166,14 +162,25 @@ async def seed_person(
     async with store.engine.begin() as conn:
         reply = OutboundMessage(channel="whatsapp", recipient_id=token, text=f"See you soon, {first}!")
         await conn.execute(outbox_insert(store.dialect, [(f"seed:{token}", reply)], datetime.now(UTC)))
-    gaps = GapLog(store.engine, encoder=None)  # type: ignore[arg-type]  # recording never encodes
-    await gaps.record(f"Is parking free for {first} {last}?", "en", "no_answer", 0.1, whatsapp)
+    async with store.engine.begin() as conn:  # a knowledge gap from their question
+        await conn.execute(
+            gaps.insert().values(
+                question=f"Is parking free for {first} {last}?",
+                language="en",
+                reason="no_answer",
+                score=0.1,
+                conversation_id=whatsapp,
+                created_at=datetime.now(UTC),
+            )
+        )
     log = AuditLog(store.engine)
     await log.record(
         "kasia", "client.update", f"client:{profile.id}", {"last_name": {"from": "", "to": last}}
     )
     await log.record("anna", "workspace.reply", f"conversation:{whatsapp}", {"text": f"Hello {first}"})
-    await log.record("kasia", "client.import", "clients", {"note": f"fixed {phone} for {first} {last}"})
+    await log.record("kasia", "client.update", f"client:{profile.id}", {"phone": {"from": "", "to": phone}})
+    # an entry about something else: an erase leaves it alone
+    await log.record("kasia", "knowledge.publish", "article:parking", {"title": "Parking"})
     if bookings_url is not None:  # the demo actions' bookings, a database of their own
         async with BookingRepository(bookings_url, seed_dir=files_dir / "no-seed") as repo:
             service = Catalog.load().find_service("manicure")

@@ -128,7 +128,9 @@ async def test_export_holds_everything_then_erase_leaves_no_trace(
     # a real code path that logs a conversation id (an unreadable attachment list)
     await store.append(ottilie.conversations[0], [UserUttered(text="x", metadata={"attachments": "{oops"})])
     assert await recorded_attachment(store, ottilie.conversations[0], 5, 0) is None
-    service = PrivacyService(store.engine, erasers=[*default_erasers([files]), BookingEraser(bookings_db)])
+    service = PrivacyService(
+        store.engine, erasers=default_erasers([files]), other_stores=[BookingEraser(bookings_db)]
+    )
     bookings = EventStore.from_url(bookings_db)  # the demo actions' database, searched like ours
     before = {**await every_row_text(store), **await every_row_text(bookings)}
     seeded = {

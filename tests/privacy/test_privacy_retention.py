@@ -23,7 +23,6 @@ from console.audit import AuditFilter, AuditLog
 from console.tables import audit
 from handoff.clients import ClientStore, ClientUpsert
 from handoff.identity import Identity
-from knowledge.gaps import GapLog
 from knowledge.tables import gaps
 from privacy.config import PrivacyConfig
 from privacy.erasers import default_erasers
@@ -108,11 +107,10 @@ async def seed(store: EventStore, files: Path) -> dict[str, object]:
             await conn.execute(outbox_insert(store.dialect, [(key, message)], ago(days)))
             await conn.execute(update(outbox).where(outbox.c.idempotency_key == key).values(status=status))
     # gaps: 400 and 10 days old
-    log = GapLog(store.engine, encoder=None)  # type: ignore[arg-type]  # recording never encodes
-    await log.record("is there parking?", "en", "no_answer", 0.1, None)
-    await log.record("do you sell gift cards?", "en", "no_answer", 0.1, None)
     async with store.engine.begin() as conn:
-        await conn.execute(update(gaps).where(gaps.c.question.like("is there%")).values(created_at=ago(400)))
+        for question, days in (("is there parking?", 400), ("do you sell gift cards?", 10)):
+            row = {"question": question, "language": "en", "reason": "no_answer", "score": 0.1}
+            await conn.execute(gaps.insert().values(**row, created_at=ago(days)))
     # audit: 800 days old (goes), 10 days (stays), an erase record 800 days old (stays)
     entries = AuditLog(store.engine)
     await entries.record("kasia", "client.update", "client:x", {}, at=ago(800))
