@@ -163,8 +163,8 @@ def translate_error(exc: tg_error.TelegramError) -> ChannelError:
         return ChannelError(f"the client blocked the bot or left the chat ({what})", retryable=False)
     if isinstance(exc, tg_error.InvalidToken):
         return ChannelError(f"the bot token was rejected ({what})", retryable=False)
-    if isinstance(exc, tg_error.ChatMigrated):
-        return ChannelError(f"the chat moved to {exc.new_chat_id} ({what})", retryable=False)
+    if isinstance(exc, tg_error.ChatMigrated):  # its message names the new chat id: not for our logs
+        return ChannelError("Telegram: the group chat moved to a supergroup (a new chat id)", retryable=False)
     if isinstance(exc, tg_error.BadRequest):  # a subclass of NetworkError: check it first
         return ChannelError(what, retryable=False)
     if isinstance(exc, tg_error.NetworkError | tg_error.Conflict):  # timeouts, 5xx, connection errors
@@ -271,13 +271,15 @@ class TelegramChannel(WebhookChannel):
         return split_message(message)
 
     async def deliver(self, message: OutboundMessage) -> str | None:
-        """One attempt to send ``message``; the id is ``<chat id>:<message id>`` of the last part."""
+        """One attempt to send ``message``; the id is the last part's Telegram message id alone
+        (unique within its chat, which the row's recipient, an opaque token, names: the chat id
+        stays in ``channel_addresses``)."""
         await self._initialized()
         try:
             sent = await self._send(message)
         except tg_error.TelegramError as exc:
             raise translate_error(exc) from None
-        return f"{sent.chat.id}:{sent.message_id}"
+        return str(sent.message_id)
 
     async def _send(self, message: OutboundMessage) -> Message:
         """Send the message's parts; the last one carries the buttons.

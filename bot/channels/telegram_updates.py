@@ -16,6 +16,9 @@
 - anything else (service messages, channel posts, membership changes): nothing.
 
 The message id is ``update:<update_id>``: Telegram redelivers an update with the same id.
+A message's own id (``metadata["telegram_message_id"]``, ``edit_of``) is Telegram's message id
+alone, unique within its chat (the conversation): the chat id is the client's address and
+stays in ``channel_addresses``, never in events or logs.
 """
 
 from __future__ import annotations
@@ -92,7 +95,8 @@ def batch_from_update(update: Update, channel: str = "telegram") -> WebhookBatch
 
 
 def _message_ref(message: Message) -> str:
-    return f"{message.chat.id}:{message.message_id}"
+    """The message's id within its chat (the conversation): never the chat id, an address."""
+    return str(message.message_id)
 
 
 def _sender_metadata(message: Message) -> dict[str, str]:

@@ -4,12 +4,15 @@ retries, Telegram's errors, polling mode."""
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import MetaData, Table, inspect, select
 
 from bot.channels.base import PushChannel
 from bot.channels.credentials import parse_credentials
@@ -105,7 +108,7 @@ async def test_an_update_with_the_secret_reaches_the_bot_and_the_reply_has_an_in
     assert stored.metadata["unverified_contact"] == {"name": "Olena Koval"}  # a claim, not proof
     assert stored.metadata["telegram_username"] == "olena_k"
     (row,) = await served.rows(await conversation(engine))
-    assert row.status == "sent" and row.provider_message_id == f"{CHAT}:101"
+    assert row.status == "sent" and row.provider_message_id == "101"
 
 
 @pytest.mark.parametrize("secret", [None, "wrong-secret", SECRET + "x", ""])
@@ -148,7 +151,7 @@ async def test_a_send_that_fails_twice_then_succeeds_is_delivered_once(
     assert sent_texts(standin)[-1:] == [WELCOME]
     (row,) = await served.rows(await conversation(served.engine))
     assert (row.status, row.attempts, row.last_error) == ("sent", 3, None)
-    assert row.provider_message_id == f"{CHAT}:101"  # only the third call produced a message
+    assert row.provider_message_id == "101"  # only the third call produced a message
 
 
 async def test_a_429_waits_for_retry_after_before_sending_again(
@@ -178,6 +181,43 @@ async def test_a_client_who_blocked_the_bot_is_not_retried(
     assert served.channel("telegram").health().status == "degraded"
 
 
+async def test_a_round_trip_leaves_the_chat_id_only_where_addresses_live(
+    served: Served,
+    telegram_api: tuple[TelegramStandIn, str],
+    engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The chat id is the client's address: it is in ``channel_addresses`` (and, as Telegram's
+    proof of the sender, in the inbound journal and the client's identities), never in outbox
+    rows, events, read models or the logs."""
+    caplog.set_level(logging.DEBUG)
+    standin, _ = telegram_api
+    for name in ("text", "edited_message", "callback_query"):
+        assert (await post(served, fixture("telegram", name))).status_code == 200
+        await served.settle("telegram")
+    assert sent_texts(standin) == [WELCOME, HOURS]
+    rows = await served.rows(await conversation(engine))
+    assert [r.provider_message_id for r in rows] == ["101", "102"] and all(r.status == "sent" for r in rows)
+    original, edit, _press = await user_messages(engine, await conversation(engine))
+    assert (original.metadata["telegram_message_id"], edit.metadata["edit_of"]) == ("17", "17")
+
+    def tables(sync) -> list[Table]:  # type: ignore[no-untyped-def]
+        metadata = MetaData()
+        return [Table(name, metadata, autoload_with=sync) for name in inspect(sync).get_table_names()]
+
+    holding: set[str] = set()
+    async with engine.store.engine.connect() as conn:
+        for table in await conn.run_sync(tables):
+            for row in (await conn.execute(select(table))).all():
+                if CHAT in json.dumps([str(v) for v in row]):
+                    holding.add(table.name)
+    # the journal keeps the raw message with Telegram's proof of the sender (recovery re-reads it;
+    # retention: inbound_payload_days); profiles keep proven identities; nothing else has it
+    assert "channel_addresses" in holding
+    assert holding <= {"channel_addresses", "client_identities", "inbound_messages"}
+    assert CHAT not in caplog.text and all(CHAT not in r.getMessage() for r in caplog.records)
+
+
 # ---- inbound kinds -------------------------------------------------------------------------
 async def test_an_inline_keyboard_press_is_acknowledged_and_answered(
     served: Served, telegram_api: tuple[TelegramStandIn, str], engine: Engine
@@ -203,7 +243,7 @@ async def test_an_edit_is_recorded_as_an_edit_and_not_answered_again(
     assert sent_texts(standin) == [WELCOME]
     original, edit = await user_messages(engine, await conversation(engine))
     assert edit.text == "hello there"
-    assert edit.metadata["edit_of"] == original.metadata["telegram_message_id"] == f"{CHAT}:17"
+    assert edit.metadata["edit_of"] == original.metadata["telegram_message_id"] == "17"
     assert edit.metadata["kind"] == "edit"
     assert [(e.sender, e.text) for e in await engine.history(await conversation(engine))][-1] == (
         "client",
