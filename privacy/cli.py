@@ -102,6 +102,13 @@ def erase(
         err.print("nothing was erased")
         raise typer.Exit(code=1)
     print(report.model_dump_json(indent=2))
+    if report.pending:  # a store refused: the request is recorded, the retention job finishes it
+        err.print(
+            f"[yellow]not finished:[/yellow] {', '.join(report.pending)} failed; erase request "
+            f"{report.erasure} stays pending until `concierge privacy retention` (or the server's "
+            "scheduled run) completes it"
+        )
+        raise typer.Exit(code=2)
 
 
 @privacy_app.command("retention")

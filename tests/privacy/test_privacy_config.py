@@ -23,6 +23,20 @@ def test_defaults_when_absent(tmp_path: Path) -> None:
 def test_the_demo_project_states_its_ttls(repo_dir: Path) -> None:
     config = load_privacy_config(repo_dir / "handoff.yml")
     assert config.retention.inbound_payload_days == 30 and config.retention.outbox_days == 30
+    assert config.retention.profiles_days == {"VIP": 1095, "Premium": 730, "Standard": 730}
+    assert "profiles_days:" in (repo_dir / "handoff.yml").read_text(encoding="utf-8")
+
+
+def test_profile_ttls_per_tier(tmp_path: Path) -> None:
+    assert load_privacy_config(None).retention.profile_days("VIP") == 1095
+    path = tmp_path / "handoff.yml"
+    path.write_text("privacy:\n  retention:\n    profiles_days: {VIP: null, Standard: 400}\n")
+    retention = load_privacy_config(path).retention
+    assert retention.profile_days("VIP") is None  # kept until erased
+    assert retention.profile_days("Premium") == 400  # a tier left out keeps Standard's
+    path.write_text("privacy:\n  retention:\n    profiles_days: {VIP: 0}\n")
+    with pytest.raises(FormatError, match=r"profiles_days\.VIP"):
+        load_privacy_config(path)
 
 
 def test_overrides_and_keep_forever(tmp_path: Path) -> None:
