@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select, text
 
-from bot.audit import MAX_TARGET, METADATA, AuditFilter, AuditLog
+from bot.audit import MAX_TARGET, METADATA, AuditFilter, AuditLog, audit
+from bot.migrations import downgrade, upgrade
 from bot.store import EventStore
 
 
@@ -66,3 +67,33 @@ async def test_entries_are_written_and_read_newest_first_whoever_acted(store: Ev
     assert len(entries[0].target) == MAX_TARGET and entries[0].detail == {"role": "agent"}
     clients, total = await audit.entries(AuditFilter(action="client.*"))
     assert total == 1 and clients[0].target == "client:7"
+
+
+async def test_revision_0015_backfills_whom_each_entry_is_about(store: EventStore) -> None:
+    async with store.engine.begin() as conn:
+        await conn.run_sync(downgrade, "0014")
+        await conn.execute(
+            text(
+                "INSERT INTO console_audit (at, actor, action, target, detail) VALUES"
+                " ('2026-01-01 00:00:00', 'kasia', 'client.update', 'client:c1', '{}'),"
+                " ('2026-01-01 00:00:00', 'anna', 'workspace.reply', 'conversation:widget:w1', '{}'),"
+                " ('2026-01-01 00:00:00', 'root', 'privacy.erase', 'conversation:[erased]', '{}'),"
+                " ('2026-01-01 00:00:00', 'cli', 'user.create', 'user:anna', '{}')"
+            )
+        )
+        await conn.run_sync(upgrade, "head")
+        rows = (await conn.execute(select(audit.c.target, audit.c.subject).order_by(audit.c.id))).all()
+        assert await conn.run_sync(drift) == []
+    assert [tuple(r) for r in rows] == [
+        ("client:c1", "client:c1"),
+        ("conversation:widget:w1", "conversation:widget:w1"),
+        ("conversation:[erased]", None),
+        ("user:anna", None),
+    ]
+    # new entries get theirs from write_entry
+    log = AuditLog(store.engine)
+    await log.record("kasia", "client.link", "client:c2", {"identity": "phone"})
+    await log.record("cli", "token.create", "token:3")
+    async with store.engine.connect() as conn:
+        latest = (await conn.execute(select(audit.c.subject).order_by(audit.c.id.desc()).limit(2))).scalars()
+        assert list(latest) == [None, "client:c2"]

@@ -9,14 +9,16 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import select
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, select
 
 from bot.audit import AuditLog, audit, subject_of
 from bot.store import EventStore
 from privacy.base import ERASED
 from privacy.erasers import default_erasers
 from privacy.erasers.bookings import BookingEraser
-from privacy.erasures import erasures
+from privacy.erasures import METADATA, erasures
 from privacy.service import PrivacyService
 from tests.privacy.test_privacy_erase import every_row_text, file_hits, hits, seed_two
 
@@ -102,3 +104,15 @@ async def test_the_audit_subject_index_scopes_an_erase(store: EventStore, tmp_pa
     texts = await every_row_text(store)
     assert hits(texts, ottilie) == []
     assert hits(texts, bart)
+
+
+async def test_the_erasures_table_matches_its_revision(store: EventStore) -> None:
+    def drift(connection: Connection) -> list[object]:
+        def ours(name: str | None, type_: str, parent_names: dict[str, str | None]) -> bool:
+            return type_ != "table" or name == "privacy_erasures"
+
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": ours})
+        return list(compare_metadata(context, METADATA))
+
+    async with store.engine.connect() as conn:
+        assert await conn.run_sync(drift) == []
