@@ -118,8 +118,9 @@ async def record_erasure(
             attempts=0,
         )
     )
-    (key,) = result.inserted_primary_key or (None,)
-    return int(key)
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT of one row always has its key
+    return int(key[0])
 
 
 def _of(row: Any) -> Erasure:
@@ -136,11 +137,11 @@ def _of(row: Any) -> Erasure:
     )
 
 
-async def load_erasure(conn: AsyncConnection, erasure_id: int) -> Erasure | None:
-    """The request ``erasure_id`` while it is pending (None once done)."""
-    row = (
-        await conn.execute(select(erasures).where(erasures.c.id == erasure_id, erasures.c.status == PENDING))
-    ).first()
+async def load_erasure(conn: AsyncConnection, erasure_id: int, *, lock: bool = False) -> Erasure | None:
+    """The request ``erasure_id`` while it is pending (None once done); ``lock``: row-locked
+    until the transaction ends (PostgreSQL), so two processes never do its main part twice."""
+    query = select(erasures).where(erasures.c.id == erasure_id, erasures.c.status == PENDING)
+    row = (await conn.execute(query.with_for_update() if lock else query)).first()
     return _of(row) if row is not None else None
 
 

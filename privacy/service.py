@@ -37,6 +37,7 @@ from privacy.erasers import default_erasers
 from privacy.erasures import (
     FILES,
     MAIN,
+    Erasure,
     erasures,
     load_erasure,
     part_done,
@@ -207,7 +208,7 @@ class PrivacyService:
             erasure = await load_erasure(conn, erasure_id)
         conversations = len(erasure.subject.conversation_ids) if erasure is not None else 0
         async with self._run() as run:
-            erasure = await load_erasure(run.conn, erasure_id)  # again: another process may have done it
+            erasure = await load_erasure(run.conn, erasure_id, lock=True)  # another process may be at it
             if erasure is not None and MAIN in erasure.pending:
                 subject = erasure.subject
                 removed = await self._erase(subject, run)
@@ -227,28 +228,8 @@ class PrivacyService:
                 )
         async with self.engine.connect() as conn:
             erasure = await load_erasure(conn, erasure_id)
-        stores = {store.name: store for store in self.other_stores}
-        for part in erasure.pending if erasure is not None else []:
-            try:
-                if part == FILES:
-                    paths = [Path(p) for p in erasure.files]  # type: ignore[union-attr]
-                    counts = {FILES: await asyncio.to_thread(unlink_files, paths)}
-                else:
-                    async with self.engine.connect() as conn:
-                        run = Run(conn=conn, now=self.clock())
-                        counts = {part: await stores[part].erase(erasure.subject, run)}  # type: ignore[union-attr]
-            except Exception as exc:  # the store is down or refuses: the request stays pending
-                log.warning(
-                    "privacy: erase request %d: part %s failed (%s); the retention job resumes it",
-                    erasure_id,
-                    part,
-                    type(exc).__name__,
-                )
-                async with self.engine.begin() as conn:
-                    await part_failed(conn, erasure_id, exc)
-                continue
-            async with self.engine.begin() as conn:
-                await part_done(conn, erasure_id, part, counts, self.clock())
+        if erasure is not None:
+            await self._other_parts(erasure)
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(erasures).where(erasures.c.id == erasure_id))).one()
         return ErasureReport(
@@ -258,6 +239,32 @@ class PrivacyService:
             erasure=row.id,
             pending=list(row.pending),
         )
+
+    async def _other_parts(self, erasure: Erasure) -> None:
+        """The pending parts outside the main database, each on its own; a failure is counted
+        and left pending (logged by erase id, part and exception class: no personal data)."""
+        stores = {store.name: store for store in self.other_stores}
+        for part in erasure.pending:
+            try:
+                if part == FILES:
+                    paths = [Path(p) for p in erasure.files]
+                    counts = {FILES: await asyncio.to_thread(unlink_files, paths)}
+                else:
+                    async with self.engine.connect() as conn:
+                        run = Run(conn=conn, now=self.clock())
+                        counts = {part: await stores[part].erase(erasure.subject, run)}
+            except Exception as exc:  # the store is down or refuses: the request stays pending
+                log.warning(
+                    "privacy: erase request %d: part %s failed (%s); the retention job resumes it",
+                    erasure.id,
+                    part,
+                    type(exc).__name__,
+                )
+                async with self.engine.begin() as conn:
+                    await part_failed(conn, erasure.id, exc)
+                continue
+            async with self.engine.begin() as conn:
+                await part_done(conn, erasure.id, part, counts, self.clock())
 
     async def resume_erasures(self, *, requested_before: dt.datetime | None = None) -> int:
         """Finish every erase request still pending (requested before ``requested_before``);
