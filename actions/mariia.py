@@ -13,11 +13,12 @@ from :mod:`actions.mariia_text`; what the actions share is in :mod:`actions.mari
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 try:  # a real rasa_sdk action server
     from rasa_sdk import Action, FormValidationAction, Tracker, ValidationAction
-    from rasa_sdk.events import EventType, SlotSet
+    from rasa_sdk.events import EventType, ReminderCancelled, ReminderScheduled, SlotSet
     from rasa_sdk.executor import CollectingDispatcher
     from rasa_sdk.types import DomainDict
 except ImportError:  # in-process, inside Concierge
@@ -27,6 +28,8 @@ except ImportError:  # in-process, inside Concierge
         DomainDict,
         EventType,
         FormValidationAction,
+        ReminderCancelled,
+        ReminderScheduled,
         SlotSet,
         Tracker,
         ValidationAction,
@@ -272,7 +275,29 @@ class ActionBookAppointment(Studio, Action):
             SlotSet("service", None),
             SlotSet("location", None),
             SlotSet("time", None),
+            self.reminder(booking, service.name(language), location.name(language), language),
         ]
+
+    @staticmethod
+    def reminder(booking: Booking, service_name: str, studio: str, language: str) -> EventType:
+        """The reminder the confirmation promises: Concierge's scheduler sends it at each of
+        ``proactive.yml``'s offsets before ``appointment_at`` (24 h and 2 h by default, on the
+        studio's clock); a Rasa server triggers ``EXTERNAL_appointment_reminder`` a day before."""
+        return ReminderScheduled(
+            "EXTERNAL_appointment_reminder",
+            booking.starts_at - timedelta(hours=24),
+            entities={
+                "kind": "appointment_reminder",
+                "appointment_at": booking.starts_at.isoformat(),
+                "reference": booking.reference,
+                "service_name": service_name,
+                "studio": studio,
+                "when": format_when(booking.local_start, language),
+                "language": language,
+            },
+            name=f"booking:{booking.reference}",
+            kill_on_user_message=False,
+        )
 
 
 # ---- cancelling and moving -------------------------------------------------------------
@@ -387,7 +412,8 @@ class ActionCancelAppointment(Studio, Action):
             )
         else:
             dispatcher.utter_message(response="utter_cancelled_free", **details)
-        return [SlotSet("booking_reference", None)]
+        # its reminders (scheduled by this conversation's booking) are not sent any more
+        return [SlotSet("booking_reference", None), ReminderCancelled(f"booking:{booking.reference}")]
 
 
 class ActionRescheduleAppointment(Studio, Action):

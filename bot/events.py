@@ -136,6 +136,33 @@ class BotUttered(_Event):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class ReminderScheduled(_Event):
+    """An action asked for a message at ``date_time`` (Rasa's ``reminder`` event).
+
+    Rasa triggers ``intent`` then; Concierge's proactive scheduler (:mod:`proactive`) stores
+    it as a scheduled message named by ``name`` (unique per conversation), whose kind and
+    placeholders come from ``entities`` (``{"kind": "appointment_reminder", ...}``), and
+    sends it through the client's channel at that time, within quiet hours, opt-outs and
+    the WhatsApp window. ``kill_on_user_msg``: skipped if the client writes first.
+    """
+
+    event: Literal["reminder"] = "reminder"
+    intent: str
+    entities: dict[str, Any] | list[dict[str, Any]] | None = None
+    date_time: str
+    name: str | None = None
+    kill_on_user_msg: bool = True
+
+
+class ReminderCancelled(_Event):
+    """An action cancelled the reminder ``name`` (Rasa's ``cancel_reminder``)."""
+
+    event: Literal["cancel_reminder"] = "cancel_reminder"
+    name: str | None = None
+    intent: str | None = None
+    entities: dict[str, Any] | list[dict[str, Any]] | None = None
+
+
 class ActionExecuted(_Event):
     """An action ran; ``policy`` and ``confidence`` say who chose it."""
 
@@ -289,6 +316,8 @@ _ActionEventTypes = (
     | ActionReverted
     | EntitiesAdded
     | HandoffRequested
+    | ReminderScheduled
+    | ReminderCancelled
 )
 _SystemEventTypes = (
     ConversationPaused

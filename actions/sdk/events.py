@@ -6,6 +6,7 @@ rasa_sdk action returns, so an action file works with either library.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 EventType = dict[str, Any]
@@ -125,5 +126,42 @@ def ActionExecutionRejected(
         "name": action_name,
         "policy": policy,
         "confidence": confidence,
+        "timestamp": timestamp,
+    }
+
+
+def ReminderScheduled(
+    intent_name: str,
+    trigger_date_time: datetime,
+    entities: list[dict[str, Any]] | dict[str, Any] | None = None,
+    name: str | None = None,
+    kill_on_user_message: bool = True,
+    timestamp: float | None = None,
+) -> EventType:
+    """Ask for ``intent_name`` at ``trigger_date_time`` (Concierge: a proactive message, see
+    :mod:`proactive`); ``name`` identifies it for :func:`ReminderCancelled`."""
+    return {
+        "event": "reminder",
+        "intent": intent_name,
+        "entities": entities,
+        "date_time": trigger_date_time.isoformat(),
+        "name": name,
+        "kill_on_user_msg": kill_on_user_message,
+        "timestamp": timestamp,
+    }
+
+
+def ReminderCancelled(
+    name: str | None = None,
+    intent_name: str | None = None,
+    entities: list[dict[str, Any]] | dict[str, Any] | None = None,
+    timestamp: float | None = None,
+) -> EventType:
+    """Cancel the reminder ``name``."""
+    return {
+        "event": "cancel_reminder",
+        "name": name,
+        "intent": intent_name,
+        "entities": entities,
         "timestamp": timestamp,
     }

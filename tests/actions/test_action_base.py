@@ -6,7 +6,7 @@ import pytest
 
 from actions.base import action_result_events, event_from_wire, message_event, temporary_tracker
 from bot.errors import BadPayload
-from bot.events import ActiveLoop, BotUttered, Restarted, SlotSet
+from bot.events import ActiveLoop, BotUttered, ReminderScheduled, Restarted, SlotSet
 from bot.nlg import ResponseRenderer
 from bot.tracker import Tracker
 
@@ -101,7 +101,10 @@ def test_result_puts_messages_before_events(domain, tracker) -> None:
 
 
 def test_wire_events_that_do_not_fit(domain) -> None:
-    assert event_from_wire({"event": "reminder", "intent": "x", "date_time": "2030-01-01"}, "a") is None
+    assert event_from_wire({"event": "export", "intent": "x"}, "a") is None
+    wire = {"event": "reminder", "intent": "x", "date_time": "2030-01-01T10:00:00+01:00"}
+    reminder = event_from_wire(wire, "a")  # kept: the proactive scheduler sends it
+    assert isinstance(reminder, ReminderScheduled) and reminder.kill_on_user_msg
     with pytest.raises(BadPayload, match="without an 'event' key"):
         event_from_wire({"name": "x"}, "action_a")
     with pytest.raises(BadPayload, match="invalid 'slot' event"):
