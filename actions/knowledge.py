@@ -6,8 +6,9 @@ in domain.yml) and for low-confidence NLU, so rules, forms and handoff keep prec
 The response selector's key (``faq/lateness``) routes to the articles naming it when
 retrieval backs them; otherwise the whole knowledge base is asked. It answers with the
 source named, or says honestly that it does not know and offers a human (a
-``/request_human`` button, the demo domain's handoff intent); that turn is a gap with
-what was tried.
+``/request_human`` button, the demo domain's handoff intent). An unanswered or
+low-confidence question is a gap: a ``knowledge_gap`` event with what was tried, appended
+with the turn, which the gaps read model (:mod:`knowledge.gaps`) follows.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.domain import Domain
-from bot.events import BotUttered, Event, SlotSet
+from bot.events import BotUttered, Event, KnowledgeGapNoted, SlotSet
 from bot.nlg import ResponseRenderer
 from bot.tracker import Tracker
+from knowledge.gaps import gap_event
 from knowledge.models import Answer
 from knowledge.service import KnowledgeBase, Route
 
@@ -72,6 +74,8 @@ class ActionAnswerFromKnowledge:
     """Asks the knowledge base the latest client message; see the module docstring."""
 
     name = ACTION_NAME
+    #: the one system event it writes: the gap, in the turn's own append
+    system_events = frozenset({KnowledgeGapNoted})
 
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
@@ -99,6 +103,10 @@ class ActionAnswerFromKnowledge:
             events.append(self._no_answer(answer.language, tracker, domain, nlg, channel, knowledge))
         if SOURCE_SLOT in domain.slots:
             events.append(SlotSet(name=SOURCE_SLOT, value=[s.article_id for s in answer.sources] or None))
+        if answer.gap is not None:
+            events.append(
+                gap_event(question, answer.language, answer.gap.reason, answer.confidence, answer.gap.tried)
+            )
         return events
 
     @staticmethod

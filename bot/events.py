@@ -300,6 +300,20 @@ class CsatRecorded(_Event):
     agent_id: str | None = None
 
 
+class KnowledgeGapNoted(_Event):
+    """A client's question the knowledge base could not answer well (``no_answer``,
+    ``low_confidence``; ``handoff`` when it ended with a person), with its score and what was
+    tried. Written by the knowledge action in the turn's own append; the knowledge gaps read
+    model (:mod:`knowledge.gaps`) is projected from these events."""
+
+    event: Literal["knowledge_gap"] = "knowledge_gap"
+    question: str = Field(min_length=1, max_length=2000)
+    language: str = Field(max_length=8)
+    reason: Literal["no_answer", "low_confidence", "handoff"]
+    score: float | None = None
+    tried: str | None = Field(default=None, max_length=1000)
+
+
 _ActionEventTypes = (
     UserUttered
     | BotUttered
@@ -326,6 +340,7 @@ _SystemEventTypes = (
     | AgentNoteAdded
     | CsatRequested
     | CsatRecorded
+    | KnowledgeGapNoted
 )
 
 #: What an action may return (Rasa's action-server events we keep, and a handoff request).

@@ -33,6 +33,7 @@ from bot.writer import ConversationWriter
 from handoff.packet import Summariser
 from handoff.runtime import HandoffRuntime
 from knowledge.settings import KnowledgeServices
+from proactive.service import register_proactive
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
     locks, live = lock_store_from_url(settings.redis_url), live_feed_from_url(settings.redis_url)
     writer = ConversationWriter(store, locks, live)
     register_inbox(store)  # rule triggers queued with every append, whichever process writes
+    register_proactive(store, project_dir)  # reminders, stops and proactive sends, in each append
     closing = [knowledge] if knowledge is not None else []
     try:
         handoff = await build_handoff_runtime(
@@ -193,6 +195,7 @@ async def build_knowledge(
     """
     from bot.nlu.embeddings import SentenceEncoder
     from bot.nlu.language import LanguageDetector
+    from knowledge.gaps import register_gap_projection
     from knowledge.markdown import load_articles
     from knowledge.settings import KnowledgeSettings, build_knowledge
 
@@ -200,6 +203,7 @@ async def build_knowledge(
     articles_dir = project_dir / kb_settings.articles_dir
     if not articles_dir.is_dir() or KNOWLEDGE_ACTION not in domain.actions:
         return None
+    await register_gap_projection(store)  # the knowledge action's gap events, clustered
     encoder = await asyncio.to_thread(SentenceEncoder)
     services = await build_knowledge(
         kb_settings,

@@ -29,8 +29,9 @@ ProjectOption = Annotated[Path, typer.Option("--project", "-p", help="the bot pr
 def _rebuildable() -> list[object]:
     """The read models rebuilt from the log (the outbox is not one: its rows are providers' receipts)."""
     from handoff.projections import handoff_projectors
+    from knowledge.gaps import GapProjector
 
-    return list(handoff_projectors())
+    return [*handoff_projectors(), GapProjector()]
 
 
 @projections_app.command("list")

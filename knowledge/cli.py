@@ -156,22 +156,32 @@ def ask(
 @kb_app.command("test")
 def test_golden(
     project: ProjectOption = Path("."),
-    golden: Annotated[Path | None, typer.Option(help="golden questions file")] = None,
+    golden: Annotated[
+        Path | None, typer.Option(help="run this file's questions instead of the database's")
+    ] = None,
 ) -> None:
     """Run the golden questions against the index (the right article, and every fact its
-    answer must state, reported one by one); exit code 1 when any fails."""
+    answer must state, reported one by one); exit code 1 when any fails. The questions are
+    the database's (the project's golden file is imported into it first, new questions only),
+    the same ones the publish gate runs."""
     from knowledge.golden import load_golden, run_golden
 
     async def run() -> dict[str, object]:
-        kb_settings, _, services = await _services(project, with_db=False)
+        _, engine, services = await _services(project, with_db=golden is None)
         try:
             _require_index(services)
-            questions = load_golden(golden or project / kb_settings.golden_file)
+            if golden is not None:
+                questions = load_golden(golden)
+            else:
+                assert services.editor is not None  # a database was given
+                questions = await services.editor.golden.all()
             with _progress() as bar:
                 task = bar.add_task("golden questions", total=len(questions))
                 report = await run_golden(services.kb, questions, lambda: bar.advance(task))
         finally:
             await services.aclose()
+            if engine is not None:
+                await engine.dispose()
         facts = [(r.question, f) for r in report.results for f in r.facts]
         return {
             "passed": sum(r.passed for r in report.results),

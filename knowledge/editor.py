@@ -11,17 +11,16 @@ Questions that already fail do not block an unrelated change; ``run_golden`` sho
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import date
-from pathlib import Path
 
-import yaml
 from pydantic import BaseModel
 
 from knowledge.chroma_store import ChromaKnowledgeStore
 from knowledge.composer import AnswerComposer
-from knowledge.errors import ArticleConflict, GoldenRegression
+from knowledge.errors import ArticleConflict, GoldenRefused, GoldenRegression
 from knowledge.golden import GoldenQuestion, GoldenReport, GoldenResult, run_golden
+from knowledge.golden_store import GoldenList, GoldenSet
 from knowledge.guard import Verdict
 from knowledge.models import Answer, Article, Passage
 from knowledge.repository import ArticleRecord, ArticleRepository, ArticleVersion
@@ -35,16 +34,6 @@ def _regressed(before: GoldenResult, after: GoldenResult) -> bool:
     if before.article_ok and not after.article_ok:
         return True
     return any(b.ok and not a.ok for b, a in zip(before.facts, after.facts, strict=True))
-
-
-def append_golden(path: Path, question: GoldenQuestion) -> None:
-    """Append one question to the ``tests:`` list that ends the golden file."""
-    item = question.model_dump(mode="json", exclude_defaults=True)
-    item.setdefault("expect", None)
-    text = yaml.safe_dump([item], sort_keys=False, allow_unicode=True, width=100)
-    block = "".join(f"  {line}\n" for line in text.splitlines())
-    existing = path.read_text(encoding="utf-8") if path.is_file() else 'version: "1"\ntests:\n'
-    path.write_text(existing.rstrip("\n") + "\n" + block, encoding="utf-8")
 
 
 class TryResult(BaseModel):
@@ -64,13 +53,16 @@ class EditorService:
         self,
         repository: ArticleRepository,
         kb: KnowledgeBase,
-        golden: list[GoldenQuestion],
-        golden_path: Path | None = None,
+        golden: GoldenSet | list[GoldenQuestion],
+        *,
+        languages: Collection[str] | None = None,
     ) -> None:
         self.repository = repository
         self.kb = kb
-        self.golden = list(golden)  # add_golden appends: never to the caller's list
-        self.golden_path = golden_path
+        # the database's table (every process reads it on each check), or this process's list
+        self.golden: GoldenSet = GoldenList(golden) if isinstance(golden, list) else golden
+        #: the languages a golden question may be in (the bot's); None: any
+        self.languages = frozenset(languages) if languages is not None else None
         # one change at a time: two publishes checked against the same index could both pass
         self._lock = asyncio.Lock()
 
@@ -139,9 +131,10 @@ class EditorService:
         self, article_id: str, change: Callable[[ChromaKnowledgeStore], Awaitable[object]]
     ) -> None:
         """Apply ``change`` to a copy of the live index and refuse it on golden regressions."""
-        if not self.golden:
+        golden = await self.golden.all()
+        if not golden:
             return
-        before = await run_golden(self.kb, self.golden)
+        before = await run_golden(self.kb, golden)
         candidate = await self.store.snapshot()
         try:
             await change(candidate)
@@ -151,7 +144,7 @@ class EditorService:
                 default_language=self.kb.default_language,
                 k=self.kb.k,
             )
-            after = await run_golden(trial, self.golden)
+            after = await run_golden(trial, golden)
         finally:
             candidate.drop()
         regressions = [a for b, a in zip(before.results, after.results, strict=True) if _regressed(b, a)]
@@ -170,30 +163,26 @@ class EditorService:
             question=question, language=language, passages=passages, verdict=verdict, answer=answer
         )
 
-    async def add_golden(self, question: GoldenQuestion) -> GoldenResult:
-        """Add a golden question (e.g. from the gaps list) to the set and its file, and run it.
+    async def add_golden(self, question: GoldenQuestion, author: str = "console") -> GoldenResult:
+        """Add a golden question (e.g. from the gaps list) and run it.
 
         It may fail today (an editor's to-do: the gate refuses only changes that make a
-        passing question fail). The same question in the same language cannot be added
-        twice; an expected article must exist. The file is appended to, so its comments stay.
+        passing question fail). It must be in a language the bot speaks
+        (:class:`GoldenRefused` otherwise); the same question in the same language cannot
+        be added twice; an expected article must exist. Stored in the golden set (the
+        database's table), so every process's next check runs it; nothing is retrained.
         """
-        async with self._lock:
-            wording = question.question.strip().casefold()
-            if any(
-                q.question.strip().casefold() == wording and q.language == question.language
-                for q in self.golden
-            ):
-                raise ArticleConflict(f"{question.question!r} is already a golden question")
-            for article_id in question.expect:
-                await self.repository.get(article_id)
-            if self.golden_path is not None:
-                await asyncio.to_thread(append_golden, self.golden_path, question)
-            self.golden.append(question)
+        if self.languages is not None and question.language not in self.languages:
+            spoken = ", ".join(sorted(self.languages))
+            raise GoldenRefused(f"language {question.language!r} is not one the bot speaks ({spoken})")
+        for article_id in question.expect:
+            await self.repository.get(article_id)
+        await self.golden.add(question, author)
         return (await run_golden(self.kb, [question])).results[0]
 
     async def run_golden(self) -> GoldenReport:
         """All golden questions against the live index."""
-        return await run_golden(self.kb, self.golden)
+        return await run_golden(self.kb, await self.golden.all())
 
     async def sync_index(self, progress: Callable[[int], None] | None = None) -> int:
         """Make the index hold exactly the published versions (at start-up); returns articles indexed."""

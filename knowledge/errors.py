@@ -18,6 +18,10 @@ class ArticleConflict(ConciergeError):
     """The change contradicts the article's state (e.g. creating an id that exists)."""
 
 
+class GoldenRefused(ConciergeError):
+    """A golden question that cannot be added as it is (e.g. in a language the bot does not speak)."""
+
+
 class GoldenRegression(ConciergeError):
     """A change was refused because golden questions that passed would fail after it."""
 

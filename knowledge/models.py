@@ -109,6 +109,14 @@ class Source(BaseModel):
     score: float
 
 
+class GapNote(BaseModel):
+    """Why an answer is a knowledge gap (``no_answer`` or ``low_confidence``) and what was
+    tried; the knowledge action writes it to the log as a ``knowledge_gap`` event."""
+
+    reason: Literal["no_answer", "low_confidence"]
+    tried: str | None = None
+
+
 class Answer(BaseModel):
     """What the knowledge base says to one question.
 
@@ -127,3 +135,5 @@ class Answer(BaseModel):
     sources: list[Source] = Field(default_factory=list)
     passages: list[Passage] = Field(default_factory=list)
     fallback_reason: str | None = None
+    #: set when the question is a gap worth an editor's look (unless asked with record_gaps=False)
+    gap: GapNote | None = None

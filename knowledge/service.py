@@ -3,7 +3,8 @@
 Retrieval runs in the client's language; for a language other than the default one the
 default language's articles are searched too (most articles exist in English only) and
 used when they are clearly better. Unanswered and low-confidence questions
-are recorded as knowledge gaps, with what was tried.
+carry a gap note with what was tried, which the knowledge action writes to the conversation's
+log as a ``knowledge_gap`` event (the gaps read model follows those events).
 
 A :class:`Route` is the dialogue's guess (the response selector's ``faq/lateness``): the
 articles naming that key (``response_keys``) answer when retrieval agrees they are about
@@ -16,30 +17,24 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
 from knowledge.composer import AnswerComposer
 from knowledge.guard import Verdict
-from knowledge.models import Answer, Passage
+from knowledge.models import Answer, GapNote, Passage
 from knowledge.store import KnowledgeStore
 
 log = logging.getLogger(__name__)
 
 
-class GapRecorder(Protocol):
-    """Where questions the knowledge base could not answer well go (see :mod:`knowledge.gaps`)."""
+class GapReport(Protocol):
+    """Where the console reads the gaps report from (see :mod:`knowledge.gaps`)."""
 
-    async def record(
-        self,
-        question: str,
-        language: str,
-        reason: str,
-        score: float | None = None,
-        conversation_id: str | None = None,
-        tried: str | None = None,
-    ) -> None: ...
+    async def report(
+        self, *, days: int = 30, limit: int = 20, since: Any = None, until: Any = None
+    ) -> list[Any]: ...
 
 
 class Route(BaseModel):
@@ -65,14 +60,14 @@ class LanguageGuesser(Protocol):
 
 
 class KnowledgeBase:
-    """Store + composer (+ gap log, + language detection)."""
+    """Store + composer (+ the gaps report, + language detection)."""
 
     def __init__(
         self,
         store: KnowledgeStore,
         composer: AnswerComposer | None = None,
         *,
-        gaps: GapRecorder | None = None,
+        gaps: GapReport | None = None,
         detector: LanguageGuesser | None = None,
         default_language: str = "en",
         k: int = 5,
@@ -162,7 +157,8 @@ class KnowledgeBase:
         route: Route | None = None,
     ) -> Answer:
         """Answer ``question`` (from the routed articles when ``route`` names a key retrieval
-        backs); an unanswered or low-confidence one is logged as a gap with what was tried."""
+        backs); an unanswered or low-confidence one carries a gap note with what was tried
+        (``answer.gap``), unless ``record_gaps`` is False (an editor's or agent's try)."""
         language = language or self.detect_language(question)
         tried = [route.describe()] if route is not None and route.describe() else []
         if route is not None and route.key and route.key_confidence >= self.route_min_confidence:
@@ -184,17 +180,9 @@ class KnowledgeBase:
             tried.append("knowledge base: nothing retrieved")
         if answer.fallback_reason:
             tried.append(answer.fallback_reason)
-        if record_gaps and self.gaps is not None and (not answer.answered or answer.low_confidence):
-            reason = "no_answer" if not answer.answered else "low_confidence"
-            try:
-                await self.gaps.record(
-                    question, language, reason, answer.confidence, conversation_id, tried="; ".join(tried)
-                )
-            except Exception:  # a gap log outage must not cost the client their answer
-                log.exception("could not record a knowledge gap")
+        if record_gaps and (not answer.answered or answer.low_confidence):
+            note = GapNote(
+                reason="low_confidence" if answer.answered else "no_answer", tried="; ".join(tried)
+            )
+            answer = answer.model_copy(update={"gap": note})
         return answer
-
-    async def record_handoff(self, question: str, language: str, conversation_id: str | None = None) -> None:
-        """Log a question whose conversation ended with a human (called by the handoff path)."""
-        if self.gaps is not None:
-            await self.gaps.record(question, language, "handoff", None, conversation_id)

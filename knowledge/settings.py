@@ -22,6 +22,7 @@ from knowledge.editor import EditorService
 from knowledge.encoder import TextEncoder
 from knowledge.gaps import GapLog
 from knowledge.golden import load_golden
+from knowledge.golden_store import GoldenStore
 from knowledge.guard import ConfidenceGuard
 from knowledge.llm import LLMAnswerer, make_openai_client
 from knowledge.repository import ArticleRepository
@@ -126,7 +127,7 @@ async def build_knowledge(
             timeout=kb_settings.llm_timeout,
             structured=kb_settings.llm_structured,
         )
-    gaps = GapLog(engine, encoder) if engine is not None else None
+    gaps = GapLog(engine) if engine is not None else None
     kb = KnowledgeBase(
         store,
         AnswerComposer(kb_settings.guard(), llm),
@@ -136,9 +137,13 @@ async def build_knowledge(
     )  # type: ignore[arg-type]
     editor = None
     if engine is not None:
+        # the file seeds the table (new questions only); the table is what every process runs
+        golden = GoldenStore(engine)
         golden_path = project_dir / kb_settings.golden_file
-        golden = load_golden(golden_path) if golden_path.is_file() else []
-        editor = EditorService(ArticleRepository(engine), kb, golden, golden_path)
+        if golden_path.is_file():
+            await golden.seed(load_golden(golden_path))
+        languages = {kb_settings.default_language, *kb_settings.languages}
+        editor = EditorService(ArticleRepository(engine), kb, golden, languages=languages)
     sync = None
     # An in-memory SQLite database lives in this one process (nobody else can publish into
     # it) and in ONE shared connection: the sync's own connections would interleave with the

@@ -1,4 +1,4 @@
-"""The knowledge base's tables: articles, their versions, and knowledge gaps.
+"""The knowledge base's tables: articles, their versions, knowledge gaps, golden questions.
 
 Own ``MetaData`` (same naming convention as the event log's) so this package stays
 separate; the schema is built by the Alembic revision ``0002_knowledge`` in
@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import (
     CheckConstraint,
     Column,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -21,9 +22,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
-from bot.store.tables import NAMING_CONVENTION, BigIntId, UTCDateTime
+from bot.store.tables import NAMING_CONVENTION, BigIntId, JSONType, UTCDateTime
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -56,6 +58,20 @@ article_versions = Table(
     PrimaryKeyConstraint("article_id", "version"),
 )
 
+#: one group of gap questions sharing a lexical key (revision 0016; knowledge/gaps.py)
+gap_clusters = Table(
+    "kb_gap_clusters",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("key", String(500), nullable=False),
+    Column("example", Text, nullable=False),  # the earliest question still held
+    Column("count", Integer, nullable=False),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("last_seen", UTCDateTime(), nullable=False),
+    UniqueConstraint("key"),
+)
+
+#: each ``knowledge_gap`` event of the log (``conversation_id``, ``seq``), in its cluster
 gaps = Table(
     "kb_gaps",
     metadata,
@@ -67,6 +83,27 @@ gaps = Table(
     Column("conversation_id", String(255), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("tried", Text, nullable=True),  # revision 0012: what was tried before giving up
+    Column("seq", Integer, nullable=True),  # revision 0016: the event's seq
+    Column("cluster_id", BigIntId, ForeignKey("kb_gap_clusters.id", ondelete="CASCADE"), nullable=True),
     CheckConstraint("reason IN ('no_answer', 'low_confidence', 'handoff')", name="reason"),
     Index(None, "created_at"),
+    Index(None, "cluster_id"),
+    Index(None, "conversation_id"),
+)
+
+#: the golden questions the publish gate runs (revision 0016; knowledge/golden_store.py)
+golden_questions = Table(
+    "kb_golden_questions",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("question", String(500), nullable=False),
+    Column("wording", String(500), nullable=False),  # casefolded, for "already a golden question"
+    Column("language", String(8), nullable=False),
+    Column("expect", JSONType, nullable=False),
+    Column("facts", JSONType, nullable=False),
+    Column("on_date", Date, nullable=True),
+    Column("source", String(16), nullable=False),  # "file" (the seed) or "console"
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("language", "wording"),
 )

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, ValidationError
 from bot.errors import FormatError
 from console.errors import error_response
 from knowledge.editor import EditorService, TryResult
-from knowledge.errors import ArticleConflict, ArticleNotFound, GoldenRegression
+from knowledge.errors import ArticleConflict, ArticleNotFound, GoldenRefused, GoldenRegression
 from knowledge.gaps import GapGroup
 from knowledge.golden import GoldenQuestion, GoldenReport, GoldenResult
 from knowledge.models import ARTICLE_ID, RESPONSE_KEY, Article
@@ -154,6 +154,10 @@ class KnowledgeRoute(APIRoute):
                 )
             except ArticleConflict as exc:
                 return error_response(status.HTTP_409_CONFLICT, "conflict", str(exc), detail=str(exc))
+            except GoldenRefused as exc:
+                return error_response(
+                    status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_request", str(exc), detail=str(exc)
+                )
             except (FormatError, ValidationError) as exc:
                 # the problems only (never the submitted values, which ValidationError's text repeats)
                 problems = _problems(exc)
@@ -269,7 +273,7 @@ def router(
         return await editor.run_golden()
 
     @routes.post("/golden", response_model=GoldenResult, status_code=status.HTTP_201_CREATED)
-    async def add_golden(body: GoldenCreate, editor: Editor, _: Writer) -> GoldenResult:
+    async def add_golden(body: GoldenCreate, editor: Editor, user: Writer) -> GoldenResult:
         question = GoldenQuestion(
             question=body.question.strip(),
             language=body.language,
@@ -277,7 +281,7 @@ def router(
             facts=[f.strip() for f in body.facts if f.strip()],
             date=body.date,
         )
-        return await editor.add_golden(question)
+        return await editor.add_golden(question, user.name)
 
     @routes.get("/gaps", response_model=list[GapGroup])
     async def gaps(

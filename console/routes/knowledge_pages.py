@@ -106,10 +106,10 @@ class AuditedEditor:
             self._editor.rollback(article_id, version, author),
         )
 
-    async def add_golden(self, question: Any) -> Any:
+    async def add_golden(self, question: Any, author: str) -> Any:
         """See :meth:`EditorService.add_golden`."""
-        user = getattr(self._request.state, "console_user", None) or "unknown"
-        result = await self._editor.add_golden(question)
+        user = getattr(self._request.state, "console_user", None) or author
+        result = await self._editor.add_golden(question, author)
         detail = {"language": question.language, "expect": question.expect, "facts": len(question.facts)}
         await record(self._request, user, "knowledge.golden_add", "golden", detail)
         return result

@@ -10,16 +10,16 @@ import pytest
 import pytest_asyncio
 from action_testkit import user_message
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from actions.knowledge import HANDOFF_PAYLOAD, ActionAnswerFromKnowledge
 from bot.domain import ACTION_LISTEN, Domain
-from bot.events import ActionExecuted, BotUttered
+from bot.events import ActionExecuted, BotUttered, KnowledgeGapNoted
 from bot.loaders import load_domain
 from bot.nlg import ResponseRenderer
+from bot.store import EventStore
 from bot.tracker import Tracker
 from knowledge.chroma_store import ChromaKnowledgeStore
-from knowledge.gaps import GapLog
+from knowledge.gaps import GapLog, register_gap_projection
 from knowledge.markdown import load_articles
 from knowledge.service import KnowledgeBase
 from knowledge.tables import gaps
@@ -44,15 +44,13 @@ def store(encoder: object, repo_dir: Path) -> Iterator[ChromaKnowledgeStore]:
 
 
 @pytest_asyncio.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    from bot.migrations import upgrade
-    from bot.store.database import create_engine
-
-    engine = create_engine(f"sqlite:///{tmp_path / 'gaps.db'}")
-    async with engine.begin() as conn:
-        await conn.run_sync(upgrade)
-    yield engine
-    await engine.dispose()
+async def event_store(tmp_path: Path) -> AsyncIterator[EventStore]:
+    """A migrated SQLite event store keeping the knowledge gaps read model."""
+    store = EventStore.from_url(f"sqlite:///{tmp_path / 'gaps.db'}")
+    await store.migrate()
+    await register_gap_projection(store)
+    yield store
+    await store.close()
 
 
 @pytest.fixture(scope="module")
@@ -88,19 +86,29 @@ async def test_answers_in_the_clients_language(store: ChromaKnowledgeStore, demo
 
 
 async def test_unanswerable_gets_an_honest_no_a_human_offer_and_a_gap(
-    store: ChromaKnowledgeStore, demo_domain: Domain, engine: AsyncEngine, encoder: object
+    store: ChromaKnowledgeStore, demo_domain: Domain, event_store: EventStore
 ) -> None:
-    kb = KnowledgeBase(store, gaps=GapLog(engine, encoder))  # type: ignore[arg-type]
+    kb = KnowledgeBase(store, gaps=GapLog(event_store.engine))
     action = ActionAnswerFromKnowledge(kb)
     tracker = tracker_for(demo_domain, "do you do tattoo removal?", "en")
-    [uttered, *_] = await action.run(tracker, demo_domain, ResponseRenderer(demo_domain), "rest")
+    events = await action.run(tracker, demo_domain, ResponseRenderer(demo_domain), "rest")
+    uttered, gap = events[0], events[-1]
     assert isinstance(uttered, BotUttered)
     assert "don't know" in (uttered.text or "")
     assert uttered.data["buttons"] == [{"title": "Talk to a person", "payload": HANDOFF_PAYLOAD}]
     assert uttered.metadata["knowledge"]["answered"] is False
-    async with engine.connect() as conn:
+    # the gap is an event of the turn; the read model has it once the turn is appended
+    assert (
+        isinstance(gap, KnowledgeGapNoted)
+        and gap.reason == "no_answer"
+        and "knowledge base" in (gap.tried or "")
+    )
+    await event_store.append("rest:client-7", events)
+    async with event_store.engine.connect() as conn:
         rows = (await conn.execute(select(gaps.c.question, gaps.c.reason, gaps.c.conversation_id))).all()
-    assert [tuple(r) for r in rows] == [("do you do tattoo removal?", "no_answer", "client-7")]
+    assert [tuple(r) for r in rows] == [("do you do tattoo removal?", "no_answer", "rest:client-7")]
+    [group] = await kb.gaps.report()  # type: ignore[union-attr]
+    assert group.question == "do you do tattoo removal?" and group.count == 1
 
 
 async def test_a_domain_response_for_no_answer_is_used_when_there_is_one(

@@ -109,6 +109,7 @@ def test_the_union_splits_into_what_actions_may_return_and_what_only_services_wr
         "agent_note",
         "csat_requested",
         "csat_recorded",
+        "knowledge_gap",
     }
     assert not ACTION_EVENT_TYPES & SYSTEM_EVENT_TYPES
     # a request for a person is an action's to make: the handoff service decides and moves

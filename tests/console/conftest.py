@@ -160,7 +160,7 @@ async def kb_editor(
         for q in load_golden(repo_dir / "data" / "knowledge_tests.yml")
         if q.language == "en" and (not q.expect or set(q.expect) & set(KB_ARTICLES))
     ]
-    kb = KnowledgeBase(store, gaps=GapLog(platform.store.engine, kb_encoder))  # type: ignore[arg-type]
+    kb = KnowledgeBase(store, gaps=GapLog(platform.store.engine))
     editor = EditorService(ArticleRepository(platform.store.engine), kb, golden)
     await editor.import_articles(
         [a for a in load_articles(repo_dir / "data" / "knowledge") if a.id in KB_ARTICLES], "ingest"

@@ -16,7 +16,7 @@ requests must too. A finding lists the request as a curl command to replay it.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from console.app import create_app
 from console.security.platform import ConsolePlatform
 from console.security.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_for
 from tests.console.conftest import add_user
-from tests.console.workspace_support import REPO, demo_services, demo_settings, offline, postgres_schema
+from tests.console.workspace_support import demo_services, demo_settings, offline, postgres_schema
 
 # Bounded: ~55 operations x 2 modes x (20 as the admin + 10 anonymous) is ~3,300 requests per
 # backend. Anonymous callers mostly meet the sign-in check, so fewer examples say as much.
@@ -139,17 +139,6 @@ def fuzz_client(app: FastAPI) -> httpx.AsyncClient:
     """An in-process client that turns the app's unhandled exceptions into 500s (findings)."""
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
-
-
-@pytest.fixture(autouse=True)
-def golden_file_kept() -> Iterator[None]:
-    """The admin's fuzzed ``POST /api/knowledge/golden`` appends to the demo project's golden
-    file (the served project is the repository itself): put it back as it was, so the fuzz
-    data neither dirties the checkout nor becomes a golden question later tests check."""
-    golden = REPO / "data" / "knowledge_tests.yml"
-    before = golden.read_bytes()
-    yield
-    golden.write_bytes(before)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -18,6 +18,7 @@ from knowledge.chroma_store import ChromaKnowledgeStore
 from knowledge.editor import EditorService
 from knowledge.gaps import GapLog
 from knowledge.golden import load_golden
+from knowledge.golden_store import GoldenStore
 from knowledge.markdown import load_articles
 from knowledge.repository import ArticleRepository
 from knowledge.service import KnowledgeBase
@@ -69,8 +70,10 @@ async def client(
         for q in load_golden(repo_dir / "data" / "knowledge_tests.yml")
         if q.language == "en" and (not q.expect or set(q.expect) & set(ARTICLES))
     ]
-    kb = KnowledgeBase(store, gaps=GapLog(engine, encoder))  # type: ignore[arg-type]
-    editor = EditorService(ArticleRepository(engine), kb, golden)
+    kb = KnowledgeBase(store, gaps=GapLog(engine))
+    golden_set = GoldenStore(engine)  # the database's table, seeded as at start-up
+    await golden_set.seed(golden)
+    editor = EditorService(ArticleRepository(engine), kb, golden_set, languages={"en", "pl", "uk"})
     await editor.import_articles(
         [a for a in load_articles(repo_dir / "data" / "knowledge") if a.id in ARTICLES], "ingest"
     )
@@ -188,6 +191,14 @@ async def test_a_golden_question_is_added_from_the_gaps_list_and_a_lost_fact_is_
     ]
     again = await client.post("/api/knowledge/golden", json=question, headers=EDITOR)
     assert again.status_code == 409
+    german = await client.post("/api/knowledge/golden", json={**question, "language": "de"}, headers=EDITOR)
+    assert german.status_code == 422
+    assert "'de' is not one the bot speaks (en, pl, uk)" in german.json()["detail"]
+    too_many = {**question, "question": "deposit back?", "facts": [f"fact {i}" for i in range(11)]}
+    refused = await client.post("/api/knowledge/golden", json=too_many, headers=EDITOR)
+    assert refused.status_code == 422 and "facts" in refused.text
+    too_long = {**question, "question": "x" * 501}
+    assert (await client.post("/api/knowledge/golden", json=too_long, headers=EDITOR)).status_code == 422
     golden = (await client.get("/api/knowledge/golden", headers=AGENT)).json()
     assert "is the deposit refunded?" in [r["question"] for r in golden["results"]]
     current = (await client.get("/api/knowledge/articles/lateness-policy", headers=EDITOR)).json()["latest"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -10,6 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from knowledge.cli import kb_app
+from knowledge.golden import GoldenQuestion
+from knowledge.golden_store import GoldenStore
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +82,24 @@ def test_ask_prints_the_answer_with_sources_as_json(project: Path) -> None:
     assert last_json(out)["answered"] is False and last_json(out)["answer"] is None
 
 
+async def add_golden(project: Path, question: GoldenQuestion) -> None:
+    from bot.store.database import create_engine
+
+    engine = create_engine(f"sqlite:///{project / '.concierge' / 'concierge.db'}")
+    try:
+        await GoldenStore(engine).add(question, "anna")
+    finally:
+        await engine.dispose()
+
+
 def test_kb_test_passes_and_fails_with_the_failing_questions(project: Path) -> None:
     run("ingest", "--project", str(project))
     code, out = run("test", "--project", str(project))
     assert code == 0 and last_json(out)["passed"] == 3 and last_json(out)["failures"] == []
+    # the questions are the database's: one an editor added in the console is run too
+    asyncio.run(add_golden(project, GoldenQuestion(question="is my deposit refunded?", expect=["deposits"])))
+    code, out = run("test", "--project", str(project))
+    assert code == 0 and last_json(out)["total"] == 4, out
     broken = project / "golden-broken.yml"
     broken.write_text(
         'tests:\n  - {question: "how long is a gift card valid?", expect: deposits}\n'

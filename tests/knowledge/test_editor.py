@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -15,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from knowledge.chroma_store import ChromaKnowledgeStore
 from knowledge.editor import EditorService
-from knowledge.errors import ArticleConflict, ArticleNotFound, GoldenRegression
-from knowledge.golden import GoldenQuestion, load_golden
+from knowledge.errors import ArticleConflict, ArticleNotFound, GoldenRefused, GoldenRegression
+from knowledge.golden import GoldenQuestion
+from knowledge.golden_store import GoldenStore
 from knowledge.models import Article
 from knowledge.repository import ArticleRepository
 from knowledge.service import KnowledgeBase
@@ -57,7 +57,11 @@ async def editor(
     demo_articles: list[Article],
     golden: list[GoldenQuestion],
 ) -> EditorService:
-    service = EditorService(ArticleRepository(engine), KnowledgeBase(store_copy), golden)
+    golden_set = GoldenStore(engine)  # the database's table, seeded from the file as at start-up
+    await golden_set.seed(golden)
+    service = EditorService(
+        ArticleRepository(engine), KnowledgeBase(store_copy), golden_set, languages={"en", "pl", "uk"}
+    )
     await service.import_articles(demo_articles, "ingest")
     return service
 
@@ -224,26 +228,49 @@ async def test_an_edit_that_keeps_every_fact_is_published(editor: EditorService)
 
 
 async def test_a_golden_question_added_from_a_gap_is_saved_and_gates_later_changes(
-    editor: EditorService, tmp_path: Path
+    editor: EditorService, engine: AsyncEngine, demo_store: ChromaKnowledgeStore
 ) -> None:
-    path = tmp_path / "golden.yml"
-    path.write_text('# kept comment\nversion: "1"\ntests:\n  - question: old one\n    expect: null\n')
-    editor.golden_path = path
-    added = await editor.add_golden(
-        GoldenQuestion(
-            question="can I bring my dog?", expect=["children-and-pets"], facts=["assistance dogs"]
-        )
+    # another process: its own editor service and index over the same database
+    other_index = await demo_store.snapshot()
+    other = EditorService(
+        ArticleRepository(engine), KnowledgeBase(other_index), GoldenStore(engine), languages={"en"}
     )
-    assert added.passed and added.facts[0].status == "present"
-    saved = load_golden(path)
-    assert [q.question for q in saved] == ["old one", "can I bring my dog?"]
-    assert saved[1].facts == ["assistance dogs"] and path.read_text().startswith("# kept comment")
-    with pytest.raises(ArticleConflict):
-        await editor.add_golden(GoldenQuestion(question="Can I bring my dog?", expect=[]))
-    with pytest.raises(ArticleNotFound):
-        await editor.add_golden(GoldenQuestion(question="sauna towels?", expect=["no-such-article"]))
-    pets = (await editor.repository.version("children-and-pets", 1)).article
-    no_dogs = pets.model_copy(update={"answer": (pets.answer or "").replace(", except assistance dogs", "")})
-    await editor.update("children-and-pets", no_dogs, "anna")
-    with pytest.raises(GoldenRegression, match="assistance dogs"):
-        await editor.publish("children-and-pets", "anna")
+    try:
+        added = await editor.add_golden(
+            GoldenQuestion(
+                question="can I bring my dog?", expect=["children-and-pets"], facts=["assistance dogs"]
+            ),
+            "anna",
+        )
+        assert added.passed and added.facts[0].status == "present"
+        seen = [q for q in await other.golden.all() if q.question == "can I bring my dog?"]
+        assert [(q.expect, q.facts) for q in seen] == [(["children-and-pets"], ["assistance dogs"])]
+        with pytest.raises(ArticleConflict):  # the same question, whichever process adds it
+            await other.add_golden(GoldenQuestion(question="Can I  bring my dog?", expect=[]))
+        with pytest.raises(ArticleNotFound):
+            await editor.add_golden(GoldenQuestion(question="sauna towels?", expect=["no-such-article"]))
+        with pytest.raises(GoldenRefused, match="'de' is not one the bot speaks"):
+            await editor.add_golden(GoldenQuestion(question="Hund erlaubt?", language="de"))
+        pets = (await editor.repository.version("children-and-pets", 1)).article
+        no_dogs = pets.model_copy(
+            update={"answer": (pets.answer or "").replace(", except assistance dogs", "")}
+        )
+        await editor.update("children-and-pets", no_dogs, "anna")
+        # the other process's gate runs the question the first one added, without a restart
+        await other.sync_index()
+        with pytest.raises(GoldenRegression, match="assistance dogs"):
+            await other.publish("children-and-pets", "ewa")
+    finally:
+        other_index.drop()
+
+
+async def test_the_golden_file_seeds_the_table_once(
+    engine: AsyncEngine, golden: list[GoldenQuestion]
+) -> None:
+    store = GoldenStore(engine)
+    assert await store.seed(golden) == len(golden)
+    await store.add(GoldenQuestion(question="is the deposit refunded?", expect=["deposits"]), "anna")
+    assert await store.seed(golden) == 0  # a restart or deploy imports nothing twice
+    stored = await store.all()
+    assert [q.question for q in stored] == [q.question for q in golden] + ["is the deposit refunded?"]
+    assert stored[: len(golden)] == golden

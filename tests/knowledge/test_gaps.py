@@ -1,24 +1,97 @@
-"""Knowledge gaps: unanswered and low-confidence questions are stored, grouped by meaning, ranked."""
+"""Knowledge gaps as a read model: unanswered and low-confidence questions are events of the
+log, land in their cluster at append time, are reported by date range, rebuild to the same
+rows, and leave with an erased client (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from datetime import date
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.events import BotUttered, KnowledgeGapNoted, UserUttered
+from bot.store import EventStore, scratch_schema
 from knowledge.chroma_store import ChromaKnowledgeStore
-from knowledge.gaps import GapLog
+from knowledge.gaps import GapLog, gap_event, gap_key, register_gap_projection
 from knowledge.service import KnowledgeBase
-from knowledge.tables import gaps
+from knowledge.tables import gap_clusters, gaps
+from privacy.base import Run
+from privacy.erasers.gaps import GapEraser
+from privacy.subject import DataSubject
+
+DAY = 86_400.0
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC).timestamp()
 
 
-async def test_unanswered_questions_are_grouped_and_ranked_by_frequency(
-    sqlite_engine: AsyncEngine, encoder: object
-) -> None:
-    log = GapLog(sqlite_engine, encoder)  # type: ignore[arg-type]
-    asked = [
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
+) -> AsyncIterator[EventStore]:
+    """A migrated event store that keeps the gaps read model."""
+    if request.param == "sqlite":
+        store = EventStore.from_url(f"sqlite:///{tmp_path / 'gaps.db'}")
+        await store.migrate()
+        await register_gap_projection(store)
+        try:
+            yield store
+        finally:
+            await store.close()
+        return
+    async with scratch_schema(postgres_url, "test_gaps") as schema:
+        store = EventStore.from_url(postgres_url, schema=schema)
+        try:
+            await store.migrate()
+            await register_gap_projection(store)
+            yield store
+        finally:
+            await store.close()
+
+
+def asked(
+    question: str, reason: str = "no_answer", at: float = T0, language: str = "en"
+) -> KnowledgeGapNoted:
+    event = gap_event(question, language, reason, 0.3, tried="knowledge base: nothing retrieved")
+    return event.model_copy(update={"timestamp": at})
+
+
+async def clusters(store: EventStore) -> dict[str, tuple[str, int, datetime, datetime]]:
+    """Each cluster by key: its example, count, first and last asked."""
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(select(gap_clusters))).all()
+    return {r.key: (r.example, r.count, r.first_seen, r.last_seen) for r in rows}
+
+
+async def gap_rows(store: EventStore) -> list[tuple[object, ...]]:
+    """Each gap with its cluster's key (ids differ after a rebuild, keys do not)."""
+    query = select(
+        gaps.c.conversation_id,
+        gaps.c.seq,
+        gaps.c.question,
+        gaps.c.reason,
+        gaps.c.created_at,
+        gap_clusters.c.key,
+    ).join(gap_clusters, gap_clusters.c.id == gaps.c.cluster_id)
+    async with store.engine.connect() as conn:
+        return sorted(tuple(r) for r in (await conn.execute(query)).all())
+
+
+def test_paraphrases_sharing_their_content_words_share_a_key() -> None:
+    tattoo = {
+        gap_key(q)
+        for q in ("do you do tattoo removal?", "Can I get a tattoo removed?", "tattoo removal price")
+    }
+    assert tattoo == {"remov tattoo"}
+    assert gap_key("do you have a swimming pool?") == gap_key("is there a pool I can swim in?")
+    assert gap_key("do you do laser hair removal") != gap_key("do you do tattoo removal?")
+    assert gap_key("Czy macie karty podarunkowe?") == gap_key("karta podarunkowa")
+    assert gap_key("hi?") == "hi"  # nothing but fillers: the words themselves
+
+
+async def test_gaps_land_in_their_clusters_at_append_and_are_ranked(store: EventStore) -> None:
+    questions = [
         ("do you do tattoo removal?", "no_answer"),
         ("can I get a tattoo removed?", "no_answer"),
         ("tattoo removal price", "low_confidence"),
@@ -28,35 +101,124 @@ async def test_unanswered_questions_are_grouped_and_ranked_by_frequency(
         ("what's the wifi password", "no_answer"),
         ("do you do laser hair removal", "no_answer"),
     ]
-    for question, reason in asked:
-        await log.record(question, "en", reason, 0.3, "web:client")
-    report = await log.report()
-    assert report[0].count == 4
+    for i, (question, reason) in enumerate(questions):
+        await store.append(
+            f"widget:c{i % 3}",
+            [
+                UserUttered(text=question, timestamp=T0 + i),
+                asked(question, reason, T0 + i),
+                BotUttered(text="?"),
+            ],
+        )
+    assert (await clusters(store))["remov tattoo"][:2] == ("do you do tattoo removal?", 4)
+    report = await GapLog(store.engine).report(since=datetime.fromtimestamp(T0 - DAY, UTC))
+    assert report[0].count == 4 and report[0].total == 4
     assert report[0].question.lower() == "do you do tattoo removal?"
     assert report[0].reasons == {"no_answer": 2, "low_confidence": 1, "handoff": 1}
+    assert report[0].languages == {"en": 4}
+    assert report[0].first_asked == datetime.fromtimestamp(T0, UTC)
+    assert report[0].tried == ["knowledge base: nothing retrieved"]
     assert report[1].count == 2 and "pool" in report[1].question
     assert sorted(g.question for g in report[2:]) == [
         "do you do laser hair removal",
         "what's the wifi password",
     ]
-    assert sum(g.count for g in report) == len(asked)
+    assert sum(g.count for g in report) == len(questions)
 
 
-async def test_the_knowledge_base_logs_no_answers_but_not_confident_answers(
-    sqlite_engine: AsyncEngine, encoder: object, demo_store: ChromaKnowledgeStore
-) -> None:
-    kb = KnowledgeBase(demo_store, gaps=GapLog(sqlite_engine, encoder))  # type: ignore[arg-type]
-    await kb.ask("can you book me a taxi?", "en", on=date(2026, 12, 10), conversation_id="web:1")
-    await kb.ask("what happens if I'm 15 minutes late?", "en", on=date(2026, 12, 10), conversation_id="web:1")
-    await kb.record_handoff("I want to talk about my allergic reaction", "en", "web:2")
-    async with sqlite_engine.connect() as conn:
-        rows = (await conn.execute(select(gaps.c.question, gaps.c.reason).order_by(gaps.c.id))).all()
-    assert [tuple(r) for r in rows] == [
-        ("can you book me a taxi?", "no_answer"),
-        ("I want to talk about my allergic reaction", "handoff"),
+async def test_the_report_respects_both_ends_of_the_range(store: EventStore) -> None:
+    for day in range(10):  # one "parking" question a day, and "sauna" on days 3 and 4 only
+        batch = [asked("is parking free?", at=T0 + day * DAY)]
+        if day in (3, 4):
+            batch += [asked("sauna towels?", at=T0 + day * DAY + 60)] * 3
+        await store.append(f"widget:d{day}", batch)
+    log = GapLog(store.engine)
+    since, until = datetime.fromtimestamp(T0 + 3 * DAY, UTC), datetime.fromtimestamp(T0 + 5 * DAY, UTC)
+    report = await log.report(since=since, until=until)
+    assert [(g.question, g.count) for g in report] == [("sauna towels?", 6), ("is parking free?", 2)]
+    assert report[1].last_asked == datetime.fromtimestamp(T0 + 4 * DAY, UTC)  # not day 5: the end is excluded
+    assert report[1].total == 10  # the cluster's all-time count
+    everything = await log.report(since=datetime.fromtimestamp(T0, UTC), limit=1)
+    assert [(g.question, g.count) for g in everything] == [("is parking free?", 10)]
+
+
+async def test_a_rebuild_from_the_log_equals_the_incremental_read_model(store: EventStore) -> None:
+    rng = random.Random(7)
+    wordings = [
+        "do you do tattoo removal?",
+        "tattoo removal price",
+        "is there a pool?",
+        "do you have a swimming pool?",
+        "Czy macie karty podarunkowe?",
+        "чи є у вас парковка?",
+        "wifi password",
+    ]
+    ids = [f"widget:r{i}" for i in range(9)]
+    for _ in range(80):  # conversations interleaved in time: the rebuild replays them one by one
+        question = rng.choice(wordings)
+        event = asked(question, rng.choice(["no_answer", "low_confidence"]), T0 + rng.uniform(0, 20 * DAY))
+        await store.append(rng.choice(ids), [UserUttered(text=question, timestamp=event.timestamp), event])
+    live_clusters, live_rows = await clusters(store), await gap_rows(store)
+    assert len(live_rows) == 80 and sum(c[1] for c in live_clusters.values()) == 80
+    await store.rebuild_projections(["knowledge_gaps"])
+    assert await clusters(store) == live_clusters
+    assert await gap_rows(store) == live_rows
+
+
+async def test_erasing_a_client_removes_their_questions_and_examples(store: EventStore) -> None:
+    await store.append("whatsapp:anna", [asked("is parking free for Anna Nowak?", at=T0)])
+    await store.append("widget:other", [asked("is parking free?", at=T0 + 60)])
+    await store.append("whatsapp:anna", [asked("do you sell gift cards?", at=T0 + 120)])
+    before = await clusters(store)
+    assert before[gap_key("is parking free?")][0] == "is parking free?"  # Anna's has her name in its key
+    subject = DataSubject(conversation_ids=frozenset({"whatsapp:anna"}), names=frozenset({"Anna Nowak"}))
+    async with store.engine.begin() as conn:
+        removed = await GapEraser().erase(subject, Run(conn=conn, now=datetime.now(UTC)))
+    assert removed == 2
+    after = await clusters(store)
+    assert set(after) == {gap_key("is parking free?")}  # the gift cards cluster was Anna's alone
+    assert after[gap_key("is parking free?")][:2] == ("is parking free?", 1)
+    report = await GapLog(store.engine).report(since=datetime.fromtimestamp(T0 - DAY, UTC))
+    assert [(g.question, g.count, g.examples) for g in report] == [
+        ("is parking free?", 1, ["is parking free?"])
     ]
 
 
-async def test_unknown_reason_is_refused(sqlite_engine: AsyncEngine, encoder: object) -> None:
+async def test_erase_gives_a_shared_cluster_an_example_that_is_not_the_clients(store: EventStore) -> None:
+    await store.append("whatsapp:anna", [asked("Do you do tattoo removal?", at=T0)])  # the earliest
+    await store.append("widget:other", [asked("tattoo removal price", at=T0 + 60)])
+    key = gap_key("tattoo removal price")
+    assert (await clusters(store))[key][:2] == ("Do you do tattoo removal?", 2)
+    subject = DataSubject(conversation_ids=frozenset({"whatsapp:anna"}))
+    async with store.engine.begin() as conn:
+        await GapEraser().erase(subject, Run(conn=conn, now=datetime.now(UTC)))
+    example, count, first, _ = (await clusters(store))[key]
+    assert (example, count, first) == ("tattoo removal price", 1, datetime.fromtimestamp(T0 + 60, UTC))
+
+
+async def test_the_knowledge_base_notes_no_answers_but_not_confident_answers(
+    demo_store: ChromaKnowledgeStore,
+) -> None:
+    kb = KnowledgeBase(demo_store)
+    taxi = await kb.ask("can you book me a taxi?", "en", on=date(2026, 12, 10))
+    late = await kb.ask("what happens if I'm 15 minutes late?", "en", on=date(2026, 12, 10))
+    tried = await kb.ask("can you book me a taxi?", "en", on=date(2026, 12, 10), record_gaps=False)
+    assert (
+        taxi.gap is not None and taxi.gap.reason == "no_answer" and "knowledge base" in (taxi.gap.tried or "")
+    )
+    assert late.answered and late.gap is None
+    assert tried.gap is None  # an editor's or agent's try is not a client's gap
+
+
+def test_unknown_reason_is_refused() -> None:
     with pytest.raises(ValueError, match="reason"):
-        await GapLog(sqlite_engine, encoder).record("q", "en", "bored")  # type: ignore[arg-type]
+        gap_event("q", "en", "bored")
+
+
+def test_concierge_projections_rebuild_knows_the_gaps_read_model() -> None:
+    from typer.testing import CliRunner
+
+    from handoff.projections_cli import projections_app
+
+    listed = CliRunner().invoke(projections_app, ["list"])
+    assert listed.exit_code == 0 and "knowledge_gaps: follows knowledge_gap" in listed.stdout

@@ -1,4 +1,5 @@
-"""Revision 0002_knowledge builds exactly the tables ``knowledge.tables`` describes, and goes back down."""
+"""The revisions (0002_knowledge, 0012, 0016) build exactly the tables ``knowledge.tables``
+describes, and go back down."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from knowledge.tables import metadata
 
-KB_TABLES = {"kb_articles", "kb_article_versions", "kb_gaps"}
+KB_TABLES = {"kb_articles", "kb_article_versions", "kb_gaps", "kb_gap_clusters", "kb_golden_questions"}
 
 
 def drift(connection: Connection) -> list[object]:

@@ -8,14 +8,12 @@ import datetime as dt
 import io
 
 from fastapi import FastAPI
-from sqlalchemy import update
 
 from bot.events import BotUttered, HandoffRequested, HandoffStatusChanged, UserUttered
 from console.security.models import Role
 from console.security.platform import ConsolePlatform
 from handoff.projections import register_handoff_projections
-from knowledge.gaps import GapLog
-from knowledge.tables import gaps
+from knowledge.gaps import GapLog, gap_event, register_gap_projection
 from tests.console.conftest import client_for, sign_in
 
 DAY = dt.date(2026, 4, 10)
@@ -109,16 +107,13 @@ async def test_the_report_as_csv_and_its_drill_down(
         assert wrong.status_code == 422
 
 
-async def test_gaps_respect_both_ends_of_the_range(platform: ConsolePlatform, kb_encoder: object) -> None:
-    log = GapLog(platform.store.engine, kb_encoder)  # type: ignore[arg-type]
+async def test_gaps_respect_both_ends_of_the_range(platform: ConsolePlatform) -> None:
+    await register_gap_projection(platform.store)
     for question, day in [("do you do tattoo removal?", 9), ("is there a pool?", 10), ("wifi password?", 12)]:
-        await log.record(question, "en", "no_answer", 0.2, "widget:x")
-        async with platform.store.engine.begin() as conn:
-            await conn.execute(
-                update(gaps)
-                .where(gaps.c.question == question)
-                .values(created_at=dt.datetime(2026, 4, day, 12, tzinfo=dt.UTC))
-            )
+        at = dt.datetime(2026, 4, day, 12, tzinfo=dt.UTC).timestamp()
+        event = gap_event(question, "en", "no_answer", 0.2).model_copy(update={"timestamp": at})
+        await platform.store.append("widget:x", [event])
+    log = GapLog(platform.store.engine)
     found = await log.report(
         since=dt.datetime(2026, 4, 10, tzinfo=dt.UTC), until=dt.datetime(2026, 4, 11, tzinfo=dt.UTC)
     )
