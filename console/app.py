@@ -43,6 +43,7 @@ from console.security.platform import ConsolePlatform
 from console.services.analytics.scheduled import start_app_reports
 from console.services.automation import start_automation
 from console.services.operations import TurnMetrics
+from console.services.proactive import start_app_proactive
 from privacy.logs import install as install_log_redaction
 from privacy.scheduler import start_retention
 
@@ -166,6 +167,9 @@ def create_app(
         retention = start_retention(settings, built.engine.store.engine) if built is not None else None
         reports = start_app_reports(settings, built, credentials) if built is not None else None
         automation = start_automation(settings, built, credentials) if built is not None else None
+        proactive = (  # reminders, greetings: sent first, once across processes
+            start_app_proactive(settings, built, adapters, app.state.outbox) if built is not None else None
+        )
         try:
             await app.state.console.start()  # console accounts; demo users in demo mode
             yield
@@ -178,6 +182,8 @@ def create_app(
                 await reports.stop()
             if automation is not None:
                 await automation.stop()
+            if proactive is not None:
+                await proactive.stop()
             await app.state.console.close()
             await close_workspace(app)  # the agent workspace's live poller
             for adapter in adapters.values():

@@ -17,8 +17,18 @@ import itertools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("bot", "actions", "knowledge", "handoff", "automation", "console", "privacy", "concierge")
-ABOVE_BOT = {"actions", "knowledge", "handoff", "automation", "console", "privacy", "concierge"}
+PACKAGES = (
+    "bot",
+    "actions",
+    "knowledge",
+    "handoff",
+    "automation",
+    "proactive",
+    "console",
+    "privacy",
+    "concierge",
+)
+ABOVE_BOT = {"actions", "knowledge", "handoff", "automation", "proactive", "console", "privacy", "concierge"}
 
 # Edges left out of the cycle check on purpose, each with its reason (a known debt, not a
 # way to make the test pass; a new edge fails until someone decides about it here). None

@@ -34,6 +34,7 @@ METADATA_SOURCES = (
     "bot.channels.tables:METADATA",
     "console.tables:METADATA",
     "automation.tables:METADATA",
+    "proactive.tables:METADATA",
     "console.services.analytics.tables:METADATA",
 )
 
