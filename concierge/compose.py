@@ -195,6 +195,7 @@ async def build_knowledge(
     """
     from bot.nlu.embeddings import SentenceEncoder
     from bot.nlu.language import LanguageDetector
+    from knowledge.gaps import register_gap_projection
     from knowledge.markdown import load_articles
     from knowledge.settings import KnowledgeSettings, build_knowledge
 
@@ -202,6 +203,7 @@ async def build_knowledge(
     articles_dir = project_dir / kb_settings.articles_dir
     if not articles_dir.is_dir() or KNOWLEDGE_ACTION not in domain.actions:
         return None
+    await register_gap_projection(store)  # the knowledge action's gap events, clustered
     encoder = await asyncio.to_thread(SentenceEncoder)
     services = await build_knowledge(
         kb_settings,
