@@ -4,8 +4,9 @@ Order matters: files are found through the events that name them, so the attachm
 eraser runs before the conversation eraser deletes those events; read models keyed by
 conversation or client go before the rows they may reference; profiles go last.
 See :func:`default_erasers` and docs/security.md ("Personal data map"). The demo actions'
-bookings (:mod:`privacy.erasers.bookings`) live in a database of their own and are added by
-:meth:`privacy.service.PrivacyService.for_settings`.
+bookings (:mod:`privacy.erasers.bookings`) live in a database of their own: they are one of
+the service's ``other_stores`` (:meth:`privacy.service.PrivacyService.for_settings`), a part
+of each erase request done after the main database's (privacy/erasures.py).
 """
 
 from __future__ import annotations

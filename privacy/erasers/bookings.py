@@ -3,8 +3,10 @@
 A booking keeps the name the client gave and the conversation's sender id (a phone
 number on WhatsApp). The table lives where ``CONCIERGE_BOOKINGS_URL`` points (like an
 external booking system the bot's actions call), so it cannot join the erase's
-transaction: its rows are deleted in a transaction of their own, right after the main
-one's work was done (a dry run only counts them). Bookings have no TTL here: the salon
+transaction: its rows are deleted in a transaction of their own, as a part of the erase
+request recorded in the main database (privacy/erasures.py), resumed by the retention job
+if this database fails; a retention run deletes expired conversations' bookings before its
+own commit (a dry run only counts them). Bookings have no TTL here: the salon
 keeps its appointment book.
 """
 

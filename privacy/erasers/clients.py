@@ -4,8 +4,10 @@ A profile (name, birthday, membership, preferences), every identity (phone, e-ma
 social ids), every visit (what was done, where, for how much) and every internal note
 are the client's. Erase deletes them for the client and every profile merged into it;
 a note on another profile that names the client (e.g. "merged with client ... (name)")
-is scrubbed. Profiles have no TTL of their own: the salon system owns them, and an
-admin erases one on request.
+is scrubbed. A profile's time to live (``profiles_days`` per tier, from the client's last
+activity) is not this eraser's to apply row by row: a stale profile takes everything about
+the client with it, so the retention run erases it as an erase request
+(:func:`privacy.retention.stale_profiles`, :meth:`privacy.service.PrivacyService.finish_erasure`).
 """
 
 from __future__ import annotations
@@ -71,5 +73,5 @@ class ClientEraser:
         return removed
 
     async def expire(self, retention: RetentionConfig, run: Run) -> int:
-        """Profiles have no TTL (see the module docstring)."""
+        """Nothing row by row: stale profiles are erased whole (see the module docstring)."""
         return 0
