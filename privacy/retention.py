@@ -115,55 +115,94 @@ async def stale_profiles(
     conn: AsyncConnection, retention: RetentionConfig, tiers: TierConfig, now: datetime
 ) -> list[DataSubject]:
     """The clients (with the profiles merged into them) whose last activity is older than
-    their tier's profile TTL, as erase subjects."""
+    their tier's profile TTL, as erase subjects.
+
+    Only profiles not updated within the shortest TTL are looked at; their last activity is
+    read in a few grouped queries (updates, visits, notes, and conversations recognised as
+    theirs: the ``client_id`` slot), so a run costs the same for a client who chats every day
+    as for one gone quiet; a subject is resolved only for a profile that is stale.
+    """
     ttls = [d for d in retention.profiles_days.values() if d]
     if not ttls:
         return []
     oldest_allowed = now - timedelta(days=min(ttls))
-    # a profile updated within the shortest TTL is active: only older ones are looked at closer
-    candidates = (
-        await conn.execute(
-            select(clients.c.id)
-            .where(clients.c.merged_into.is_(None), clients.c.updated_at < oldest_allowed)
-            .order_by(clients.c.id)
-        )
-    ).all()
+    candidates = list(
+        (
+            await conn.execute(
+                select(clients.c.id)
+                .where(clients.c.merged_into.is_(None), clients.c.updated_at < oldest_allowed)
+                .order_by(clients.c.id)
+            )
+        ).scalars()
+    )
+    if not candidates:
+        return []
+    families = await _families(conn, candidates)
+    last = await _last_activity(conn, [member for family in families.values() for member in family])
     stale: list[DataSubject] = []
-    for (client_id,) in candidates:
+    for client_id in candidates:
+        moments = [last[m] for m in families[client_id] if m in last]
+        if moments and max(moments) >= oldest_allowed:
+            continue
         tier = (await load_profile(conn, client_id, now.date(), tiers)).tier
         days = retention.profile_days(tier)
-        if days is None:
+        if days is None or (moments and max(moments) >= now - timedelta(days=days)):
             continue
-        subject = await resolve_subject(conn, client_id)
-        if await _last_activity(conn, subject) < now - timedelta(days=days):
-            stale.append(subject)
+        stale.append(await resolve_subject(conn, client_id))
     return stale
 
 
-async def _last_activity(conn: AsyncConnection, subject: DataSubject) -> datetime:
-    """The latest update, visit, note or conversation activity of the subject's profiles."""
-    family = sorted(subject.client_ids)
-    moments: list[datetime] = []
-    for query in (
-        select(func.max(clients.c.updated_at)).where(clients.c.id.in_(family)),
-        select(func.max(client_notes.c.created_at)).where(client_notes.c.client_id.in_(family)),
-    ):
-        moment = (await conn.execute(query)).scalar_one_or_none()
-        if moment is not None:
-            moments.append(moment)
-    visited = (
+async def _families(conn: AsyncConnection, survivors: list[str]) -> dict[str, set[str]]:
+    """Each of ``survivors`` with every profile merged into it (directly or through others)."""
+    merged = (
         await conn.execute(
-            select(func.max(client_visits.c.visited_on)).where(client_visits.c.client_id.in_(family))
+            select(clients.c.id, clients.c.merged_into).where(clients.c.merged_into.is_not(None))
         )
-    ).scalar_one_or_none()
-    if visited is not None:
-        moments.append(datetime(visited.year, visited.month, visited.day, tzinfo=UTC))
-    for chunk in chunked(subject.conversation_ids):
-        moment = (
-            await conn.execute(
-                select(func.max(conversations.c.updated_at)).where(conversations.c.id.in_(chunk))
-            )
-        ).scalar_one_or_none()
-        if moment is not None:
-            moments.append(moment)
-    return max(moments)
+    ).all()
+    children: dict[str, list[str]] = {}
+    for row in merged:
+        children.setdefault(row.merged_into, []).append(row.id)
+    families: dict[str, set[str]] = {}
+    for survivor in survivors:
+        family, frontier = {survivor}, [survivor]
+        while frontier:
+            found = [c for parent in frontier for c in children.get(parent, ()) if c not in family]
+            family.update(found)
+            frontier = found
+        families[survivor] = family
+    return families
+
+
+async def _last_activity(conn: AsyncConnection, client_ids: list[str]) -> dict[str, datetime]:
+    """The latest update, visit, note or recognised conversation's activity of each client."""
+    last: dict[str, datetime] = {}
+
+    def seen(client_id: str, moment: datetime | None) -> None:
+        if moment is not None and (client_id not in last or moment > last[client_id]):
+            last[client_id] = moment
+
+    slot_name = events.c.data["name"].as_string()
+    slot_value = events.c.data["value"].as_string()
+    for chunk in chunked(client_ids):
+        queries = (
+            select(clients.c.id, clients.c.updated_at).where(clients.c.id.in_(chunk)),
+            select(client_notes.c.client_id, func.max(client_notes.c.created_at))
+            .where(client_notes.c.client_id.in_(chunk))
+            .group_by(client_notes.c.client_id),
+            select(slot_value, func.max(conversations.c.updated_at))
+            .select_from(events.join(conversations, conversations.c.id == events.c.conversation_id))
+            .where(events.c.type == "slot", slot_name == CLIENT_SLOT, slot_value.in_(chunk))
+            .group_by(slot_value),
+        )
+        for query in queries:
+            for key, moment in await conn.execute(query):
+                seen(key, moment)
+        visits = (
+            select(client_visits.c.client_id, func.max(client_visits.c.visited_on))
+            .where(client_visits.c.client_id.in_(chunk))
+            .group_by(client_visits.c.client_id)
+        )
+        for key, day in await conn.execute(visits):
+            if day is not None:
+                seen(key, datetime(day.year, day.month, day.day, tzinfo=UTC))
+    return last

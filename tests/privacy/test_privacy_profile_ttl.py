@@ -1,7 +1,7 @@
 """Client profiles have a time to live per tier, from the client's last activity: the retention
 job erases a stale profile through the same erasers as an erase request (0 traces in any
-table, the bookings database or the files), and keeps a recent one and a VIP within the
-VIP's longer TTL; on SQLite and PostgreSQL."""
+table, the bookings database or the files), and keeps a recent one, a VIP within the VIP's
+longer TTL and a client whose profile is old but who wrote today; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ from tests.privacy.test_privacy_erase import every_row_text, file_hits, hits
 NOW = datetime.now(UTC)
 
 
-async def last_active(store: EventStore, person: Person, days: int) -> None:
-    """Make everything of ``person`` (profile, visits, notes, conversations) ``days`` old."""
+async def last_active(store: EventStore, person: Person, days: int, *, chats: bool = True) -> None:
+    """Make everything of ``person`` (profile, visits, notes and, with ``chats``, their
+    conversations) ``days`` old."""
     then = NOW - timedelta(days=days)
     async with store.engine.begin() as conn:
         family = [
@@ -43,6 +44,8 @@ async def last_active(store: EventStore, person: Person, days: int) -> None:
         await conn.execute(
             update(client_notes).where(client_notes.c.client_id.in_(family)).values(created_at=then)
         )
+        if not chats:
+            return
         opaque = [c for c in person.conversations if not c.startswith("whatsapp:+")]
         on_file = select(channel_addresses.c.conversation_id).where(
             channel_addresses.c.conversation_id.in_(opaque)
@@ -68,11 +71,16 @@ async def test_a_stale_profile_is_erased_a_recent_one_and_a_vip_within_ttl_are_k
         store, files, phone="603 456 789", email="vera.v@example.net", first="Veronika",
         last="Wojciechowska", handle="vera_v", numeric="555000333", bookings_url=bookings_db,
     )  # fmt: skip
+    chatty = await seed_person(
+        store, files, phone="604 567 890", email="cyra.c@example.net", first="Cyrana",
+        last="Chmielewska", handle="cyra_c", numeric="555000444",
+    )  # fmt: skip
     async with store.engine.begin() as conn:
         await conn.execute(update(clients).where(clients.c.id == vip.client_id).values(tier_override="VIP"))
     # 800 days: past Standard's 730, within VIP's 1095 (conversations too: theirs expire with them)
     await last_active(store, stale, 800)
     await last_active(store, vip, 800)
+    await last_active(store, chatty, 800, chats=False)  # her profile is old, she wrote today
     config = PrivacyConfig(
         retention=RetentionConfig(
             conversations_days={"VIP": 1095, "Premium": 730, "Standard": 730},
@@ -106,12 +114,13 @@ async def test_a_stale_profile_is_erased_a_recent_one_and_a_vip_within_ttl_are_k
     # the recent client and the VIP are untouched
     assert sorted(hits(after, recent)) == sorted(hits(before, recent))
     assert sorted(hits(after, vip)) == sorted(hits(before, vip))
+    assert sorted(hits(after, chatty)) == sorted(hits(before, chatty))
     async with store.engine.connect() as conn:
         left = set(
             (await conn.execute(select(clients.c.id).where(clients.c.merged_into.is_(None)))).scalars()
         )
         requests = (await conn.execute(select(erasures))).all()
-    assert left == {recent.client_id, vip.client_id}
+    assert left == {recent.client_id, vip.client_id, chatty.client_id}
     # done like an erase request: recorded, finished, its working data cleared
     assert [(r.actor, r.target, r.status, r.pending, r.work) for r in requests] == [
         ("system", f"client:{stale.client_id}", "done", [], None)
