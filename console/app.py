@@ -243,6 +243,7 @@ def _include_console_routes(app: FastAPI) -> None:
         media,
         metrics,
         privacy,
+        proactive,
         users,
         workspace,
     )
@@ -259,3 +260,4 @@ def _include_console_routes(app: FastAPI) -> None:
     app.include_router(privacy.router())
     app.include_router(metrics.router())
     app.include_router(automation.router())
+    app.include_router(proactive.router())

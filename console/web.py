@@ -44,6 +44,7 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("workspace", "Workspace", "/console/workspace", WORKSPACE_ROLES),
     NavItem("clients", "Clients", "/console/clients", CLIENT_READ_ROLES),
+    NavItem("proactive", "Outreach", "/console/proactive", WORKSPACE_ROLES),
     NavItem("knowledge", "Knowledge", "/console/knowledge", KNOWLEDGE_READ_ROLES),
     NavItem("analytics", "Analytics", "/console/analytics", ANALYTICS_ROLES),
     NavItem("users", "Users", "/console/users", ADMIN_ROLES),

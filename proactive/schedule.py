@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.audit import write_entry
 from bot.events import BotUttered, ReminderCancelled, ReminderScheduled, UserUttered
 from bot.store.event_store import StoredEvent
 from proactive.config import ProactiveConfig
@@ -225,13 +226,15 @@ class Approvals:
         self.engine = engine
 
     async def waiting(self, limit: int = 200) -> list[dict[str, Any]]:
-        """Rows awaiting approval, soonest first (no message text: kind, due time, conversation)."""
+        """Rows awaiting approval, soonest first (kind, conversation, client, due time, language, params)."""
         columns = [
             proactive_messages.c.id,
             proactive_messages.c.kind,
             proactive_messages.c.conversation_id,
             proactive_messages.c.client_id,
             proactive_messages.c.due_at,
+            proactive_messages.c.language,
+            proactive_messages.c.params,
         ]
         stmt = (
             select(*columns)
@@ -242,19 +245,30 @@ class Approvals:
         async with self.engine.connect() as conn:
             return [dict(r._mapping) for r in await conn.execute(stmt)]
 
-    async def decide(self, row_id: int, approve: bool, by: str, now: datetime | None = None) -> bool:
-        """Approve or reject a waiting row; False when it is not waiting (decided already)."""
+    async def decide(
+        self, row_id: int, approve: bool, by: str, role: str | None = None, now: datetime | None = None
+    ) -> dict[str, Any] | None:
+        """Approve (``scheduled``) or reject (``cancelled``) a waiting row, with its audit entry
+        (``proactive.approve`` / ``proactive.reject`` on the conversation) in the same
+        transaction; None when it is not waiting (decided already, or no such row)."""
         now = now or datetime.now(UTC)
         values: dict[str, Any] = {"decided_by": by[:255], "updated_at": now}
-        values.update(state="scheduled") if approve else values.update(
-            state="cancelled", reason="rejected by an agent"
-        )
+        if approve:
+            values["state"] = "scheduled"
+        else:
+            values.update(state="cancelled", reason="rejected by an agent")
+        waiting = and_(proactive_messages.c.id == row_id, proactive_messages.c.state == "awaiting_approval")
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 update(proactive_messages)
-                .where(
-                    and_(proactive_messages.c.id == row_id, proactive_messages.c.state == "awaiting_approval")
-                )
+                .where(waiting)
                 .values(**values)
+                .returning(proactive_messages.c.kind, proactive_messages.c.conversation_id)
             )
-        return result.rowcount == 1
+            decided = result.first()
+            if decided is None:
+                return None
+            action = "proactive.approve" if approve else "proactive.reject"
+            detail = {"id": row_id, "kind": decided.kind}
+            await write_entry(conn, now, by, role, action, f"conversation:{decided.conversation_id}", detail)
+        return {"id": row_id, "kind": decided.kind, "state": values["state"]}

@@ -79,6 +79,11 @@ EXPECTED: dict[tuple[str, str], str | tuple[Role, ...]] = {
     ("GET", "/api/automation/versions"): MANAGERS,
     ("POST", "/api/automation/dry-run"): MANAGERS,
     ("GET", "/api/automation/firings"): MANAGERS,
+    # ---- proactive outreach awaiting approval (agents, managers, admins) ------------------------
+    ("GET", "/console/proactive"): WORKSPACE,
+    ("GET", "/api/proactive/approvals"): WORKSPACE,
+    ("POST", "/api/proactive/approvals/{row_id}/approve"): WORKSPACE,
+    ("POST", "/api/proactive/approvals/{row_id}/reject"): WORKSPACE,
     # ---- knowledge editor ---------------------------------------------------------------------
     ("GET", "/api/knowledge/articles"): KB_READ,
     ("POST", "/api/knowledge/articles"): KB_WRITE,
@@ -158,6 +163,7 @@ PATH_PARAMS: dict[str, str] = {
     "token_id": "1",
     "table": "tier",
     "subscription_id": "1",
+    "row_id": "1",
 }
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}

@@ -15,6 +15,7 @@ from sqlalchemy import insert, select
 from actions.base import event_from_wire
 from actions.bookings import Booking
 from actions.mariia import ActionBookAppointment
+from bot.audit import audit
 from bot.channels.outbox_projection import OutboxProjector
 from bot.events import BotUttered, SlotSet, UserUttered
 from bot.store import EventStore
@@ -266,8 +267,9 @@ async def test_a_vip_birthday_greeting_waits_for_an_agents_approval_then_goes_ou
         approvals = Approvals(store.engine)
         waiting = await approvals.waiting()
         assert [(w["kind"], w["client_id"]) for w in waiting] == [("birthday", "c-vip")]
-        assert await approvals.decide(waiting[0]["id"], approve=True, by="agent-ola") is True
-        assert await approvals.decide(waiting[0]["id"], approve=False, by="agent-ola") is False  # decided
+        decided = await approvals.decide(waiting[0]["id"], approve=True, by="agent-ola", role="agent")
+        assert decided == {"id": waiting[0]["id"], "kind": "birthday", "state": "scheduled"}
+        assert await approvals.decide(waiting[0]["id"], approve=False, by="agent-ola") is None  # decided
         assert await proactive.run_round() == 1
         await wa.outbox.drain(within=30)
         sent = wa.meta.delivered
@@ -275,4 +277,10 @@ async def test_a_vip_birthday_greeting_waits_for_an_agents_approval_then_goes_ou
         assert all("urodzin" in m["text"]["body"] for m in sent)  # the client's language
         vip_lines = await proactive_lines(store, conversations["c-vip"])
         assert [line.metadata["proactive"] for line in vip_lines] == ["birthday"]
-        assert (await rows(store))[0]["decided_by"] in ("agent-ola", None)
+        vip = next(r for r in await rows(store) if r["client_id"] == "c-vip")
+        assert (vip["state"], vip["decided_by"]) == ("sent", "agent-ola")
+        async with store.engine.connect() as conn:
+            entries = (await conn.execute(select(audit.c.actor, audit.c.action, audit.c.target))).all()
+        assert [tuple(e) for e in entries] == [
+            ("agent-ola", "proactive.approve", f"conversation:{conversations['c-vip']}")
+        ]

@@ -11,10 +11,10 @@ from console.security.platform import ConsolePlatform
 from tests.console.conftest import client_for, sign_in
 
 SECTIONS = {
-    "agent": ["Workspace", "Clients", "Knowledge"],
+    "agent": ["Workspace", "Clients", "Outreach", "Knowledge"],
     "editor": ["Knowledge"],
-    "manager": ["Workspace", "Clients", "Knowledge", "Analytics", "Automation", "Audit"],
-    "admin": ["Workspace", "Clients", "Knowledge", "Analytics", "Users", "Automation", "Audit"],
+    "manager": ["Workspace", "Clients", "Outreach", "Knowledge", "Analytics", "Automation", "Audit"],
+    "admin": ["Workspace", "Clients", "Outreach", "Knowledge", "Analytics", "Users", "Automation", "Audit"],
 }
 
 
