@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Protocol, get_args, runtime_checkable
 
@@ -150,8 +151,18 @@ class ReminderScheduled(_Event):
     intent: str
     entities: dict[str, Any] | list[dict[str, Any]] | None = None
     date_time: str
-    name: str | None = None
+    name: str | None = Field(default=None, max_length=200)
     kill_on_user_msg: bool = True
+
+    @field_validator("date_time")
+    @classmethod
+    def _iso(cls, value: str) -> str:
+        # refused here (the action's answer is a BadPayload), not inside the append's transaction
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"date_time must be an ISO 8601 date and time, not {value[:40]!r}") from None
+        return value
 
 
 class ReminderCancelled(_Event):
