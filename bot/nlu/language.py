@@ -3,10 +3,11 @@
 Only the configured languages are candidates (``config.language`` + ``config.languages``),
 so a Polish client is never told they wrote Slovak. The script narrows them first (a
 Cyrillic message is not English); letters only one language has decide next (і/ї/є for
-Ukrainian, ы/э/ъ/ё for Russian, ą/ę/ł... for Polish), since py3langid's character
-n-grams confuse Russian and Ukrainian on chat-length messages; then py3langid ranks what
-is left. A message too short or too uncertain keeps the bot's main language, which is
-what the client most likely speaks when they type "ok".
+Ukrainian, ы/э/ъ/ё for Russian, ą/ę/ł... for Polish), then frequent words only one of
+Russian and Ukrainian has ("меня", "мене"), since py3langid's character n-grams confuse
+the two on chat-length messages; then py3langid ranks what is left. A message too short
+or too uncertain keeps the bot's main language, which is what the client most likely
+speaks when they type "ok".
 """
 
 from __future__ import annotations
@@ -21,6 +22,19 @@ _MARKERS: dict[str, re.Pattern[str]] = {
     "pl": re.compile(r"[ąćęłńśźżĄĆĘŁŃŚŹŻ]"),
     "be": re.compile(r"[ўЎ]"),
 }
+# Frequent words only one of Russian and Ukrainian has, for messages too short for
+# py3langid ("меня зовут ..." is uk at 0.73 to it; "меня" is Russian, "мене" Ukrainian).
+# Words with a marker letter (мені, скільки) are decided by the letter already.
+_MARKER_WORDS: dict[str, frozenset[str]] = {
+    "ru": frozenset(
+        "меня тебя себя что это как когда где зовут пожалуйста спасибо нет можно хорошо сейчас "
+        "очень только нужно или мне вас нас записаться здравствуйте".split()
+    ),
+    "uk": frozenset(
+        "мене тебе що це як коли де звати звуть будь ласка дякую можна добре зараз дуже або чи".split()
+    ),
+}
+_WORDS = re.compile(r"[^\W\d_]+(?:['ʼ’][^\W\d_]+)?")
 _LETTER = re.compile(r"[^\W\d_]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _LATIN = re.compile(r"[a-zA-Z\u00c0-\u024f]")
@@ -54,6 +68,9 @@ class LanguageDetector:
         marked = [lang for lang in candidates if lang in _MARKERS and _MARKERS[lang].search(text)]
         if len(marked) == 1:
             return marked[0]
+        by_words = self._by_words(text, marked or candidates)
+        if by_words is not None:
+            return by_words
         ranked = [(lang, p) for lang, p in self._rank(text) if lang in (marked or candidates)]
         total = sum(p for _, p in ranked)
         if ranked and total > 0 and ranked[0][1] / total >= MIN_PROBABILITY:
@@ -66,6 +83,22 @@ class LanguageDetector:
         # "добрий день" is uk 0.54 / ru 0.46): the likelier of them, never the main
         # language of another script, which the client certainly did not write in.
         return ranked[0][0]
+
+    @staticmethod
+    def _by_words(text: str, candidates: list[str]) -> str | None:
+        """The one candidate with more of its own words (:data:`_MARKER_WORDS`) than any other."""
+        words = [w.lower() for w in _WORDS.findall(text)]
+        counts = sorted(
+            (
+                (sum(w in _MARKER_WORDS[lang] for w in words), lang)
+                for lang in candidates
+                if lang in _MARKER_WORDS
+            ),
+            reverse=True,
+        )
+        if counts and counts[0][0] > 0 and (len(counts) == 1 or counts[0][0] > counts[1][0]):
+            return counts[0][1]
+        return None
 
     def _rank(self, text: str) -> list[tuple[str, float]]:
         ranked = self._load().rank(text)  # type: ignore[attr-defined]

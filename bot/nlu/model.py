@@ -15,6 +15,7 @@ from bot.nlu.entities import CRFEntityExtractor
 from bot.nlu.featurizers import Featurizer
 from bot.nlu.patterns import PatternSet
 from bot.nlu.spec import PipelineSpec
+from bot.nlu.vocabulary import Vocabulary
 from bot.training_data import NLUData
 
 
@@ -36,6 +37,10 @@ class TrainedNLU:
     known_entities: list[str] | None  # None: no domain, so payload entities are not checked
     responses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     train_seconds: float = 0.0
+    # The classifier's training words with the annotated names taken out, lower-cased: a
+    # capitalised word outside them may be a name (bot.nlu.entities.names). None in models
+    # saved before it existed and in bots without a client_name entity.
+    known_words: Vocabulary | None = None
 
     @classmethod
     def build(

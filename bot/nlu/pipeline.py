@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -36,7 +37,7 @@ from bot.nlu.entities import (
     resolve_overlaps,
 )
 from bot.nlu.entities.names import ENTITY as NAME_ENTITY
-from bot.nlu.entities.names import NameExtractor
+from bot.nlu.entities.names import PLACEHOLDER, NameExtractor, without
 from bot.nlu.featurizers import Featurizer, patterns_for
 from bot.nlu.language import LanguageDetector
 from bot.nlu.model import TrainedNLU
@@ -44,13 +45,24 @@ from bot.nlu.patterns import PatternSet
 from bot.nlu.payload import parse_payload, selector_output
 from bot.nlu.spec import PipelineSpec
 from bot.nlu.tokenizer import Tokenizer
-from bot.training_data import NLUData
+from bot.nlu.vocabulary import Vocabulary
+from bot.training_data import NLUData, NLUExample
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float], None]
 FORMAT_VERSION = 1
 _WARM_UP = {"en": "tomorrow at 3pm", "pl": "jutro o 15:00", "uk": "завтра о 15:00", "ru": "завтра в 15:00"}
+_LETTERS = re.compile(r"[^\W\d_]+")
+# the words of "anna.kowalska@example.com" are no vocabulary: Anna stays a name
+_ADDRESS = re.compile(r"@|://|www\.")
+MIN_LANGUAGE_LETTERS = 4  # a message of fewer letters once names are out is judged with them
+
+
+def _without_names(example: NLUExample) -> str:
+    """The example's text with its annotated ``client_name`` values cut out."""
+    spans = [(e.start, e.end) for e in example.entities if e.entity == NAME_ENTITY]
+    return without(example.text, spans, PLACEHOLDER)
 
 
 def make_encoder(kind: str, shared: TextEncoder | None = None) -> TextEncoder | None:
@@ -85,8 +97,9 @@ class NLUPipeline:
         )
         self._synonyms = EntitySynonymMapper(model.synonyms) if spec.synonyms else None
         # a bot whose data or domain knows the client_name entity gets names recognised
-        # beyond the CRF's annotations (bot.nlu.entities.names)
-        self._names = NameExtractor() if NAME_ENTITY in model.entity_names else None
+        # beyond the CRF's annotations, and kept out of what the classifier and the
+        # language detector read (bot.nlu.entities.names)
+        self._names = NameExtractor(model.known_words) if NAME_ENTITY in model.entity_names else None
         # Load the lazy parts now (spaCy rules, dateparser locales, the language model), not on
         # a client's first message.
         self.languages.detect("warming up the language detector")
@@ -117,7 +130,9 @@ class NLUPipeline:
         spec = PipelineSpec.from_config(config)
         report("nlu: loading the sentence encoder", 0.0)
         encoder = make_encoder(spec.classifier.embeddings, encoder)
-        texts = [e.text for e in data.examples]
+        # The classifier reads a placeholder for every annotated name, as it does for the
+        # names parsing finds: which name is given says nothing about the intent.
+        texts = [_without_names(e) for e in data.examples]
         patterns = PatternSet.from_data(data)
         matches = patterns_for(texts, patterns)
         report("nlu: featurizing", 0.1)
@@ -151,7 +166,9 @@ class NLUPipeline:
             crf.train(
                 [
                     (e.text, tokenizer.tokenize(e.text, e.language or spec.language), m, e.entities)
-                    for e, m in zip(data.examples, matches, strict=True)
+                    for e, m in zip(
+                        data.examples, patterns_for([e.text for e in data.examples], patterns), strict=True
+                    )
                 ]
             )
             if not crf.trained:
@@ -159,6 +176,17 @@ class NLUPipeline:
         model = TrainedNLU.build(
             spec, data, domain, featurizer, patterns, intents, selector, crf, time.perf_counter() - started
         )
+        if NAME_ENTITY in model.entity_names:
+            model.known_words = Vocabulary(
+                {
+                    w.lower()
+                    for t in texts
+                    for token in t.split()
+                    if not _ADDRESS.search(token)
+                    for w in _LETTERS.findall(token)
+                }
+                - {PLACEHOLDER.lower()}
+            )
         report("nlu: done", 1.0)
         log.info("NLU trained on %d examples in %.1fs", len(texts), model.train_seconds)
         return cls(model, encoder)
@@ -207,7 +235,7 @@ class NLUPipeline:
         m = self.model
         # a bounded window of each message (bot.nlu.bounds): one message's cost is capped
         windows = [bounds.window(t) for t in texts]
-        short = [bounds.for_classifier(t) for t in texts]
+        short = [self._without_names(bounds.for_classifier(t)) for t in texts]
         matches = patterns_for(windows, m.patterns)
         embeddings = self.encoder.encode(short) if self.encoder else None
         X = m.featurizer.transform(short, matches, embeddings)
@@ -217,7 +245,7 @@ class NLUPipeline:
         for text, seen, found, ranked, selected in zip(
             texts, windows, matches, rankings, selections, strict=True
         ):
-            language = self.languages.detect(seen)
+            language = self._language(seen)
             ranking = [IntentPrediction(name=name, confidence=c) for name, c in ranked]
             intent = ranking[0].model_copy() if ranking else IntentPrediction(name=None, confidence=0.0)
             if m.spec.fallback:
@@ -233,6 +261,16 @@ class NLUPipeline:
                 )
             )
         return out
+
+    def _without_names(self, text: str) -> str:
+        return without(text, self._names.spans(text), PLACEHOLDER) if self._names else text
+
+    def _language(self, text: str) -> str:
+        # "my name is Anna Kowalska" is English whatever the surname; a message that is
+        # nothing but a name ("Оксана") still tells its script
+        rest = without(text, self._names.spans(text)) if self._names else text
+        enough = sum(len(w) for w in _LETTERS.findall(rest)) >= MIN_LANGUAGE_LETTERS
+        return self.languages.detect(rest if enough else text)
 
     def _select(self, X: Any, texts: list[str]) -> list[dict[str, Any]]:
         m = self.model
@@ -269,6 +307,9 @@ class NLUPipeline:
             found += self._duckling.extract(text, language, reference_time)
         found = resolve_overlaps(found)
         if self._names:
+            # the CRF learnt names from a few dozen examples; a word that cannot be one ("Bye") is not
+            names = self._names
+            found = [e for e in found if e.entity != NAME_ENTITY or names.is_name(str(e.value))]
             found = sorted(
                 found + self._names.extract(text, intent, found), key=lambda e: (e.start or 0, e.end or 0)
             )

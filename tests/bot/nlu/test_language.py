@@ -27,6 +27,11 @@ def detector() -> LanguageDetector:
         ("добрий день", "uk"),
         ("привет", "ru"),
         ("спасибо", "ru"),
+        # words only one of the two has, where no letter tells: "меня" / "мене"
+        ("меня зовут", "ru"),
+        ("мене звати", "uk"),
+        ("как записаться?", "ru"),
+        ("що у вас є", "uk"),
         ("Hello, when are you open on Saturday?", "en"),
         ("ok", "en"),
         ("так", "en"),  # three letters: too short to tell apart, keep the main language
