@@ -150,6 +150,7 @@ async def kb_editor(
     concern these articles), set as the app's ``kb_editor``."""
     from knowledge.gaps import GapLog
     from knowledge.golden import load_golden
+    from knowledge.golden_store import GoldenStore
     from knowledge.markdown import load_articles
     from knowledge.repository import ArticleRepository
     from knowledge.service import KnowledgeBase
@@ -161,7 +162,11 @@ async def kb_editor(
         if q.language == "en" and (not q.expect or set(q.expect) & set(KB_ARTICLES))
     ]
     kb = KnowledgeBase(store, gaps=GapLog(platform.store.engine))
-    editor = EditorService(ArticleRepository(platform.store.engine), kb, golden)
+    golden_set = GoldenStore(platform.store.engine)  # the database's table, seeded as at start-up
+    await golden_set.seed(golden)
+    editor = EditorService(
+        ArticleRepository(platform.store.engine), kb, golden_set, languages={"en", "pl", "uk"}
+    )
     await editor.import_articles(
         [a for a in load_articles(repo_dir / "data" / "knowledge") if a.id in KB_ARTICLES], "ingest"
     )

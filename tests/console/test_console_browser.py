@@ -11,7 +11,9 @@ from fastapi import FastAPI
 from playwright.async_api import Page, async_playwright, expect
 
 from console.security.models import Role
+from console.security.platform import ConsolePlatform
 from knowledge.editor import EditorService
+from knowledge.gaps import gap_event, register_gap_projection
 from tests.console.conftest import PASSWORD, served
 
 pytestmark = pytest.mark.browser
@@ -104,3 +106,42 @@ async def test_sign_in_edit_publish_refused_by_golden_question_sign_out(
         await expect(page).to_have_url(f"{url}/console/login?next=/console/knowledge")
     record = await kb_editor.repository.get("lateness-policy")
     assert (record.latest_version, record.published_version) == (2, 1)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_an_editor_adds_a_golden_question_from_the_gaps_list(
+    console_app: FastAPI,
+    platform: ConsolePlatform,
+    role_users: dict[Role, str],
+    kb_editor: EditorService,
+    page: Page,
+) -> None:
+    # four clients asked the same thing in three wordings, as the knowledge action records it
+    await register_gap_projection(platform.store)
+    for n, question in enumerate(
+        [
+            "Do you have a swimming pool?",
+            "is there a pool I can swim in?",
+            "swimming pool price",
+            "do you have a swimming pool?",
+        ]
+    ):
+        await platform.store.append(
+            f"widget:t{n}", [gap_event(question, "en", "no_answer", 0.1, "knowledge base: nothing retrieved")]
+        )
+    async with served(console_app) as url:
+        await page.goto(f"{url}/console/login?next=/console/knowledge/gaps")
+        await page.locator("#username").fill(role_users["editor"])
+        await page.locator("#password").fill(PASSWORD)
+        await page.keyboard.press("Enter")
+        await expect(page).to_have_url(f"{url}/console/knowledge/gaps")
+        row = page.locator("#gaps tbody tr")
+        await expect(row).to_have_count(1)
+        await expect(row.locator("td").nth(1)).to_have_text("4")
+        await expect(row.locator("td").nth(4)).to_contain_text("is there a pool I can swim in?")
+        await row.get_by_role("button", name="Add as golden question").click()
+        await expect(page.locator("#golden-question")).to_have_text("do you have a swimming pool?")
+        await page.get_by_role("button", name="Add golden question").click()  # empty: must not be answered
+        await expect(page.locator("#status")).to_have_text("Added as a golden question: it passes today.")
+    stored = [q for q in await kb_editor.golden.all() if q.question == "do you have a swimming pool?"]
+    assert [(q.language, q.expect) for q in stored] == [("en", [])]
