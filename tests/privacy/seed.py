@@ -6,9 +6,9 @@ merged into it; conversations on WhatsApp (Twilio and Cloud API), Telegram, e-ma
 an attachment file), the widget, Messenger and Instagram (opaque ids, addresses in
 ``channel_addresses``), and one WhatsApp conversation from before opaque ids, each with an inbound journal
 row and events (their message, the recognition slots, the bot's reply); an outbox row;
-a knowledge gap from their question; audit entries about them (their phone among the values)
-and one about an article. What it returns
-says how to find all of it again (notations of the phone included).
+a knowledge gap from their question (event and read model); audit entries about them
+(their phone among the values) and one about an article. What it returns says how to find
+all of it again (notations of the phone included).
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ from bot.channels.addresses import AddressBook, split_conversation_id
 from bot.channels.email.files import AttachmentFiles
 from bot.channels.email.parse import EmailFile
 from bot.channels.outbox import outbox_insert
-from bot.events import BotUttered, SlotSet, UserUttered
+from bot.events import BotUttered, KnowledgeGapNoted, SlotSet, UserUttered
 from bot.models import Attachment, InboundMessage, OutboundMessage
 from bot.store import EventStore
 from handoff.clients import ClientStore, ClientUpsert
 from handoff.identity import Identity
 from handoff.profiles import Visit
-from knowledge.tables import gaps
+from knowledge.gaps import register_gap_projection
 
 
 class AuditOnConnection:
@@ -162,17 +162,12 @@ async def seed_person(
     async with store.engine.begin() as conn:
         reply = OutboundMessage(channel="whatsapp", recipient_id=token, text=f"See you soon, {first}!")
         await conn.execute(outbox_insert(store.dialect, [(f"seed:{token}", reply)], datetime.now(UTC)))
-    async with store.engine.begin() as conn:  # a knowledge gap from their question
-        await conn.execute(
-            gaps.insert().values(
-                question=f"Is parking free for {first} {last}?",
-                language="en",
-                reason="no_answer",
-                score=0.1,
-                conversation_id=whatsapp,
-                created_at=datetime.now(UTC),
-            )
-        )
+    # a knowledge gap from their question: the event, and the gaps read model it projects to
+    # (kb_gaps and the cluster whose example it becomes), as the knowledge action writes it
+    await register_gap_projection(store)
+    question = f"Is parking free for {first} {last}?"
+    gap = KnowledgeGapNoted(question=question, language="en", reason="no_answer", score=0.1)
+    await store.append(whatsapp, [gap])
     log = AuditLog(store.engine)
     await log.record(
         "kasia", "client.update", f"client:{profile.id}", {"last_name": {"from": "", "to": last}}

@@ -126,8 +126,9 @@ async def test_export_holds_everything_then_erase_leaves_no_trace(
         spoof.conversation_id, [UserUttered(text=claim, metadata=unverified), BotUttered(text="Hi!")]
     )
     # a real code path that logs a conversation id (an unreadable attachment list)
-    await store.append(ottilie.conversations[0], [UserUttered(text="x", metadata={"attachments": "{oops"})])
-    assert await recorded_attachment(store, ottilie.conversations[0], 5, 0) is None
+    unreadable = UserUttered(text="x", metadata={"attachments": "{oops"})
+    (seq,) = await store.append(ottilie.conversations[0], [unreadable])
+    assert await recorded_attachment(store, ottilie.conversations[0], seq, 0) is None
     service = PrivacyService(
         store.engine, erasers=default_erasers([files]), other_stores=[BookingEraser(bookings_db)]
     )
@@ -136,7 +137,7 @@ async def test_export_holds_everything_then_erase_leaves_no_trace(
     seeded = {
         "conversations", "events", "inbound_messages", "outbox", "kb_gaps", "clients",
         "client_identities", "client_notes", "client_visits", "console_audit", "bookings",
-        "conversation_facts", "channel_addresses",
+        "conversation_facts", "channel_addresses", "kb_gap_clusters",
     }  # fmt: skip
     assert {table for table, _ in hits(before, ottilie)} >= seeded - {"client_visits"}
     assert hits(before, bart)
@@ -190,7 +191,7 @@ async def test_export_holds_everything_then_erase_leaves_no_trace(
     assert file_hits(files, ottilie) == []
     warned = [r.getMessage() for r in caplog.records if "unreadable attachments" in r.getMessage()]
     assert warned == [
-        f"media: unreadable attachments recorded at {conversation_ref(ottilie.conversations[0])} seq 5"
+        f"media: unreadable attachments recorded at {conversation_ref(ottilie.conversations[0])} seq {seq}"
     ]
     log_text = "\n".join(r.getMessage() for r in caplog.records).lower() + caplog.text.lower()
     assert [n for n in ottilie.needles if n.lower() in log_text] == []
