@@ -47,8 +47,11 @@ class RetentionScheduler:
                 if report.ran:
                     total = sum(report.removed.values())
                     log.info(
-                        "retention: %d conversation(s) past their TTL, %d row(s)/file(s) removed: %s",
+                        "retention: %d conversation(s) and %d profile(s) past their TTL, %d erase "
+                        "request(s) resumed, %d row(s)/file(s) removed: %s",
                         report.conversations,
+                        report.profiles,
+                        report.resumed,
                         total,
                         report.removed,
                     )
