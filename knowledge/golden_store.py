@@ -3,21 +3,22 @@
 The publish gate, ``concierge kb test`` and the console's golden report read the table on
 each run, so a question an editor adds through one process is checked by every process at
 once, with no file written and no retrain. ``data/knowledge_tests.yml`` is the seed:
-:meth:`GoldenStore.seed` imports its questions at start-up and on ``kb test``, once each
-(same question, same language: kept as it is), so deploying a new version of the file adds
-its new questions and never duplicates or overwrites one.
+:meth:`GoldenStore.seed` imports its questions at start-up and on ``kb test``, keeping the
+file's own questions as the file says (added, changed or removed with it) and never touching
+a question an editor added in the console.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from knowledge.errors import ArticleConflict
 from knowledge.golden import GoldenQuestion
@@ -51,6 +52,15 @@ class GoldenList:
         if any((q.language, wording(q.question)) == key for q in self.questions):
             raise ArticleConflict(f"{question.question!r} is already a golden question")
         self.questions.append(question)
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    """What importing the golden file changed."""
+
+    added: int
+    changed: int
+    removed: int
 
 
 class GoldenStore:
@@ -94,19 +104,49 @@ class GoldenStore:
         except IntegrityError:
             raise ArticleConflict(f"{question.question!r} is already a golden question") from None
 
-    async def seed(self, questions: list[GoldenQuestion]) -> int:
-        """Import the file's questions not stored yet; returns how many were added."""
-        if not questions:
-            return 0
-        insert = postgresql_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        unique = {(q.language, wording(q.question)): q for q in questions}
-        rows = [self._row(q, "file", "file") for q in unique.values()]
+    async def seed(self, questions: list[GoldenQuestion]) -> SeedResult:
+        """Bring the file's questions in: new ones are added, a file question whose article,
+        facts or date changed in the file is updated, and one no longer in the file is
+        removed. Questions added in the console are never touched (an editor's question with
+        the same wording stays the editor's). Safe to run at every start, in several
+        processes at once."""
+        c = golden_questions.c
+        wanted = {(q.language, wording(q.question)): q for q in questions}
         async with self.engine.begin() as conn:
-            before = await self._count(conn)
-            stmt = insert(golden_questions).values(rows)
-            await conn.execute(stmt.on_conflict_do_nothing(index_elements=["language", "wording"]))
-            return await self._count(conn) - before
-
-    @staticmethod
-    async def _count(conn: AsyncConnection) -> int:
-        return int((await conn.execute(select(func.count()).select_from(golden_questions))).scalar_one())
+            stored = {
+                (r.language, r.wording): r
+                for r in await conn.execute(
+                    select(c.id, c.language, c.wording, c.question, c.expect, c.facts, c.on_date, c.source)
+                )
+            }
+            new = [self._row(q, "file", "file") for key, q in wanted.items() if key not in stored]
+            if new:
+                insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+                await conn.execute(
+                    insert(golden_questions)
+                    .values(new)
+                    .on_conflict_do_nothing(index_elements=["language", "wording"])
+                )
+            changed = 0
+            for key, q in wanted.items():
+                row = stored.get(key)
+                if row is None or row.source != "file":
+                    continue
+                now = {
+                    "question": q.question,
+                    "expect": list(q.expect),
+                    "facts": list(q.facts),
+                    "on_date": q.date,
+                }
+                if now != {
+                    "question": row.question,
+                    "expect": row.expect,
+                    "facts": row.facts,
+                    "on_date": row.on_date,
+                }:
+                    await conn.execute(update(golden_questions).where(c.id == row.id).values(**now))
+                    changed += 1
+            gone = [r.id for key, r in stored.items() if r.source == "file" and key not in wanted]
+            if gone:
+                await conn.execute(delete(golden_questions).where(c.id.in_(gone)))
+        return SeedResult(added=len(new), changed=changed, removed=len(gone))

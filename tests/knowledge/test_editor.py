@@ -16,7 +16,7 @@ from knowledge.chroma_store import ChromaKnowledgeStore
 from knowledge.editor import EditorService
 from knowledge.errors import ArticleConflict, ArticleNotFound, GoldenRefused, GoldenRegression
 from knowledge.golden import GoldenQuestion
-from knowledge.golden_store import GoldenStore
+from knowledge.golden_store import GoldenStore, SeedResult
 from knowledge.models import Article
 from knowledge.repository import ArticleRepository
 from knowledge.service import KnowledgeBase
@@ -264,13 +264,18 @@ async def test_a_golden_question_added_from_a_gap_is_saved_and_gates_later_chang
         other_index.drop()
 
 
-async def test_the_golden_file_seeds_the_table_once(
+async def test_the_golden_file_seeds_the_table_and_keeps_its_own_questions_in_step(
     engine: AsyncEngine, golden: list[GoldenQuestion]
 ) -> None:
     store = GoldenStore(engine)
-    assert await store.seed(golden) == len(golden)
-    await store.add(GoldenQuestion(question="is the deposit refunded?", expect=["deposits"]), "anna")
-    assert await store.seed(golden) == 0  # a restart or deploy imports nothing twice
+    assert await store.seed(golden) == SeedResult(added=len(golden), changed=0, removed=0)
+    editors = GoldenQuestion(question="is the deposit refunded?", expect=["deposits"])
+    await store.add(editors, "anna")
+    assert await store.seed(golden) == SeedResult(0, 0, 0)  # a restart or deploy changes nothing
     stored = await store.all()
-    assert [q.question for q in stored] == [q.question for q in golden] + ["is the deposit refunded?"]
-    assert stored[: len(golden)] == golden
+    assert stored == [*golden, editors]
+    # a deploy whose file states a new fact for its first question and drops its second
+    first = golden[0].model_copy(update={"facts": [*golden[0].facts, "a new fact"]})
+    edited = [first, *golden[2:]]
+    assert await store.seed(edited) == SeedResult(added=0, changed=1, removed=1)
+    assert await store.all() == [*edited, editors]  # the editor's question is the editor's
