@@ -7,6 +7,7 @@ file (or none) is a working configuration.
 
 from __future__ import annotations
 
+import csv
 import re
 from datetime import date
 from pathlib import Path
@@ -341,6 +342,12 @@ class HandoffConfig(BaseModel):
         description="tiers whose named concierge takes their conversations directly when online, and "
         "whose request for their concierge skips the bot",
     )
+    locations_file: str | None = Field(
+        default=None,
+        description="the studios and their opening hours as the bot describes them (a CSV with "
+        "key, name_en, mon_fri, sat, sun columns, relative to the project); when set it replaces "
+        "``locations``, so routing and business hours use the studios the bot names",
+    )
     agents_file: str = Field(default="data/agents.yml", description="agent profiles, relative to the project")
     clients_file: str = Field(
         default="data/clients.csv", description="clients imported when the client table is empty"
@@ -371,8 +378,43 @@ def load_handoff_config(path: Path | None) -> HandoffConfig:
         raise FormatError(str(path), f"invalid YAML: {exc}", line=mark.line + 1 if mark else None) from None
     if not isinstance(raw, dict):
         raise FormatError(str(path), "the handoff config must be a mapping")
+    if raw.get("locations_file"):
+        if "locations" in raw:
+            raise FormatError(str(path), "give either locations or locations_file, not both")
+        raw = {**raw, "locations": read_locations_csv(path.parent / str(raw["locations_file"]))}
     try:
         return HandoffConfig.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise FormatError(str(path), problems) from None
+
+
+_CSV_DAYS = {"mon_fri": WEEKDAYS[:5], "sat": ("sat",), "sun": ("sun",)}
+
+
+def read_locations_csv(path: Path) -> dict[str, dict[str, object]]:
+    """The studios of a catalogue CSV (``key,name_en,...,mon_fri,sat,sun``, hours like
+    ``08:00-21:00`` or ``closed``) as raw :class:`Location` fields, keyed by studio key.
+
+    This is the file the bot's own answers about studios come from, so the business hours
+    the handoff uses cannot drift from what clients are told."""
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise FormatError(str(path), f"cannot read the locations file: {exc.strerror}") from None
+    missing = {"key", "name_en", *_CSV_DAYS} - set(rows[0] if rows else {})
+    if missing:
+        raise FormatError(str(path), f"missing columns: {', '.join(sorted(missing))}")
+    locations: dict[str, dict[str, object]] = {}
+    for number, row in enumerate(rows, start=2):
+        key = (row["key"] or "").strip()
+        if not key or key in locations:
+            raise FormatError(str(path), f"empty or repeated key {key!r}", line=number)
+        hours: dict[str, list[str]] = {}
+        for column, days in _CSV_DAYS.items():
+            value = (row[column] or "").strip()
+            if value and value.lower() != "closed":
+                hours.update({day: [value] for day in days})
+        locations[key] = {"name": row["name_en"].strip(), "hours": hours}
+    return locations

@@ -170,7 +170,8 @@ def route(
             f"{request.category} skill" if skilled else f"no one online has the {request.category} skill"
         )
     if request.location and local:
-        why.append(f"works at {request.location}")
+        studio = config.locations.get(request.location)
+        why.append(f"works at {studio.name if studio else request.location}")
     why.append(f"online, {chosen.load}")
     if len(candidates) > 1:
         why.append("best fit, least loaded")

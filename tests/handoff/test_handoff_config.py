@@ -103,3 +103,65 @@ def test_the_demo_projects_handoff_file_says_only_what_differs(repo_dir: Path) -
     assert config.concierge_tiers == ["VIP"] and config.concierge_intents == ["connect_concierge"]
     assert config.sla == defaults.sla and config.triggers.rules == defaults.triggers.rules
     assert (repo_dir / config.agents_file).is_file() and (repo_dir / config.clients_file).is_file()
+
+
+def test_the_demo_has_one_set_of_studios(repo_dir: Path) -> None:
+    """Routing, business hours, agents and clients use the studios the bot tells clients about."""
+    from actions.mariia_catalog import Catalog
+    from handoff.client_import import read_clients_csv
+
+    config = load_handoff_config(repo_dir / "handoff.yml")
+    catalogue = Catalog.load(repo_dir / "data" / "demo").locations
+    assert (
+        set(config.locations)
+        == set(catalogue)
+        == {"warsaw_mokotow", "warsaw_srodmiescie", "krakow_kazimierz"}
+    )
+    days = {"mon": "mon_fri", "tue": "mon_fri", "wed": "mon_fri", "thu": "mon_fri", "fri": "mon_fri"}
+    for key, studio in catalogue.items():
+        hours = config.locations[key].hours
+        for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+            told = getattr(studio, days.get(day, day))
+            assert hours.get(day, ["closed"]) == [told], (key, day)
+        assert config.locations[key].name == studio.name_en
+    assert config.default_location in catalogue
+    for agent in load_agents(repo_dir / config.agents_file).agents:
+        assert set(agent.locations) <= set(catalogue), agent.id
+    clients = read_clients_csv(repo_dir / config.clients_file)
+    assert clients and all(c.home_location in (None, *catalogue) for c in clients)
+    assert all(v.location in (None, *catalogue) for c in clients for v in c.visits)
+
+
+def test_a_locations_file_replaces_the_studios_and_says_what_is_wrong(tmp_path: Path) -> None:
+    (tmp_path / "handoff.yml").write_text(
+        "locations_file: studios.csv\ndefault_location: north\n", encoding="utf-8"
+    )
+    studios = tmp_path / "studios.csv"
+    studios.write_text(
+        "key,name_en,mon_fri,sat,sun\nnorth,North Studio,08:00-20:00,10:00-14:00,closed\n", encoding="utf-8"
+    )
+    config = load_handoff_config(tmp_path / "handoff.yml")
+    assert set(config.locations) == {"north"} and config.locations["north"].name == "North Studio"
+    assert config.locations["north"].hours == {
+        **{d: ["08:00-20:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+        "sat": ["10:00-14:00"],
+    }
+    studios.write_text("key,name_en,mon_fri,sat\nnorth,North,08:00-20:00,closed\n", encoding="utf-8")
+    with pytest.raises(FormatError, match="missing columns: sun"):
+        load_handoff_config(tmp_path / "handoff.yml")
+    studios.write_text(
+        "key,name_en,mon_fri,sat,sun\nnorth,A,08:00-20:00,closed,closed\nnorth,B,08:00-20:00,closed,closed\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(FormatError, match=r"studios.csv:3: empty or repeated key 'north'"):
+        load_handoff_config(tmp_path / "handoff.yml")
+    studios.write_text(
+        "key,name_en,mon_fri,sat,sun\nnorth,North,20:00-08:00,closed,closed\n", encoding="utf-8"
+    )
+    with pytest.raises(FormatError, match="bad span '20:00-08:00'"):
+        load_handoff_config(tmp_path / "handoff.yml")
+    (tmp_path / "handoff.yml").write_text(
+        "locations_file: nowhere.csv\ndefault_location: north\n", encoding="utf-8"
+    )
+    with pytest.raises(FormatError, match="cannot read the locations file"):
+        load_handoff_config(tmp_path / "handoff.yml")

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from handoff.agents import AgentRoster, AgentState, load_agents
-from handoff.config import HandoffConfig
+from handoff.config import load_handoff_config
 from handoff.routing import RoutingRequest, route
 
 # Tuesday 24 Nov 2026, 12:00 in Warsaw (11:00 UTC): every studio is open.
 OPEN = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
-CONFIG = HandoffConfig()
+# the demo's own config: its studios are the catalogue's (data/demo/locations.csv)
+CONFIG = load_handoff_config(Path(__file__).resolve().parents[2] / "handoff.yml")
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ VIP_NAILS = RoutingRequest(
     language="pl",
     category="nails",
     concierge_id="anna.kowalska",
-    location="mokotow",
+    location="warsaw_mokotow",
 )
 
 
@@ -57,7 +58,7 @@ def test_an_away_or_full_concierge_is_passed_over_and_the_reason_said(roster: Ag
     assert away.agent_id == "iryna.bondarenko"  # speaks Polish, nails, works at Mokotów, emptier ratio
     assert away.explanation == (
         "VIP, Polish, nails -> Iryna: concierge Anna is away; speaks Polish, nails skill, "
-        "works at mokotow, online, 0/3 chats, best fit, least loaded"
+        "works at Warsaw Mokotów, online, 0/3 chats, best fit, least loaded"
     )
     full = route(VIP_NAILS, states(roster, anna=("online", 3), katarzyna=("online", 2)), CONFIG, OPEN)
     assert full.agent_id == "katarzyna.zielinska"
@@ -68,14 +69,18 @@ def test_an_away_or_full_concierge_is_passed_over_and_the_reason_said(roster: Ag
 
 def test_language_before_skill_before_load(roster: AgentRoster) -> None:
     request = RoutingRequest(
-        conversation_id="telegram:1", tier="Standard", language="uk", category="fitness", location="praga"
+        conversation_id="telegram:1",
+        tier="Standard",
+        language="uk",
+        category="fitness",
+        location="warsaw_srodmiescie",
     )
     online = states(roster, piotr=("online", 0), dmytro=("online", 3), sophie=("online", 0))
     result = route(request, online, CONFIG, OPEN)
     assert result.agent_id == "dmytro.melnyk"  # the only Ukrainian speaker, though busiest
     assert result.explanation == (
         "Standard, Ukrainian, fitness -> Dmytro: speaks Ukrainian, fitness skill, "
-        "works at praga, online, 3/4 chats, best fit, least loaded"
+        "works at Warsaw Śródmieście, online, 3/4 chats, best fit, least loaded"
     )
 
 
@@ -96,16 +101,17 @@ def test_nobody_online_means_the_queue(roster: AgentRoster) -> None:
 
 
 def test_outside_business_hours_the_client_is_told_when_to_expect_a_reply(roster: AgentRoster) -> None:
-    # Saturday 28 Nov 2026, 23:30 in Warsaw; Mokotów opens again Monday 09:00 (closed Sundays)
+    # Saturday 28 Nov 2026, 23:30 in Warsaw; Mokotów opens again on Sunday at 10:00, the hours
+    # the bot itself tells clients (data/demo/locations.csv)
     late = datetime(2026, 11, 28, 22, 30, tzinfo=UTC)
     result = route(VIP_NAILS, states(roster, anna=("online", 0)), CONFIG, late)
     assert result.agent_id is None and result.out_of_hours
     assert result.expected_reply_at is not None
-    assert result.expected_reply_at.isoformat() == "2026-11-30T09:00:00+01:00"
-    assert result.client_message is not None and "w poniedziałek o 09:00" in result.client_message
+    assert result.expected_reply_at.isoformat() == "2026-11-29T10:00:00+01:00"
+    assert result.client_message is not None and "jutro o 10:00" in result.client_message
     assert result.explanation == (
-        "VIP, Polish, nails -> nobody yet: Mariia Hub Mokotów is closed; "
-        "a person replies Mon 30 Nov 09:00 (Europe/Warsaw)"
+        "VIP, Polish, nails -> nobody yet: Warsaw Mokotów is closed; "
+        "a person replies Sun 29 Nov 10:00 (Europe/Warsaw)"
     )
 
 

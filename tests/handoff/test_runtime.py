@@ -382,23 +382,23 @@ async def test_a_vip_whose_concierge_is_away_waits_in_the_queue_in_their_languag
 
 # ---- outside business hours ---------------------------------------------------------------------
 async def test_out_of_hours_the_client_is_told_when_and_asked_for_details_once(engine: Engine) -> None:
-    set_clock(engine, CLOSED)  # Tuesday 23:30; Mokotów opens on Wednesday at 09:00
+    set_clock(engine, CLOSED)  # Tuesday 23:30; Mokotów opens on Wednesday at 08:00 (data/demo/locations.csv)
     conversation = f"whatsapp:{JULIA_PHONE}"
     replies = await say(engine, "whatsapp", JULIA_PHONE, "can I talk to a real person please?")
     assert replies[0].startswith("Of course. I'm passing our conversation")
     assert replies[1] == (
-        "Our team is offline right now. A person will reply tomorrow at 09:00. Meanwhile, tell me what "
+        "Our team is offline right now. A person will reply tomorrow at 08:00. Meanwhile, tell me what "
         "happened and the best way to reach you, and I'll pass it on."
     )
     [queued] = moves(await log(engine, conversation))
     assert queued.metadata["out_of_hours"] is True
-    assert queued.metadata["expected_reply_at"] == "2026-11-25T09:00:00+01:00"
+    assert queued.metadata["expected_reply_at"] == "2026-11-25T08:00:00+01:00"
 
     details = await say(
         engine, "whatsapp", JULIA_PHONE, "I need to move Thursday's colour appointment, call me after 5 pm"
     )
     assert details == [
-        "Thank you, I've added this to your request. A person from our team will reply tomorrow at 09:00."
+        "Thank you, I've added this to your request. A person from our team will reply tomorrow at 08:00."
     ]
     assert await say(engine, "whatsapp", JULIA_PHONE, "my number is this one") == []  # acknowledged once
 
