@@ -29,6 +29,8 @@ czy się sie w we na z ze do i a o jak jest są sa to ten ta te nie mogę moge m
 moje co ile za po od dla przy czy jaki jaka jakie kiedy gdzie oraz lub ale tak już juz być byc mam
 чи як у в на з із до і й та це не я мені мене мій моя моє мої що скільки за по від для при коли де
 або але так вже бути маю ви вам ваш
+и во с со к о об что сколько ли когда где какой какая какие можно мне меня мой моя моё мое мои
+для при от или но уже быть есть у вас вы ваш это как
 """
 
 

@@ -79,7 +79,7 @@ def test_duplicate_ids_in_a_directory_are_refused(tmp_path: Path) -> None:
 def test_demo_knowledge_base_is_complete(demo_articles: list[Article]) -> None:
     by_id = {a.id: a for a in demo_articles}
     languages = {a.language for a in demo_articles}
-    assert languages == {"en", "pl", "uk"}
+    assert languages == {"en", "pl", "uk", "ru"}
     assert 25 <= sum(a.language == "en" for a in demo_articles) <= 40
     categories = {a.category for a in demo_articles}
     assert {"services", "policies", "aftercare", "memberships", "gift-cards", "locations"} <= categories
@@ -88,4 +88,10 @@ def test_demo_knowledge_base_is_complete(demo_articles: list[Article]) -> None:
     for t in translations:
         assert t.translation_of in by_id, f"{t.id} translates a missing article"
         assert by_id[t.translation_of].language == "en"
+    # every language has the same articles translated: a Russian question about one gets
+    # the Russian article, as a Polish or Ukrainian one does
+    translated = {
+        lang: {t.translation_of for t in translations if t.language == lang} for lang in ("pl", "uk", "ru")
+    }
+    assert translated["ru"] == translated["uk"] == translated["pl"]
     assert all(a.answer for a in demo_articles), "every demo article has a curated answer"
