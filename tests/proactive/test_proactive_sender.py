@@ -5,7 +5,10 @@ studio's local times, quiet hours, the 24-hour window, "stop", two senders, VIP 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +33,8 @@ from proactive.tables import proactive_messages, proactive_optouts
 from tests.proactive.proactive_support import Clock, WhatsApp, whatsapp
 
 WARSAW = ZoneInfo("Europe/Warsaw")
+REPO = Path(__file__).resolve().parents[2]
+SENDER_PROCESS = Path(__file__).with_name("sender_process.py")
 
 
 def local(*args: int) -> datetime:
@@ -284,3 +289,49 @@ async def test_a_vip_birthday_greeting_waits_for_an_agents_approval_then_goes_ou
         assert [tuple(e) for e in entries] == [
             ("agent-ola", "proactive.approve", f"conversation:{conversations['c-vip']}")
         ]
+
+
+async def test_two_sender_processes_send_each_reminder_once(store: EventStore) -> None:
+    clock = Clock(local(2027, 8, 1, 12, 0).astimezone(UTC))
+    async with whatsapp(store) as wa:
+        wa.channel.clock = clock
+        sender(store, wa, clock)  # this process only schedules (its projector) and delivers (its outbox)
+        conversations = [await wa.conversation(f"4860300{n:04d}") for n in range(40)]
+        for conversation in conversations:
+            await store.append(conversation, [UserUttered(text="hi", timestamp=clock().timestamp())])
+            await store.append(conversation, [booked(local(2027, 8, 3, 15, 0))])
+        clock.now = local(2027, 8, 2, 15, 0).astimezone(UTC)
+        url = store.engine.url.render_as_string(hide_password=False)  # a scratch schema rides in it
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(SENDER_PROCESS),
+                url,
+                "-",
+                clock().isoformat(),
+                "3",
+                cwd=str(REPO),
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
+        for proc in procs:
+            assert proc.stdout is not None
+            assert (await proc.stdout.readline()).strip() == b"ready"
+        for proc in procs:  # both set up: they claim from the same due rows at once
+            assert proc.stdin is not None
+            proc.stdin.write(b"go\n")
+            await proc.stdin.drain()
+        outputs = await asyncio.gather(*(p.communicate() for p in procs))
+        assert all(p.returncode == 0 for p in procs), [err.decode()[-2000:] for _, err in outputs]
+        sent = [int(out.decode().strip().splitlines()[-1]) for out, _ in outputs]
+        assert sum(sent) == 40, [err.decode()[-600:] for _, err in outputs]
+        assert len(await rows(store)) == 80
+        await wa.outbox.drain(within=60)
+        assert len(wa.meta.delivered) == 40
+        for conversation in conversations:
+            assert len(await proactive_lines(store, conversation)) == 1
+        assert sorted(r["state"] for r in await rows(store)) == ["scheduled"] * 40 + ["sent"] * 40
