@@ -289,6 +289,7 @@ class ActionBookAppointment(Studio, Action):
             entities={
                 "kind": "appointment_reminder",
                 "appointment_at": booking.starts_at.isoformat(),
+                "duration_min": booking.duration_min,
                 "reference": booking.reference,
                 "service_name": service_name,
                 "studio": studio,

@@ -87,6 +87,15 @@ def _default_kinds() -> dict[str, KindConfig]:
             },
             template="appointment_reminder",
         ),
+        "follow_up": KindConfig(
+            messages={
+                "en": "Thank you for visiting Mariia Hub! How was your {service_name}? Just reply here.",
+                "pl": "Dziękujemy za wizytę w Mariia Hub! Jak było ({service_name})? Wystarczy odpisać.",
+                "uk": "Дякуємо за візит до Mariia Hub! Як вам {service_name}? Просто дайте відповідь тут.",
+                "ru": "Спасибо за визит в Mariia Hub! Как вам {service_name}? Просто ответьте здесь.",
+            },
+            template="follow_up",
+        ),
         "birthday": KindConfig(
             messages={
                 "en": "Happy birthday from all of us at Mariia Hub! "
@@ -107,6 +116,12 @@ class ProactiveConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     timezone: str = "Europe/Warsaw"
     reminder_offsets_hours: list[float] = Field(default_factory=lambda: [24.0, 2.0])
+    follow_up_after_hours: float | None = Field(
+        default=None,
+        gt=0,
+        description="a booking also schedules a follow-up asking for feedback this long after the "
+        "visit ends (None: no follow-ups)",
+    )
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     max_per_client: int = Field(default=3, ge=1, description="proactive messages per client per cap window")
     cap_window_hours: float = Field(default=24.0, gt=0)

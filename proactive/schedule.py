@@ -159,6 +159,22 @@ class ProactiveProjector:
             )
             for key, at in due
         ]
+        after = self.config.follow_up_after_hours
+        if appointment and after is not None and self.config.kind("follow_up").enabled:
+            # after the visit: the appointment's time is no reason to skip it, so it is not a param
+            ends = _due(str(appointment)) + timedelta(minutes=float(entities.get("duration_min") or 0))
+            rows.append(
+                new_row(
+                    key=reminder_key(conversation_id, f"{name}:follow_up"),
+                    kind="follow_up",
+                    conversation_id=conversation_id,
+                    due_at=ends + timedelta(hours=after),
+                    params={k: v for k, v in params.items() if k != "appointment_at"},
+                    now=now,
+                    client_id=entities.get("client_id"),
+                    language=str(language) if language else None,
+                )
+            )
         if rows:
             await conn.execute(insert_rows(conn.dialect.name, rows))
 

@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from actions.base import event_from_wire
 from actions.bookings import Booking
 from actions.mariia import ActionBookAppointment
+from actions.sdk.events import ReminderCancelled
 from bot.audit import audit
 from bot.channels.outbox_projection import OutboxProjector
 from bot.events import BotUttered, SlotSet, UserUttered
@@ -335,3 +336,52 @@ async def test_two_sender_processes_send_each_reminder_once(store: EventStore) -
         for conversation in conversations:
             assert len(await proactive_lines(store, conversation)) == 1
         assert sorted(r["state"] for r in await rows(store)) == ["scheduled"] * 40 + ["sent"] * 40
+
+
+async def test_a_configured_follow_up_goes_out_after_the_visit_and_a_cancellation_stops_all(
+    store: EventStore,
+) -> None:
+    clock = Clock(local(2027, 10, 4, 12, 0).astimezone(UTC))
+    config = ProactiveConfig(follow_up_after_hours=3)
+    async with whatsapp(store) as wa:
+        wa.channel.clock = clock
+        proactive = sender(store, wa, clock, config)
+        kept, cancelled = await wa.conversation(), await wa.conversation("48601999999")
+        for conversation in (kept, cancelled):
+            await store.append(conversation, [UserUttered(text="book", timestamp=clock().timestamp())])
+            await store.append(conversation, [booked(local(2027, 10, 6, 12, 0))])  # 60 minutes
+        await store.append(
+            cancelled, [event_from_wire(ReminderCancelled("booking:MH-40021"), "action_cancel")]
+        )
+        follow_up = next(
+            r for r in await rows(store) if r["kind"] == "follow_up" and r["conversation_id"] == kept
+        )
+        assert follow_up["due_at"] == local(2027, 10, 6, 16, 0)  # the visit ends at 13:00, plus 3 h
+        assert "appointment_at" not in follow_up["params"]
+        states = {(r["kind"], r["state"]) for r in await rows(store) if r["conversation_id"] == cancelled}
+        assert states == {("appointment_reminder", "cancelled"), ("follow_up", "cancelled")}
+
+        clock.now = local(2027, 10, 5, 12, 0).astimezone(UTC)
+        assert await proactive.run_round() == 1
+        clock.now = local(2027, 10, 6, 10, 0).astimezone(UTC)
+        assert await proactive.run_round() == 1
+        await store.append(
+            kept, [UserUttered(text="see you soon", timestamp=local(2027, 10, 6, 10, 30).timestamp())]
+        )
+        clock.now = local(2027, 10, 6, 15, 59).astimezone(UTC)
+        assert await proactive.run_round() == 0
+        clock.now = local(2027, 10, 6, 16, 0).astimezone(UTC)
+        assert await proactive.run_round() == 1
+        await wa.outbox.drain(within=30)
+        sent = wa.meta.delivered
+        assert [m["type"] for m in sent] == ["template", "template", "text"]  # the client wrote at 10:30
+        assert (
+            sent[2]["text"]["body"]
+            == "Thank you for visiting Mariia Hub! How was your Signature facial? Just reply here."
+        )
+        assert [line.metadata["proactive"] for line in await proactive_lines(store, kept)] == [
+            "appointment_reminder",
+            "appointment_reminder",
+            "follow_up",
+        ]
+        assert await proactive_lines(store, cancelled) == []
