@@ -261,23 +261,42 @@ async def handoffs(engine: Any, sender: str) -> list[tuple[str, str | None]]:
 
 
 async def test_demo_everyday_turns_never_hand_off_by_mistake(demo_engine: Any, domain: Domain) -> None:
-    # any language: a Polish surname alone can make the detector answer in Polish (known, issue 17)
     noted = {v.text for v in domain.responses["utter_noted"]}
+    noted_en = {v.text for v in domain.responses["utter_noted"] if not v.condition}
     acknowledged = {v.text for v in domain.responses["utter_acknowledge"] if not v.condition}
     goodbye = {v.text for v in domain.responses["utter_goodbye"]}
     # a bare "yes" when nothing was asked, first thing or after the greeting
     assert (await chat(demo_engine, "yes1", "yes"))[0] in acknowledged
     await chat(demo_engine, "yes2", "hello")
     assert (await chat(demo_engine, "yes2", "yes"))[0] in acknowledged
-    # a name and a phone number are details, never a goodbye or an FAQ article
-    assert (await chat(demo_engine, "name", "my name is Anna Kowalska"))[0] in noted
+    # a name and a phone number are details, never a goodbye or an FAQ article; the
+    # surname does not make the reply Polish
+    assert (await chat(demo_engine, "name", "my name is Anna Kowalska"))[0] in noted_en
     phone = await chat(demo_engine, "name", "+48 600 100 200")
     assert phone[0] in noted and not set(phone) & goodbye
     # two blank messages are not two failures to understand
     await chat(demo_engine, "blank", " ")
     await chat(demo_engine, "blank", "   ")
-    for sender in ("yes1", "yes2", "name", "blank"):
+    # a bare name the bot never saw, in any of its languages, is an answer too
+    for name in ("Zofia", "Bartholomew", "Oksana", "Zofia Wiśniewska", "Ludmiła", "Оксана", "Богдан"):
+        reply = await chat(demo_engine, "bare", name)
+        assert reply[0] in noted and not set(reply) & goodbye, name
+    for sender in ("yes1", "yes2", "name", "blank", "bare"):
         assert await handoffs(demo_engine, sender) == [], sender
+
+
+async def test_demo_keeps_the_clients_language_whatever_their_name(demo_engine: Any, domain: Domain) -> None:
+    def noted(language: str | None) -> str:
+        return next(
+            v.text
+            for v in domain.responses["utter_noted"]
+            if [c.value for c in v.condition if c.name == "language"] == ([language] if language else [])
+        )
+
+    assert await chat(demo_engine, "en-name", "my name is Katarzyna Wójcik") == [noted(None)]
+    assert await chat(demo_engine, "pl-name", "nazywam się Oksana Melnyk") == [noted("pl")]
+    assert await chat(demo_engine, "uk-name", "мене звати Ольга Смирнова") == [noted("uk")]
+    assert await chat(demo_engine, "ru-name", "меня зовут Ирина Коваль") == [noted("ru")]
 
 
 async def test_demo_escalates_rising_anger_of_a_standard_client(demo_engine: Any) -> None:
