@@ -62,6 +62,11 @@ class SentimentTrajectory(BaseModel):
         """A one-line account for agents, e.g. ``falling: 0.40 -> -0.55 over 4 turns``."""
         if not self.scores:
             return "no scored messages"
+        if self.trend == "unknown":
+            # too few messages for a trend: the scores themselves, not "unknown: -0.91 -> -0.91"
+            n = len(self.scores)
+            scores = ", ".join(f"{s:+.2f}" for s in self.scores)
+            return f"not yet known: {n} scored message{'' if n == 1 else 's'} ({scores})"
         start, end = self.smoothed[0], self.smoothed[-1]
         turns = len(self.scores)
         return f"{self.trend}: {start:+.2f} -> {end:+.2f} over {turns} turns (slope {self.slope:+.2f}/turn)"

@@ -48,7 +48,13 @@ def test_recovering_conversation_is_rising() -> None:
 
 
 def test_too_few_turns_is_unknown_and_empty_is_described() -> None:
-    assert trajectory([-0.9], TrajectoryConfig(min_turns=2)).trend == "unknown"
+    path = trajectory([-0.91], TrajectoryConfig(min_turns=2))
+    assert path.trend == "unknown"
+    # the console's packet reads "Mood not yet known: ...", never "Mood unknown: -0.91 -> -0.91"
+    assert path.describe() == "not yet known: 1 scored message (-0.91)"
+    assert trajectory([-0.2, -0.91], TrajectoryConfig(min_turns=3)).describe() == (
+        "not yet known: 2 scored messages (-0.20, -0.91)"
+    )
     assert trajectory([]).describe() == "no scored messages"
 
 
