@@ -36,16 +36,19 @@ QUESTION = {
     "en": "How happy are you with the help you got today? Please tap a score from 1 (poor) to 5 (excellent).",
     "pl": "Jak oceniasz dzisiejszą pomoc? Wybierz ocenę od 1 (słabo) do 5 (doskonale).",
     "uk": "Наскільки ви задоволені сьогоднішньою допомогою? Оберіть оцінку від 1 (погано) до 5 (чудово).",
+    "ru": "Насколько вы довольны сегодняшней помощью? Выберите оценку от 1 (плохо) до 5 (отлично).",
 }
 SCORE_TITLES = {
     "en": ("1 Poor", "2 Fair", "3 Good", "4 Very good", "5 Excellent"),
     "pl": ("1 Słabo", "2 Przeciętnie", "3 Dobrze", "4 Bardzo dobrze", "5 Doskonale"),
     "uk": ("1 Погано", "2 Задовільно", "3 Добре", "4 Дуже добре", "5 Чудово"),
+    "ru": ("1 Плохо", "2 Удовлетворительно", "3 Хорошо", "4 Очень хорошо", "5 Отлично"),
 }
 THANKS = {
     "en": "Thank you for your feedback! It helps us look after you better.",
     "pl": "Dziękujemy za ocenę! Dzięki niej możemy lepiej o Ciebie dbać.",
     "uk": "Дякуємо за відгук! Він допомагає нам краще про вас дбати.",
+    "ru": "Спасибо за отзыв! Он помогает нам лучше о вас заботиться.",
 }
 
 

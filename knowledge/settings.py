@@ -41,7 +41,7 @@ class KnowledgeSettings(BaseSettings):
     chroma_path: Path | None = Field(default=None, description="embedded Chroma; default <state>/chroma")
     collection: str = Field(default=DEFAULT_COLLECTION, min_length=3)
     default_language: str = "en"
-    languages: list[str] = Field(default_factory=lambda: ["en", "pl", "uk"])
+    languages: list[str] = Field(default_factory=lambda: ["en", "pl", "uk", "ru"])
     min_score: float = 0.44
     confident_score: float = 0.55
     min_dense: float = 0.25

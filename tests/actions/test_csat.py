@@ -91,6 +91,14 @@ def test_a_domain_without_the_responses_gets_the_built_in_texts(
     assert isinstance(message, BotUttered) and message.text is not None
     assert message.text.startswith("Наскільки ви задоволені")
     assert [b["title"] for b in message.data["buttons"]][-1] == "5 Чудово"
+    russian = UserUttered(text="спасибо", parse_data=ParseData(text="спасибо", language="ru"))
+    asked = csat_question(
+        tracker(domain, russian), domain, ResponseRenderer(domain), "telegram", agent_id=None
+    )
+    message = asked[1]
+    assert isinstance(message, BotUttered) and message.text is not None
+    assert message.text.startswith("Насколько вы довольны")  # not English for a Russian client
+    assert [b["title"] for b in message.data["buttons"]][-1] == "5 Отлично"
 
 
 async def test_the_score_is_recorded_once_with_the_agent_and_the_client_thanked(demo_domain: Domain) -> None:
