@@ -171,7 +171,7 @@ _KNOWN_EVENT_TYPES = frozenset(
 def event_from_wire(raw: Any, action_name: str) -> Event | None:
     """One event an action returned (Rasa's wire format) as our event.
 
-    Event types we do not keep (reminders, ``export``, ``agent``) are logged and
+    Event types we do not keep (``export``, ``agent``) are logged and
     skipped; system events (handoff moves, pause/resume, notes, CSAT: only Concierge's
     services write them) are refused with an error log and skipped, so the turn goes on
     without them; a malformed event raises :class:`bot.errors.BadPayload`.
