@@ -54,10 +54,21 @@
     return { text: formatSeconds(left) + " left", cls: share < 0.34 ? "sla-warn" : "sla-ok" };
   }
 
+  // What people read for a conversation nobody is recognised in: "Visitor dec1" for a widget
+  // session, "Telegram 4411" for another channel, never the raw "widget:dec1ff2f-..." (the id
+  // itself stays in data-conversation for the code).
+  function conversationLabel(conversationId) {
+    var at = conversationId.indexOf(":");
+    var channel = at < 0 ? "" : conversationId.slice(0, at);
+    var tail = conversationId.slice(at + 1).replace(/[^0-9a-zA-Z]/g, "").slice(0, 4);
+    var who = !channel || channel === "widget" ? "Visitor" : channel.charAt(0).toUpperCase() + channel.slice(1);
+    return who + " " + tail;
+  }
+
   // One queue entry: a button that opens the conversation
   function queueItem(entry, isOpen, now, onOpen) {
     var clock = sla(entry, now);
-    var name = entry.client_name || entry.conversation_id;
+    var name = entry.client_name || conversationLabel(entry.conversation_id);
     var who = entry.status === "assigned" ? "with " + (entry.assigned_name || entry.assigned_to) : "waiting";
     var button = el("button", {
       type: "button", className: "ws-item" + (isOpen ? " is-open" : ""),
@@ -173,6 +184,7 @@
 
   window.ConciergeWorkspaceView = {
     TIER_CLASS: TIER_CLASS, STATUS_TEXT: STATUS_TEXT, reasonText: reasonText, sla: sla, queueItem: queueItem,
+    conversationLabel: conversationLabel,
     lineNode: lineNode, setList: setList, renderPacket: renderPacket, renderClient: renderClient
   };
 })();

@@ -146,7 +146,7 @@
     state.view = view;
     $("conv-placeholder").hidden = true;
     $("conv-body").hidden = false;
-    $("conv-title").textContent = view.client ? view.client.name : view.conversation_id;
+    $("conv-title").textContent = view.client ? view.client.name : V.conversationLabel(view.conversation_id);
     var tier = view.client ? view.client.tier : (view.packet ? view.packet.tier : "Standard");
     $("conv-tier").textContent = tier;
     $("conv-tier").className = "tier " + (V.TIER_CLASS[tier] || "");

@@ -217,7 +217,10 @@ async def test_a_client_message_with_html_shows_as_text_in_the_console(
         await sign_in(agent, base_url, "anna.kowalska")
         item = queue_items(agent).filter(has_text="help me").first
         await expect(item.locator(".ws-item-last")).to_have_text(HOSTILE)
+        # an anonymous visitor is "Visitor 1f2e", not the raw id "widget:1f2e..."
+        await expect(item.locator(".ws-item-name")).to_have_text(f"Visitor {sender[:4]}")
         await item.click()
+        await expect(agent.locator("#conv-title")).to_have_text(f"Visitor {sender[:4]}")
         lines = agent.locator("#transcript .ws-client .ws-text")
         await expect(lines.last).to_have_text(HOSTILE)
         await agent.get_by_role("button", name="Claim").click()
