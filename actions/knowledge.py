@@ -88,7 +88,7 @@ class ActionAnswerFromKnowledge:
             return []
         language = (message.parse_data.language if message else None) or tracker.get_slot("language")
         route = route_of(message.parse_data.model_dump() if message else {})
-        answer = await self.kb.ask(question, language or None, conversation_id=tracker.sender_id, route=route)
+        answer = await self.kb.ask(question, language or None, route=route)
         knowledge = {
             "answered": answer.answered,
             "mode": answer.mode,

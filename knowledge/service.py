@@ -158,7 +158,9 @@ class KnowledgeBase:
     ) -> Answer:
         """Answer ``question`` (from the routed articles when ``route`` names a key retrieval
         backs); an unanswered or low-confidence one carries a gap note with what was tried
-        (``answer.gap``), unless ``record_gaps`` is False (an editor's or agent's try)."""
+        (``answer.gap``), unless ``record_gaps`` is False (an editor's or agent's try). The
+        caller writes the gap to its conversation's log (the knowledge action does, as a
+        ``knowledge_gap`` event); ``conversation_id`` is no longer needed for it and unused."""
         language = language or self.detect_language(question)
         tried = [route.describe()] if route is not None and route.describe() else []
         if route is not None and route.key and route.key_confidence >= self.route_min_confidence:
