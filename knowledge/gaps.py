@@ -41,7 +41,9 @@ QUESTION_LENGTH = 2000
 TRIED_LENGTH = 1000
 
 # Question words, pronouns and fillers of the bot's languages (en, pl, uk, ru): they say
-# how a client asks, not what about ("how much is X", "do you have X", "X price").
+# how a client asks, not what about ("how much is X", "do you have X", "X price"). The key
+# is stored: after changing these lists or the stemming, run ``concierge projections
+# rebuild --only knowledge_gaps`` so old questions are keyed like new ones.
 STOPWORDS = frozenset(
     """
     a an the do does did done you your yours i im me my mine we our us is are was were be been
@@ -49,7 +51,7 @@ STOPWORDS = frozenset(
     when where which who whom whose why how much many any some of in on at to for from with
     about it its this that these those and or but not no yes please hi hello hey get got
     ok okay price prices cost costs need want like know tell possible available also just
-    still really thanks thank if than then so as by
+    still really thanks thank if than then so as by they them their he she her his one
     czy jak jaki jaka jakie gdzie kiedy co mogę można się w we na z ze do i a o u jest są
     macie masz mam ile kosztuje cena dla to ten ta te po przez od nie tak proszę mi
     чи як який яка яке які де коли що можна я ви у в на з із до і й а о є скільки коштує

@@ -4,6 +4,7 @@ rows, and leave with an erased client (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -163,6 +164,15 @@ async def test_a_rebuild_from_the_log_equals_the_incremental_read_model(store: E
     await store.rebuild_projections(["knowledge_gaps"])
     assert await clusters(store) == live_clusters
     assert await gap_rows(store) == live_rows
+
+
+async def test_appenders_asking_a_new_question_at_once_share_one_cluster(store: EventStore) -> None:
+    wordings = ["Do you sell wigs?", "sell wigs?", "do you sell wigs", "WIGS, do you sell?"] * 3
+    await asyncio.gather(
+        *(store.append(f"widget:w{n}", [asked(q, at=T0 + n)]) for n, q in enumerate(wordings))
+    )
+    assert {key: found[1] for key, found in (await clusters(store)).items()} == {gap_key("sell wigs?"): 12}
+    assert (await clusters(store))[gap_key("sell wigs?")][0] == "Do you sell wigs?"  # the earliest
 
 
 async def test_erasing_a_client_removes_their_questions_and_examples(store: EventStore) -> None:
