@@ -32,7 +32,7 @@ NO_ANSWER_RESPONSE = "utter_kb_no_answer"
 HANDOFF_PAYLOAD = "/request_human"
 SOURCE_SLOT = "kb_sources"
 
-SOURCE_LABEL = {"en": "Source", "pl": "Źródło", "uk": "Джерело"}
+SOURCE_LABEL = {"en": "Source", "pl": "Źródło", "uk": "Джерело", "ru": "Источник"}
 NO_ANSWER_TEXT = {
     "en": "I'm sorry, I don't know the answer to that and I'd rather not guess. "
     "Would you like me to connect you with someone from our team?",
@@ -40,8 +40,15 @@ NO_ANSWER_TEXT = {
     "Czy połączyć Cię z kimś z naszego zespołu?",
     "uk": "Вибачте, я не знаю відповіді на це питання і не хочу вгадувати. "
     "З'єднати вас із кимось із нашої команди?",
+    "ru": "Извините, я не знаю ответа на этот вопрос и не хочу гадать. "
+    "Соединить вас с кем-нибудь из нашей команды?",
 }
-HUMAN_BUTTON = {"en": "Talk to a person", "pl": "Rozmowa z konsultantem", "uk": "Зв'язатися з людиною"}
+HUMAN_BUTTON = {
+    "en": "Talk to a person",
+    "pl": "Rozmowa z konsultantem",
+    "uk": "Зв'язатися з людиною",
+    "ru": "Связаться с человеком",
+}
 
 
 def answer_text(answer: Answer) -> str:

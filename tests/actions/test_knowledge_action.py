@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from actions.knowledge import HANDOFF_PAYLOAD, ActionAnswerFromKnowledge
 from bot.domain import ACTION_LISTEN, Domain
-from bot.events import ActionExecuted, BotUttered, KnowledgeGapNoted
+from bot.events import ActionExecuted, BotUttered, KnowledgeGapNoted, SlotSet
 from bot.loaders import load_domain
 from bot.nlg import ResponseRenderer
 from bot.store import EventStore
@@ -24,7 +24,13 @@ from knowledge.markdown import load_articles
 from knowledge.service import KnowledgeBase
 from knowledge.tables import gaps
 
-ARTICLES = ("lateness-policy", "lateness-policy-pl", "gift-cards", "cancellation-policy")
+ARTICLES = (
+    "lateness-policy",
+    "lateness-policy-pl",
+    "lateness-policy-ru",
+    "gift-cards",
+    "cancellation-policy",
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +89,23 @@ async def test_answers_in_the_clients_language(store: ChromaKnowledgeStore, demo
     [uttered, *_] = await action.run(tracker, demo_domain, ResponseRenderer(demo_domain), "rest")
     assert isinstance(uttered, BotUttered)
     assert "15 minut" in (uttered.text or "") and "Źródło: Spóźnienie na wizytę" in (uttered.text or "")
+
+
+async def test_a_russian_client_reads_the_answer_its_source_and_the_no_answer_in_russian(
+    store: ChromaKnowledgeStore, demo_domain: Domain
+) -> None:
+    action = ActionAnswerFromKnowledge(KnowledgeBase(store))
+    tracker = tracker_for(demo_domain, "Я опоздаю на 15 минут, что тогда?", "ru")
+    [uttered, *_] = await action.run(tracker, demo_domain, ResponseRenderer(demo_domain), "rest")
+    assert isinstance(uttered, BotUttered) and uttered.metadata["knowledge"]["answered"]
+    assert uttered.metadata["knowledge"]["sources"][0]["article_id"] == "lateness-policy-ru"
+    assert "\n\nИсточник: " in (uttered.text or "")
+    tracker = tracker_for(demo_domain, "вы делаете удаление татуировок?", "ru")
+    tracker.update(SlotSet(name="language", value="ru"))  # as the engine sets it from the message
+    [uttered, *_] = await action.run(tracker, demo_domain, ResponseRenderer(demo_domain), "rest")
+    assert isinstance(uttered, BotUttered) and not uttered.metadata["knowledge"]["answered"]
+    assert (uttered.text or "").startswith("Извините, я не знаю ответа на этот вопрос")
+    assert uttered.data["buttons"][0]["title"] == "Связаться с человеком"
 
 
 async def test_unanswerable_gets_an_honest_no_a_human_offer_and_a_gap(
