@@ -8,9 +8,11 @@ only the first engine embeds the articles; every engine still has its own event 
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,8 @@ from bot.models import InboundMessage, OutboundMessage, VerifiedIdentity
 from bot.settings import Settings
 from bot.store.database import async_url, scratch_schema
 from concierge.compose import Services, build_services
+from handoff.config import load_handoff_config
+from handoff.hours import is_open
 
 REPO = Path(__file__).resolve().parents[2]
 VIP_EMAIL = "ola.wisniewska@example.pl"  # Aleksandra Wiśniewska, black membership: VIP (data/clients.csv)
@@ -60,10 +64,26 @@ async def postgres_schema(postgres_url: str) -> AsyncIterator[str]:
         yield async_url(postgres_url, schema=schema).render_as_string(hide_password=False)
 
 
+def studios_open_clock() -> Callable[[], float]:
+    """The wall clock, moved back (by whole hours, at most two days) to the latest moment every
+    demo studio is open, so a walk through the console tests a handoff the same way at 3 pm and
+    at midnight; out-of-hours behaviour has its own tests with their own clocks. The engine, the
+    handoff and the console's queue all read this one clock, so SLA countdowns stay coherent."""
+    studios = load_handoff_config(REPO / "handoff.yml").locations.values()
+    now = time.time()
+    for hours_back in range(49):
+        moment = datetime.fromtimestamp(now - hours_back * 3600, UTC)
+        if all(is_open(studio, moment) for studio in studios):
+            shift = hours_back * 3600
+            return lambda: time.time() - shift
+    raise AssertionError("no moment in the last two days had every demo studio open")
+
+
 @asynccontextmanager
 async def demo_services(settings: Settings) -> AsyncIterator[Services]:
-    """The real services of the demo bot (engine, knowledge base and handoff)."""
-    services = await build_services(settings)
+    """The real services of the demo bot (engine, knowledge base and handoff), on a clock at
+    which the studios are open (:func:`studios_open_clock`)."""
+    services = await build_services(settings, clock=studios_open_clock())
     try:
         assert services.handoff is not None, "the demo project has handoff data"
         yield services
