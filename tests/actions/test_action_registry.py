@@ -124,7 +124,7 @@ class Odd(Action):
         return "action_odd"
 
     async def run(self, dispatcher, tracker, domain):
-        return [{"no": "event key"}, "text", {"event": "reminder", "intent": "x"}, SlotSet("seen", 1), None]
+        return [{"no": "event key"}, "text", {"event": "export"}, SlotSet("seen", 1), None]
 
 
 class Broken(Action):
