@@ -34,7 +34,10 @@ from bot.events import (
     FollowupAction,
     HandoffRequested,
     HandoffStatusChanged,
+    KnowledgeGapNoted,
     LoopInterrupted,
+    ReminderCancelled,
+    ReminderScheduled,
     Restarted,
     SessionStarted,
     SlotSet,
@@ -159,6 +162,17 @@ def every_event() -> list[Event]:
         AgentNoteAdded(text="prefers Anna; <b>allergic</b> to latex", author="anna.kowalska"),
         CsatRequested(agent_id="anna.kowalska"),
         CsatRecorded(score=5, comment="Thank you!", agent_id="anna.kowalska"),
+        ReminderScheduled(
+            intent="EXTERNAL_appointment_reminder",
+            date_time="2025-03-01T10:00:00+01:00",
+            name="MH-10001-24h",
+            entities={"kind": "appointment_reminder", "service": "gel manicure"},
+            kill_on_user_msg=False,
+        ),
+        ReminderCancelled(name="MH-10001-24h"),
+        KnowledgeGapNoted(
+            question="do you do tattoo removal?", language="en", reason="no_answer", score=0.12, tried="kb"
+        ),
         ConversationPaused(),
         ConversationResumed(),
         Restarted(),

@@ -35,7 +35,7 @@ async def test_login_sets_a_strict_httponly_cookie_and_stores_only_its_hash(
         raw = client.cookies[SESSION_COOKIE]
         me = await client.get("/api/me")
         assert me.status_code == 200 and me.json()["username"] == "anna.kowalska"
-        assert me.json()["sections"] == ["workspace", "clients", "knowledge"]
+        assert me.json()["sections"] == ["workspace", "clients", "proactive", "knowledge"]
     async with platform.store.engine.connect() as conn:
         ids = (await conn.execute(select(sessions.c.id))).scalars().all()
     assert ids == [token_id(raw)] and raw not in ids
