@@ -229,10 +229,13 @@ class Engine:
         entries = (transcript_entry(s.seq, s.event) for s in stored)
         return [e for e in entries if e is not None]
 
-    def subscribe(self, conversation_id: str) -> Subscription:
+    def subscribe(
+        self, conversation_id: str, on_batch: Callable[[list[TranscriptEntry]], object] | None = None
+    ) -> Subscription:
         """Batches of a conversation's new transcript lines as they are stored, from any
-        process sharing the feed (an empty batch: catch up from the log); see :mod:`bot.live`."""
-        return self.live.subscribe(conversation_id)
+        process sharing the feed (an empty batch: catch up from the log), iterated or handed
+        to ``on_batch``; see :mod:`bot.live`."""
+        return self.live.subscribe(conversation_id, on_batch)
 
     async def append(
         self, conversation_id: str, events: list[Event], *, expected_seq: int | None = None

@@ -14,7 +14,10 @@ duplicated or reordered costs nothing, and a reconnecting client loses nothing.
 ``subscribe(conversation_id)`` returns a :class:`Subscription`: an async iterator of
 batches (``list[TranscriptEntry]``; an empty batch is a gap notice) that must be closed
 (``aclose()``, or ``async with``). ``await subscription.ready()`` returns once the feed
-delivers to it; reading the log after that misses nothing.
+delivers to it; reading the log after that misses nothing. ``subscribe(conversation_id,
+on_batch=callback)`` hands each batch to the callback instead: the feed's one delivery path
+per process (the Redis reader task, or ``publish`` in process) fans out to every socket
+that way, so an idle socket holds no queue and no task of its own.
 """
 
 from __future__ import annotations
@@ -41,38 +44,77 @@ _BATCH = TypeAdapter(list[TranscriptEntry])
 
 
 class Subscription:
-    """One watcher of one conversation: batches of new lines, an empty batch after a gap."""
+    """One watcher of one conversation: batches of new lines, an empty batch after a gap.
 
-    def __init__(self, conversation_id: str, on_close: Callable[[Subscription], object]) -> None:
+    Either iterated (``async for batch in subscription``: batches wait in a queue) or, given
+    ``on_batch``, handed each batch at once by the feed: no queue and no task of its own, which
+    is what an idle widget socket needs (a few hundred bytes, not a queue and a task per socket).
+    ``on_batch`` runs inside the feed's delivery, so it must return quickly and not raise
+    (it may start a task); an error it raises is logged and the other watchers still get theirs.
+    """
+
+    __slots__ = ("_on_batch", "_on_close", "_queue", "_ready", "_waiter", "closed", "conversation_id")
+
+    def __init__(
+        self,
+        conversation_id: str,
+        on_close: Callable[[Subscription], object],
+        on_batch: Callable[[Batch], object] | None = None,
+    ) -> None:
         self.conversation_id = conversation_id
-        self._queue: asyncio.Queue[Batch | None] = asyncio.Queue()
-        self._ready = asyncio.Event()
+        self._on_batch = on_batch
+        self._queue: asyncio.Queue[Batch | None] | None = asyncio.Queue() if on_batch is None else None
+        self._ready = False
+        self._waiter: asyncio.Future[None] | None = None  # made only while someone awaits ready()
         self._on_close = on_close
         self.closed = False
 
+    @property
+    def is_ready(self) -> bool:
+        """Whether the feed delivers here already."""
+        return self._ready
+
     def put(self, batch: Batch) -> None:
         """Hand the watcher a batch (called by the feed)."""
-        if not self.closed:
+        if self.closed:
+            return
+        if self._queue is not None:
             self._queue.put_nowait(batch)
+            return
+        try:
+            self._on_batch(batch)  # type: ignore[misc]  # set whenever there is no queue
+        except Exception:  # one watcher's fault must not stop the feed for the others
+            log.exception("live feed: a watcher failed to take a notice")
 
     def mark_ready(self) -> None:
         """The feed now delivers to this watcher."""
-        self._ready.set()
+        self._ready = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     async def ready(self, within: float = 2.0) -> bool:
         """Wait until the feed delivers here; False after ``within`` seconds (the feed is
         away: the watcher still works from the log, and gets a gap notice when it is back)."""
+        if self._ready:
+            return True
+        if self._waiter is None:
+            self._waiter = asyncio.get_running_loop().create_future()
         try:
             async with asyncio.timeout(within):
-                await self._ready.wait()
+                await asyncio.shield(self._waiter)  # another caller's timeout leaves it pending
         except TimeoutError:
             return False
+        finally:
+            if self._ready:
+                self._waiter = None
         return True
 
     def __aiter__(self) -> Subscription:
         return self
 
     async def __anext__(self) -> Batch:
+        if self._queue is None:
+            raise TypeError("a subscription with on_batch is not iterated: its batches go to on_batch")
         if self.closed:
             raise StopAsyncIteration
         batch = await self._queue.get()
@@ -82,9 +124,14 @@ class Subscription:
 
     async def aclose(self) -> None:
         """Stop watching (idempotent)."""
+        self.close()
+
+    def close(self) -> None:
+        """Stop watching, from synchronous code (idempotent)."""
         if not self.closed:
             self.closed = True
-            self._queue.put_nowait(None)
+            if self._queue is not None:
+                self._queue.put_nowait(None)
             self._on_close(self)
 
     async def __aenter__(self) -> Subscription:
@@ -103,8 +150,10 @@ class LiveFeed(Protocol):
         """Tell every watcher of the conversation about new lines; never raises (the log has them)."""
         ...
 
-    def subscribe(self, conversation_id: str) -> Subscription:
-        """Start watching a conversation."""
+    def subscribe(
+        self, conversation_id: str, on_batch: Callable[[Batch], object] | None = None
+    ) -> Subscription:
+        """Start watching a conversation: batches are iterated, or handed to ``on_batch``."""
         ...
 
     async def health(self) -> ComponentHealth:
@@ -155,9 +204,11 @@ class InProcessFeed:
         if entries:
             self._watchers.deliver(conversation_id, list(entries))
 
-    def subscribe(self, conversation_id: str) -> Subscription:
+    def subscribe(
+        self, conversation_id: str, on_batch: Callable[[Batch], object] | None = None
+    ) -> Subscription:
         """See :meth:`LiveFeed.subscribe` (ready at once)."""
-        subscription = Subscription(conversation_id, self._watchers.remove)
+        subscription = Subscription(conversation_id, self._watchers.remove, on_batch)
         self._watchers.add(subscription)
         subscription.mark_ready()
         return subscription
@@ -216,14 +267,16 @@ class RedisFeed:
         except (RedisError, OSError) as exc:
             log.warning("live feed: publishing failed (%s); watchers catch up later", type(exc).__name__)
 
-    def subscribe(self, conversation_id: str) -> Subscription:
+    def subscribe(
+        self, conversation_id: str, on_batch: Callable[[Batch], object] | None = None
+    ) -> Subscription:
         """See :meth:`LiveFeed.subscribe`; ready once Redis confirms the channel."""
-        subscription = Subscription(conversation_id, self._unsubscribe)
+        subscription = Subscription(conversation_id, self._unsubscribe, on_batch)
         if self._watchers.add(subscription):
             self._changes.add(conversation_id)
         else:
             existing = next(iter(self._watchers.by_conversation[conversation_id] - {subscription}))
-            if existing._ready.is_set():
+            if existing.is_ready:
                 subscription.mark_ready()
         self._wanted.set()
         if self._reader is None or self._reader.done():

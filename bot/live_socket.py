@@ -6,7 +6,10 @@ writes it, under one lock with every other frame, so frames never interleave. A 
 follows a conversation with :meth:`SeqSocket.follow`: it subscribes to the
 :class:`~bot.live.LiveFeed` first and only then catches up, so a line stored while it was
 subscribing is never skipped (the caller waits for ``subscribed``, then reads); each
-notice (or gap notice) triggers another catch-up.
+notice (or gap notice) triggers another catch-up. A socket that must stay cheap while idle
+(the widget: thousands per worker) takes notices by callback instead (``subscribe(...,
+on_batch=...)`` and :meth:`SeqSocket.notice`): a catch-up task runs only while there is
+something to send, and notices arriving meanwhile make it run once more.
 """
 
 from __future__ import annotations
@@ -45,11 +48,44 @@ class Watch(Protocol):
 class SeqSocket:
     """One WebSocket: ordered JSON frames and the ``seq`` of the last line it showed."""
 
+    __slots__ = ("_again", "_catching", "closed", "lock", "sent_seq", "ws")
+
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
         self.sent_seq: int | None = None
         self.closed = False
         self.lock = asyncio.Lock()  # frames and catch-ups never interleave
+        self._catching: asyncio.Task[None] | None = None  # the catch-up a notice started
+        self._again = False  # a notice came while it ran: run once more
+
+    def notice(self, catch_up: Callable[[], Awaitable[object]]) -> None:
+        """A feed notice (a callback, no await): run ``catch_up`` soon, in a task that ends
+        once it is done; notices arriving while it runs make it run once more, never two at
+        a time. So a socket holds a task only while it has lines to send."""
+        if self.closed:
+            return
+        if self._catching is not None:
+            self._again = True
+            return
+        self._catching = asyncio.get_running_loop().create_task(self._catch_up_on_notices(catch_up))
+
+    async def _catch_up_on_notices(self, catch_up: Callable[[], Awaitable[object]]) -> None:
+        try:
+            while True:
+                self._again = False
+                await catch_up()
+                if not self._again or self.closed:
+                    return
+        except Exception:  # the socket still works; lines then arrive on the next catch-up
+            log.exception("live socket: catching up after a notice failed")
+        finally:
+            self._catching = None
+
+    def stop(self) -> None:
+        """The client left: send nothing more, and drop a catch-up under way."""
+        self.closed = True
+        if self._catching is not None:
+            self._catching.cancel()
 
     async def send(self, frame: Frame) -> None:
         """Write one frame after whatever is being written now."""

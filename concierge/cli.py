@@ -144,7 +144,7 @@ def run(
     import uvicorn
 
     from bot.settings import Settings
-    from concierge.serve import create_app
+    from concierge.serve import WEBSOCKET_OPTIONS, create_app
 
     settings = Settings(project_dir=project.resolve(), model_dir=model, host=host, port=port)
     try:
@@ -157,7 +157,9 @@ def run(
         return
     _announce_when_answering(host, port, "")
     # X-Forwarded-For is read by the app itself, from CONCIERGE_TRUSTED_PROXIES only (console/limits.py)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level="info", proxy_headers=False, **WEBSOCKET_OPTIONS
+    )
 
 
 def _announce_when_answering(host: str, port: int, what: str, *, timeout: float = 600.0) -> None:
@@ -199,6 +201,8 @@ def _serve_workers(settings: Settings, workers: int) -> None:
     """``workers`` uvicorn processes building the app from the environment (concierge.serve)."""
     import uvicorn
 
+    from concierge.serve import WEBSOCKET_OPTIONS
+
     if not settings.redis_url:
         _fail(
             ConciergeError(
@@ -225,6 +229,7 @@ def _serve_workers(settings: Settings, workers: int) -> None:
         port=settings.port,
         log_level="info",
         proxy_headers=False,  # X-Forwarded-For is read by the app itself (console/limits.py)
+        **WEBSOCKET_OPTIONS,
     )
 
 

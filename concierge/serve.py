@@ -19,6 +19,30 @@ from bot.settings import Settings
 from concierge.compose import build_services
 from console.app import create_app as create_console_app
 
+#: The WebSocket settings ``concierge run`` serves with (one place, for one worker and for
+#: ``--workers N``). Chosen for thousands of idle widget sockets per worker, measured with
+#: ``bench/sockets.py`` (docs/benchmarks.md, "Idle widget sockets"):
+#:
+#: - ``ws``: uvicorn's sans-I/O protocol on ``websockets`` (no task per socket; a keepalive
+#:   is a timer), uvicorn's own default. ``wsproto`` held less (23.9 against 32.3 KiB per idle
+#:   widget socket, 2,000 sockets, the whole app) but is not a dependency yet: the next step.
+#: - ``ws_per_message_deflate`` off: a compressing socket keeps its zlib streams for as long
+#:   as it is open (about 40 KiB each, measured), and widget frames are a few hundred bytes.
+#: - ``ws_ping_interval`` / ``ws_ping_timeout`` 30 s: a ping every 30 s keeps the socket
+#:   through load balancers and proxies that close idle connections after 60 s, and a client
+#:   that vanished without closing (a phone losing its network) is dropped within a minute,
+#:   freeing its memory. 20 s (uvicorn's default) cost idle CPU for nothing.
+#: - ``ws_max_size`` 1 MiB: a client cannot make the server buffer uvicorn's default 16 MiB
+#:   per frame; the widget answers a frame over 64 K characters (up to 256 KiB in UTF-8)
+#:   with its own friendly error, and the console's frames are smaller still.
+WEBSOCKET_OPTIONS: dict[str, Any] = {
+    "ws": "websockets-sansio",
+    "ws_per_message_deflate": False,
+    "ws_ping_interval": 30.0,
+    "ws_ping_timeout": 30.0,
+    "ws_max_size": 1024 * 1024,
+}
+
 
 def create_app(settings: Settings, **options: Any) -> FastAPI:
     """The whole web app for ``settings``, building its services in the lifespan unless given

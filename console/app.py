@@ -108,9 +108,11 @@ class EngineSlot:
         """See :meth:`MessageHandler.history`."""
         return await self._get().history(conversation_id, after_seq=after_seq)
 
-    def subscribe(self, conversation_id: str) -> Subscription:
+    def subscribe(
+        self, conversation_id: str, on_batch: Callable[[list[TranscriptEntry]], object] | None = None
+    ) -> Subscription:
         """See :meth:`MessageHandler.subscribe`."""
-        return self._get().subscribe(conversation_id)
+        return self._get().subscribe(conversation_id, on_batch)
 
     async def health(self) -> dict[str, ComponentHealth]:
         """See :meth:`MessageHandler.health`; ``down`` while no engine is set."""

@@ -116,9 +116,12 @@ class MessageHandler(Protocol):
         """The conversation's visible lines with ``seq`` greater than ``after_seq``, in order."""
         ...
 
-    def subscribe(self, conversation_id: str) -> Subscription:
+    def subscribe(
+        self, conversation_id: str, on_batch: Callable[[list[TranscriptEntry]], object] | None = None
+    ) -> Subscription:
         """Batches of a conversation's new lines as they are stored, on any process (agent
-        replies included; an empty batch: catch up from the log); see :mod:`bot.live`."""
+        replies included; an empty batch: catch up from the log), iterated or handed to
+        ``on_batch`` (no queue, no task per watcher); see :mod:`bot.live`."""
         ...
 
     async def health(self) -> dict[str, ComponentHealth]:

@@ -30,6 +30,10 @@ both trigger a catch-up from ``history(after_seq=<last seq sent>)``. The socket 
 before it reads the history, so it never skips a line published while it was connecting,
 and a reconnecting client loses nothing.
 
+An idle socket is cheap (docs/benchmarks.md, "Idle widget sockets"): notices reach it by
+callback from the feed's one delivery path per process (no queue, no task per socket), and
+its turn worker runs only while it has messages to answer (started by the first one).
+
 The browser side is ``console/static/widget.js``; see its header for the embed snippet.
 """
 
@@ -38,7 +42,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Literal, Self
 
@@ -49,6 +53,7 @@ from bot.channels.base import ChannelAdapter, MessageHandler, describe_validatio
 from bot.channels.limits import slow_down, too_long_refusal
 from bot.channels.widget_identity import MIN_SECRET, InvalidToken, verify_token
 from bot.errors import ConfigError
+from bot.live import Subscription
 from bot.live_socket import SeqSocket
 from bot.models import ComponentHealth, InboundMessage, OutboundMessage, TranscriptEntry, VerifiedIdentity
 
@@ -117,6 +122,18 @@ CLIENT_FRAMES = TypeAdapter(Annotated[HelloFrame | MessageFrame, Field(discrimin
 class _Connection:
     """One open widget socket: reads frames, acks, runs turns in order, delivers lines by seq."""
 
+    __slots__ = (
+        "_turns",
+        "_watch",
+        "_worker",
+        "channel",
+        "handler",
+        "identity",
+        "session_id",
+        "socket",
+        "ws",
+    )
+
     def __init__(self, ws: WebSocket, handler: MessageHandler, channel: WidgetChannel) -> None:
         self.ws = ws
         self.handler = handler
@@ -124,8 +141,10 @@ class _Connection:
         self.socket = SeqSocket(ws)  # frames in order; the seq of the last line shown
         self.session_id: str | None = None
         self.identity: VerifiedIdentity | None = None  # from a verified client token
-        self._turns: asyncio.Queue[InboundMessage | None] = asyncio.Queue()
-        self._follower: asyncio.Task[None] | None = None
+        # acknowledged, not yet answered; the worker and its queue exist only while there are some
+        self._turns: deque[InboundMessage] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._watch: Subscription | None = None  # this conversation's live notices
 
     @property
     def conversation_id(self) -> str | None:
@@ -137,7 +156,6 @@ class _Connection:
 
     async def run(self) -> None:
         """Serve the socket until the client leaves; accepted messages are processed even after."""
-        self.channel.track(asyncio.create_task(self._work()))
         try:
             while True:
                 message = await self.ws.receive()
@@ -147,10 +165,8 @@ class _Connection:
         except WebSocketDisconnect:
             return
         finally:
-            self.socket.closed = True
-            self._turns.put_nowait(None)  # the worker finishes queued turns, then stops
-            if self._follower is not None:
-                self._follower.cancel()
+            self.socket.stop()  # a running turn worker still finishes the queued turns
+            self._unwatch()
             self.channel.forget(self)
 
     async def _on_frame(self, text: str | None) -> None:
@@ -197,8 +213,7 @@ class _Connection:
     async def _hello(self, frame: HelloFrame) -> None:
         self.identity = self.channel.verify(frame.client_token) if frame.client_token else None
         if frame.session_id != self.session_id:
-            if self._follower is not None:
-                self._follower.cancel()
+            self._unwatch()
             self.channel.forget(self)
             self.session_id = frame.session_id
             self.channel.remember(self)
@@ -213,10 +228,8 @@ class _Connection:
         # socket's lock throughout, so a notice cannot send lines ahead of the history frame.
         async with self.socket.lock:
             if follow:
-                subscribed = asyncio.Event()
-                watch = self.handler.subscribe(self.conversation_id or "")
-                self._follower = asyncio.create_task(self.socket.follow(watch, self.deliver, subscribed))
-                await subscribed.wait()
+                self._watch = self.handler.subscribe(self.conversation_id or "", on_batch=self._on_notice)
+                await self._watch.ready()  # False: the feed is away; a gap notice comes when it is back
             read = self._reader()
             if not await self.socket.catch_up_locked(read, history, after=frame.last_seq, reset=True):
                 await self.socket.write({"type": "error", "message": NO_HISTORY, "retry": True})
@@ -246,7 +259,11 @@ class _Connection:
             return
         await self._send({"type": "ack", "client_id": frame.client_id})
         if fresh:  # a re-sent duplicate is acknowledged again but answered only once
-            self._turns.put_nowait(inbound)
+            if self._turns is None:
+                self._turns = deque()
+            self._turns.append(inbound)
+            if self._worker is None:
+                self._worker = self.channel.track(asyncio.create_task(self._work(self._turns)))
 
     async def _refused(self, frame: MessageFrame) -> bool:
         """Refuse (with an error frame the visitor reads) a text over the limit, or a message
@@ -271,17 +288,31 @@ class _Connection:
         await self._send(error)
         return True
 
-    async def _work(self) -> None:
-        """Run this socket's turns one at a time, in the order they were acknowledged."""
-        while (inbound := await self._turns.get()) is not None:
-            await self._send({"type": "typing", "on": True})
-            try:
-                await self.handler.process(inbound)
-            except Exception:
-                log.exception("widget: a turn failed")
-                await self._send({"type": "error", "message": TURN_FAILED, "retry": False})
-            await self.deliver()
-            await self._send({"type": "typing", "on": False})
+    async def _work(self, turns: deque[InboundMessage]) -> None:
+        """Run this socket's turns one at a time, in the order they were acknowledged, until
+        none is left (the next message starts it again), even after the client left."""
+        try:
+            while turns:
+                inbound = turns.popleft()
+                await self._send({"type": "typing", "on": True})
+                try:
+                    await self.handler.process(inbound)
+                except Exception:
+                    log.exception("widget: a turn failed")
+                    await self._send({"type": "error", "message": TURN_FAILED, "retry": False})
+                await self.deliver()
+                await self._send({"type": "typing", "on": False})
+        finally:  # nothing awaits between the last check and here: no message is left behind
+            self._worker, self._turns = None, None
+
+    def _on_notice(self, _batch: list[TranscriptEntry]) -> None:
+        """The live feed's callback: catch up from the log (the batch itself is only a cue)."""
+        self.socket.notice(self.deliver)
+
+    def _unwatch(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
 
     def _reader(self) -> Callable[[int | None], Awaitable[list[TranscriptEntry]]]:
         conversation_id = self.conversation_id or ""
@@ -342,14 +373,19 @@ class WidgetChannel(ChannelAdapter):
             return None
 
     def router(self, handler: MessageHandler) -> APIRouter:
-        """``WS /ws``: the widget's socket."""
+        """``WS /ws``: the widget's socket.
+
+        A plain Starlette WebSocket route: it takes no dependencies, and FastAPI's route
+        would hold two exit stacks and the solved dependencies per socket for as long as
+        the socket is open (about 3 KB each, measured).
+        """
         router = APIRouter()
 
-        @router.websocket("/ws")
         async def socket(ws: WebSocket) -> None:
             await ws.accept()
             await _Connection(ws, handler, self).run()
 
+        router.add_websocket_route("/ws", socket)
         return router
 
     async def send(self, message: OutboundMessage) -> None:

@@ -62,6 +62,38 @@ async def test_watchers_of_a_conversation_get_its_lines_and_only_its_lines(
     await other.aclose()
 
 
+async def test_a_callback_watcher_gets_each_batch_without_a_queue_and_one_failing_callback_spares_the_others(
+    feeds: tuple[LiveFeed, LiveFeed],
+) -> None:
+    publisher, watcher = feeds
+    taken: list[list[int]] = []
+    witnessed: asyncio.Queue[list[int]] = asyncio.Queue()
+
+    def broken(_batch: list[TranscriptEntry]) -> None:
+        raise RuntimeError("this socket is gone")
+
+    failing = watcher.subscribe("widget:c", on_batch=broken)
+    taking = watcher.subscribe("widget:c", on_batch=lambda batch: taken.append([e.seq for e in batch]))
+    witness = watcher.subscribe(
+        "widget:c", on_batch=lambda batch: witnessed.put_nowait([e.seq for e in batch])
+    )
+    for subscription in (failing, taking, witness):
+        assert await subscription.ready()
+    with pytest.raises(TypeError):  # its batches go to the callback: there is nothing to iterate
+        await anext(taking)
+    await publisher.publish("widget:c", [line(1, "one"), line(2, "two")])
+    async with asyncio.timeout(GUARD):
+        assert await witnessed.get() == [1, 2]
+    assert taken == [[1, 2]]  # handed over in the feed's delivery, before the next watcher's
+    taking.close()
+    await publisher.publish("widget:c", [line(3, "three")])
+    async with asyncio.timeout(GUARD):
+        assert await witnessed.get() == [3]
+    assert taken == [[1, 2]]  # a closed watcher is handed nothing more
+    failing.close()
+    witness.close()
+
+
 @pytest.mark.redis
 async def test_the_factory_picks_redis_only_when_configured(redis_url: str) -> None:
     assert isinstance(live_feed_from_url(None), InProcessFeed)

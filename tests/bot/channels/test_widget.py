@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,8 +17,19 @@ from fastapi import FastAPI
 
 from bot.engine import Engine
 from bot.models import OutboundMessage
+from bot.settings import Settings
+from console.app import create_app
 
-from .helpers import HOURS, WELCOME, YOU_ARE_WELCOME, agent_says, table_missing, user_messages
+from .helpers import (
+    HOURS,
+    WELCOME,
+    YOU_ARE_WELCOME,
+    agent_says,
+    real_engine,
+    serving,
+    table_missing,
+    user_messages,
+)
 
 
 class Widget:
@@ -338,3 +350,65 @@ async def test_health_counts_open_widgets(base_url: str) -> None:
     assert report["status"] == "ok"
     assert report["components"]["channel:widget"] == {"status": "ok", "detail": "1 open connection"}
     assert report["components"]["database"] == {"status": "ok", "detail": "sqlite"}
+
+
+def widget_tasks() -> list[str]:
+    """The running tasks that belong to widget sockets (turn workers, catch-ups, followers)."""
+    names = [getattr(t.get_coro(), "__qualname__", "") for t in asyncio.all_tasks()]
+    return [n for n in names if n.startswith(("_Connection.", "SeqSocket."))]
+
+
+async def test_an_idle_socket_holds_no_task_of_its_own_and_a_turn_worker_lives_only_while_it_works(
+    base_url: str, engine: Engine
+) -> None:
+    quiet, talker = session(), session()
+    async with widget(base_url) as a, widget(base_url) as b, widget(base_url) as c:
+        await a.hello(quiet)
+        await b.hello(quiet)  # a second tab: one more watcher, still no task
+        await c.hello(talker)
+        assert widget_tasks() == []  # connected, following, never wrote: no worker, no follower
+        await c.say("when are you open")
+        assert entries(await c.turn())[-1]["text"] == HOURS
+        await agent_says(engine, f"widget:{quiet}", "We have a slot at 3 pm.")
+        assert (
+            (await a.recv())["entry"]["text"]
+            == (await b.recv())["entry"]["text"]
+            == "We have a slot at 3 pm."
+        )
+        async with asyncio.timeout(10):
+            while widget_tasks():  # noqa: ASYNC110  # the worker and the catch-ups end once their work is done
+                await asyncio.sleep(0.01)
+        await c.say("thanks")  # the next message starts a worker again
+        assert entries(await c.turn())[-1]["text"] == YOU_ARE_WELCOME
+
+
+async def test_lines_stored_in_a_burst_reach_the_socket_once_each_in_seq_order(
+    base_url: str, engine: Engine
+) -> None:
+    sid = session()
+    async with widget(base_url) as w:
+        await w.hello(sid)
+        await asyncio.gather(*(agent_says(engine, f"widget:{sid}", f"line {n}") for n in range(20)))
+        pushed = [(await w.recv())["entry"] for _ in range(20)]
+        await w.nothing_more()
+    seqs = [e["seq"] for e in pushed]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 20
+    assert {e["text"] for e in pushed} == {f"line {n}" for n in range(20)}
+
+
+@pytest.mark.redis
+async def test_a_line_stored_by_another_worker_reaches_the_socket_through_redis(
+    trained: Settings, tmp_path: Path, redis_url: str
+) -> None:
+    """Two engines on one database and one Redis, like two workers: an agent's line stored
+    through the second reaches a widget socket held by the first (one Redis reader per
+    process hands it to the socket; no task per socket)."""
+    shared = trained.model_copy(update={"redis_url": redis_url})
+    async with real_engine(shared, tmp_path) as first, real_engine(shared, tmp_path) as second:
+        async with serving(create_app(shared, engine=first)) as url, widget(url) as w:
+            sid = session()
+            await w.hello(sid)
+            await agent_says(second, f"widget:{sid}", "Confirmed for Friday.")
+            pushed = await w.recv(wait=10)
+            assert (pushed["entry"]["sender"], pushed["entry"]["text"]) == ("agent", "Confirmed for Friday.")
+            await w.nothing_more()
