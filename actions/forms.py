@@ -153,7 +153,7 @@ class FormAction(LoopAction):
         self, tracker: Tracker, domain: Domain, nlg: ResponseRenderer, channel: str
     ) -> list[Event]:
         events: list[Event] = [ActiveLoop(name=self.name)]
-        active = tracker.copy()
+        active = tracker.fork()
         for event in events:
             active.update(event)
         return events + await self.activate(active, domain, nlg, channel)

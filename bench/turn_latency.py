@@ -17,7 +17,13 @@ before tracker snapshots, bot/store/snapshots.py), for an A/B in one run.
 ``db_connections_per_turn`` counts pooled connection checkouts (every read or write
 transaction) during the timed turns, divided by the turns.
 
+``--embeddings static`` runs the project with the shipped default sentence vectors (static
+vectors distilled from MiniLM) instead of what its config.yml names (the demo's: MiniLM), on a
+copy of the project in a temporary directory. ``--databases postgresql`` runs in a scratch
+schema of ``--postgres-url``'s database, dropped afterwards.
+
     .venv/bin/python -m bench.turn_latency [--turns 2000] [--project .] [--snapshots on|off]
+        [--embeddings config|static|minilm] [--databases file,memory,postgresql]
 
 Prints a table and, on its last line, one JSON object with the figures.
 """
@@ -28,9 +34,12 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -61,6 +70,42 @@ def plain_encode_ms(texts: list[str], threads: int, repeats: int = 200) -> float
     return statistics.median(times)
 
 
+#: what of a project shapes the bot (copied for ``--embeddings``)
+PROJECT_PARTS = ("domain.yml", "domain", "config.yml", "endpoints.yml", "data")
+
+
+def with_embeddings(project: Path, embeddings: str, into: Path) -> Path:
+    """A copy of ``project`` in ``into`` whose intent classifier uses ``embeddings``; its
+    ``similarity_weight`` is dropped so the kind's default applies (as in a pipeline that
+    names nothing but the embeddings)."""
+    import yaml
+
+    from bot.nlu.spec import INTENT_CLASSIFIERS
+
+    for part in PROJECT_PARTS:
+        source = project / part
+        if source.is_dir():
+            shutil.copytree(source, into / part)
+        elif source.is_file():
+            shutil.copy2(source, into / part)
+    config = yaml.safe_load((into / "config.yml").read_text())
+    for component in config.get("pipeline") or []:
+        if component.get("name") in INTENT_CLASSIFIERS:
+            component["embeddings"] = embeddings
+            component.pop("similarity_weight", None)
+    (into / "config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return into
+
+
+@asynccontextmanager
+async def postgres_schema(postgres_url: str) -> AsyncIterator[str]:
+    """The URL of a scratch schema of ``postgres_url``'s database, dropped afterwards."""
+    from bot.store.database import async_url, scratch_schema
+
+    async with scratch_schema(postgres_url, "bench_turns") as schema:
+        yield async_url(postgres_url, schema=schema).render_as_string(hide_password=False)
+
+
 async def measure_turns(
     project: Path,
     turns: int,
@@ -71,11 +116,28 @@ async def measure_turns(
     model_dir: Path | None = None,
 ) -> tuple[dict[str, float], list[str]]:
     from bot.loaders import load_project
+
+    texts = [e.text for e in load_project(project).nlu.examples]
+    if database_url is not None and database_url.startswith("postgresql"):
+        async with postgres_schema(database_url) as url:
+            return await _measure(project, turns, conversations, url, label, snapshots, model_dir, texts)
+    return await _measure(project, turns, conversations, database_url, label, snapshots, model_dir, texts)
+
+
+async def _measure(
+    project: Path,
+    turns: int,
+    conversations: int,
+    database_url: str | None,
+    label: str,
+    snapshots: bool,
+    model_dir: Path | None,
+    texts: list[str],
+) -> tuple[dict[str, float], list[str]]:
     from bot.models import InboundMessage
     from bot.settings import Settings
     from concierge.compose import build_engine
 
-    texts = [e.text for e in load_project(project).nlu.examples]
     with tempfile.TemporaryDirectory() as state:
         settings = Settings(
             project_dir=project,
@@ -195,7 +257,15 @@ def main() -> None:
         "--databases", type=lambda v: v.split(","), default=["file", "memory"], help="file,memory,postgresql"
     )
     parser.add_argument(
-        "--postgres-url", default=None, help="a PostgreSQL URL (schema included) for 'postgresql'"
+        "--postgres-url",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="the PostgreSQL database for 'postgresql' (the turns run in a scratch schema of it)",
+    )
+    parser.add_argument(
+        "--embeddings",
+        choices=["config", "static", "minilm"],
+        default="config",
+        help="the intent classifier's sentence vectors: as config.yml says, or the shipped default (static)",
     )
     parser.add_argument("--model-dir", type=Path, default=None, help="reuse a trained model (else trained)")
     parser.add_argument("--skip-encode", action="store_true", help="leave out the plain MiniLM encodes")
@@ -203,17 +273,22 @@ def main() -> None:
     snapshots = args.snapshots == "on"
 
     project = args.project.resolve()
-    figures: dict[str, object] = {"turns": args.turns}
-    targets = {"file": (None, "turn_sqlite_file"), "memory": ("sqlite+aiosqlite://", "turn_sqlite_memory")}
-    if args.postgres_url:
-        targets["postgresql"] = (args.postgres_url, "turn_postgresql")
+    figures: dict[str, object] = {"turns": args.turns, "embeddings": args.embeddings}
+    targets = {
+        "file": (None, "turn_sqlite_file"),
+        "memory": ("sqlite+aiosqlite://", "turn_sqlite_memory"),
+        "postgresql": (args.postgres_url, "turn_postgresql"),
+    }
     texts: list[str] = []
-    for name in args.databases:
-        url, label = targets[name]
-        found, texts = asyncio.run(
-            measure_turns(project, args.turns, args.conversations, url, label, snapshots, args.model_dir)
-        )
-        figures.update(found)
+    with tempfile.TemporaryDirectory() as copy:
+        if args.embeddings != "config":
+            project = with_embeddings(project, args.embeddings, Path(copy))
+        for name in args.databases:
+            url, label = targets[name]
+            found, texts = asyncio.run(
+                measure_turns(project, args.turns, args.conversations, url, label, snapshots, args.model_dir)
+            )
+            figures.update(found)
     figures["snapshots"] = args.snapshots
     if not args.skip_encode:
         figures["plain_minilm_encode_ms_p50_1_thread"] = round(plain_encode_ms(texts, threads=1), 2)

@@ -96,7 +96,7 @@ def tracker_state(tracker: Tracker) -> dict[str, Any]:
     """A tracker as JSON: its events in wire format and what the fold derived from them."""
     loop = tracker.active_loop
     return {
-        "events": [e.to_dict() for e in tracker.events],
+        "events": tracker.wire_events(),  # dumped once per event, not once per write
         "slots": tracker.slots,
         "latest_message": tracker.latest_message.to_dict() if tracker.latest_message else None,
         "latest_action_name": tracker.latest_action_name,

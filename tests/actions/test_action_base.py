@@ -118,3 +118,21 @@ def test_temporary_tracker_replays_since_the_last_restart(domain) -> None:
     copy = temporary_tracker(tracker, domain, [SlotSet(name="name", value="Candidate")])
     assert [type(e) for e in copy.events] == [SlotSet, SlotSet]
     assert copy.get_slot("name") == "Candidate" and tracker.get_slot("name") == "New"
+
+
+def test_temporary_tracker_without_a_restart_equals_the_replay_and_shares_nothing_mutable(domain) -> None:
+    events = [
+        SlotSet(name="name", value=["Ola"]),
+        ActiveLoop(name="booking_form"),
+        BotUttered(text="hi"),
+        ActiveLoop(name=None),
+    ]
+    tracker = Tracker.for_domain("c", domain, events)
+    extra = [SlotSet(name="name", value=["Candidate"])]
+    forked = temporary_tracker(tracker, domain, extra)
+    replayed = Tracker.for_domain("c", domain, [*events, *extra])
+    assert forked == replayed
+    assert forked.current_state() == replayed.current_state()
+    forked.slots["name"].append("x")  # a slot value changed in place stays in the fork
+    forked.update(SlotSet(name="name", value="Later"))
+    assert tracker.get_slot("name") == ["Ola"] and len(tracker.events) == len(events)

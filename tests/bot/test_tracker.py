@@ -189,3 +189,17 @@ def test_a_rewind_while_a_person_owns_the_conversation_keeps_the_bot_silent() ->
     t.update(user("nlu_fallback", "???"))
     t.update(UserUtteranceReverted())
     assert (t.paused, t.handoff_status) == (True, "queued")
+
+
+def test_current_state_events_are_the_callers_own_and_follow_the_log() -> None:
+    t = Tracker.for_domain("c1", domain())
+    t.update(user("greet", "hi"))
+    first = t.current_state()["events"]
+    first[0]["parse_data"]["intent"]["name"] = "changed by an action"
+    first.append({"event": "slot", "name": "x", "value": 1})
+    t.update(ActionExecuted(name="utter_greet"))
+    again = t.current_state()["events"]
+    assert again == [e.to_dict() for e in t.events]
+    t.events = [SessionStarted(), *t.events]  # a replaced list is dumped again
+    assert t.current_state()["events"] == [e.to_dict() for e in t.events]
+    assert t.fork().current_state() == t.current_state()

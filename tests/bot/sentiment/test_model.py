@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.errors import ConfigError
@@ -15,6 +17,7 @@ from bot.sentiment import (
     evaluate,
     load_examples_csv,
 )
+from bot.sentiment.model import LABELS
 
 # Measured when the data was written: 0.88 macro-F1 overall (en 0.85, pl 0.97, uk 0.82).
 # The floors sit a little under that so a real regression fails and noise does not.
@@ -146,3 +149,28 @@ def test_an_injected_encoder_adds_features_and_must_match_on_load(
         SentimentModel.load(tmp_path / "m")
     loaded = SentimentModel.load(tmp_path / "m", encoder=static_encoder)
     assert loaded.score("Dziękuję!").model_dump() == with_embeddings.score("Dziękuję!").model_dump()
+
+
+def test_one_message_is_scored_with_exactly_scikit_learns_numbers(
+    model: SentimentModel, train_examples: list[SentimentExample], test_examples: list[SentimentExample]
+) -> None:
+    # a turn scores one message: that path skips scikit-learn's per-call machinery, so it must
+    # give the very same probabilities (bit for bit) as the batch path over the same model
+    texts = [e.text for e in [*train_examples, *test_examples]] + ["", "?!", "ok", "🙂🙂", "MH-12345"]
+    batch = model.classifier.predict_proba(model.vectorizer.transform(texts))
+    assert model._one_text() is not None
+    for text, expected in zip(texts, batch, strict=True):
+        got = model.probabilities([text])[0]
+        assert got.tolist() == [expected[list(model.classifier.classes_).index(label)] for label in LABELS]
+
+
+def test_a_model_the_one_message_path_cannot_reproduce_is_scored_by_scikit_learn(
+    model: SentimentModel,
+) -> None:
+    vectorizer = copy.deepcopy(model.vectorizer).set_params(transformer_weights={"char": 2.0})
+    weighted = SentimentModel(vectorizer, model.classifier, model.options)
+    assert weighted._one_text() is None
+    expected = model.classifier.predict_proba(vectorizer.transform(["what a rip-off"]))[0]
+    got = weighted.probabilities(["what a rip-off"])[0]
+    assert got.tolist() == [expected[list(model.classifier.classes_).index(label)] for label in LABELS]
+    assert not np.array_equal(got, model.probabilities(["what a rip-off"])[0])
