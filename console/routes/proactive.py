@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from bot.channels.service_window import fill
 from console.deps import WORKSPACE_ROLES, ServicesDep, require_roles
+from console.routes.fields import RowId
 from console.running import AppServices
 from console.security.models import ConsoleUser
 from console.web import render
@@ -82,11 +83,11 @@ def router() -> APIRouter:
         return Decision(**decided)
 
     @routes.post("/api/proactive/approvals/{row_id}/approve", response_model=Decision)
-    async def approve(user: Agent, services: ServicesDep, row_id: int) -> Decision:
+    async def approve(user: Agent, services: ServicesDep, row_id: RowId) -> Decision:
         return await decide(user, services, row_id, True)
 
     @routes.post("/api/proactive/approvals/{row_id}/reject", response_model=Decision)
-    async def reject(user: Agent, services: ServicesDep, row_id: int) -> Decision:
+    async def reject(user: Agent, services: ServicesDep, row_id: RowId) -> Decision:
         return await decide(user, services, row_id, False)
 
     return routes
