@@ -151,6 +151,32 @@ def _sources(metadata: dict[str, Any]) -> list[str]:
     return out
 
 
+def readable_intent(name: str) -> str:
+    """An intent as an agent reads it: ``nlu_fallback`` is "unclear message", ``faq/lateness``
+    "lateness question", ``request_human`` "request human"."""
+    if name == "nlu_fallback":
+        return "unclear message"
+    base, _, key = name.partition("/")
+    if key:
+        return f"{key.replace('_', ' ')} question"
+    return base.replace("_", " ")
+
+
+def readable_action(name: str) -> str:
+    """A bot action as an agent reads it: ``utter_ask_details`` -> "ask details"."""
+    for prefix in ("action_", "utter_"):
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
+            break
+    return name.replace("_", " ")
+
+
+def _typed(message: UserUttered) -> bool:
+    """The client wrote it (a button press arrives as a ``/intent{...}`` payload)."""
+    text = (message.text or "").strip()
+    return bool(text) and not text.startswith("/")
+
+
 def _key_messages(
     messages: list[UserUttered], scores: dict[int, float], config: HandoffConfig
 ) -> list[KeyMessage]:
@@ -159,7 +185,12 @@ def _key_messages(
         for lang, found in rule.keywords.items():
             patterns.setdefault(lang, []).extend(found)
     weighted = []
+    seen: set[str] = set()
     for i, message in enumerate(messages):
+        text = (message.text or "").strip()
+        if not _typed(message) or text.casefold() in seen:
+            continue  # button presses are not what the client said; the same words once
+        seen.add(text.casefold())
         weight = 0.0
         if i == 0:
             weight += 2
@@ -197,10 +228,10 @@ def _extractive_summary(
     who = f"{name} ({tier}{', ' + language if language else ''})"
     parts = [f"{who} wrote {len(messages)} message{'s' if len(messages) != 1 else ''}"]
     if intents:
-        parts[0] += " about " + ", ".join(i.name for i in intents[:4])
+        parts[0] += " about " + ", ".join(dict.fromkeys(readable_intent(i.name) for i in intents[:4]))
     if detail:
         parts.append(f"Handed off: {detail}")
-    tried = [a.action for a in attempts if a.action]
+    tried = [readable_action(a.action) for a in attempts if a.action]
     if tried:
         parts.append("Bot tried: " + ", ".join(dict.fromkeys(tried)))
     if sources:

@@ -98,11 +98,11 @@ async def test_the_agent_gets_who_why_what_was_tried_and_the_mood(client_store: 
     assert packet.queued_at is not None and packet.sla_deadline == packet.queued_at + 60
     assert packet.summary_source == "extractive"
     assert packet.summary.startswith(
-        "Aleksandra Wiśniewska (VIP, pl) wrote 3 messages about complaint, request_human."
+        "Aleksandra Wiśniewska (VIP, pl) wrote 3 messages about complaint, request human."
     )
     for part in (
         "Handed off: client asked for a person",
-        "Bot tried: utter_ask_details, action_knowledge_answer",
+        "Bot tried: ask details, knowledge answer",
         "Knowledge cited: Refunds and complaints",
         "Mood falling: -0.20 -> ",
     ):
@@ -169,3 +169,24 @@ async def test_claimed_contact_details_reach_the_agent_labelled_unverified_never
     assert packet.client is None and packet.tier == "Standard"  # a claim is not a client
     plain = await build_packet(CID, Script().client("hello").events, config=CONFIG)
     assert plain.unverified_contact is None
+
+
+async def test_the_packet_speaks_the_agents_language_not_the_bots_internal_names() -> None:
+    script = Script()
+    script.client("the colour is all wrong!!", "complaint", -0.7)
+    script.client("asdfgh qwerty", "nlu_fallback", -0.1)
+    script.bot("action_default_fallback", "Sorry, I didn't get that.")
+    script.client('/inform{"location":"warsaw_mokotow"}', "inform", 0.0)
+    script.client("what about the lateness fee?", "faq/lateness", -0.2)
+    script.client("the colour is all wrong!!", "complaint", -0.7)
+    script.client("The colour is all wrong!!", "complaint", -0.8)
+    packet = await build_packet(CID, script.events, config=CONFIG)
+    assert packet.summary.startswith(
+        "Client (Standard) wrote 6 messages about complaint, unclear message, inform, lateness question."
+    )
+    assert "Bot tried: default fallback" in packet.summary
+    assert "nlu_fallback" not in packet.summary and "action_" not in packet.summary
+    texts = [k.text for k in packet.key_messages]
+    assert not any(t.startswith("/") for t in texts)  # a button press is not something they said
+    assert sum(t.casefold() == "the colour is all wrong!!" for t in texts) == 1  # quoted once
+    assert ("nlu_fallback", 1) in [(i.name, i.count) for i in packet.intents]  # the data keeps codes
