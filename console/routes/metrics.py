@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from console.deps import Platform, require_roles
+from console.deps import Platform, ServicesDep, require_roles
 from console.routes.analytics import handoff_config
 from console.security.models import ConsoleUser
 from console.services.operations import TurnMetrics, database_families, exposition
@@ -26,9 +26,11 @@ def router() -> APIRouter:
     routes = APIRouter()
 
     @routes.get("/metrics", response_class=Response, include_in_schema=False)
-    async def metrics(request: Request, _: Scraper, platform: Platform) -> Response:
+    async def metrics(request: Request, _: Scraper, platform: Platform, services: ServicesDep) -> Response:
         turns = getattr(request.app.state, "turn_metrics", None)
-        families = await database_families(platform.store, handoff_config(request))
+        # SLA clocks run on the handoff's clock, as the queue's countdowns do
+        now = services.handoff.clock() if services is not None and services.handoff is not None else None
+        families = await database_families(platform.store, handoff_config(request), now=now)
         body = exposition(turns if isinstance(turns, TurnMetrics) else None, families)
         return Response(content=body, media_type=CONTENT_TYPE_LATEST)
 
