@@ -17,6 +17,7 @@ an unknown article 404; malformed content 422 (all in the app's error shape,
 
 # no ``from __future__ import annotations``: the routes' dependencies are local to router(),
 # and FastAPI must see the real Annotated[...] objects, not strings it cannot resolve.
+import asyncio
 import datetime as dt
 from collections.abc import Callable, Collection, Coroutine
 from typing import Annotated, Any, Protocol
@@ -27,6 +28,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from bot.errors import FormatError
 from console.errors import error_response
+from knowledge.diff import ArticleDiff, article_diff
 from knowledge.editor import EditorService, TryResult
 from knowledge.errors import ArticleConflict, ArticleNotFound, GoldenRefused, GoldenRegression
 from knowledge.gaps import GapGroup
@@ -246,6 +248,22 @@ def router(
     @routes.get("/articles/{article_id}/versions", response_model=list[VersionPublic])
     async def versions(article_id: str, editor: Editor, _: Reader) -> list[VersionPublic]:
         return [_version(v) for v in await editor.repository.versions(article_id)]
+
+    @routes.get("/articles/{article_id}/diff", response_model=ArticleDiff)
+    async def diff(
+        article_id: str,
+        editor: Editor,
+        _: Reader,
+        base: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="default: live")] = None,
+        target: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="default: latest")] = None,
+    ) -> ArticleDiff:
+        record = await editor.repository.get(article_id)
+        base = base or record.published_version
+        target = target or record.latest_version
+        old = (await editor.repository.version(article_id, base)).article if base else None
+        new = (await editor.repository.version(article_id, target)).article
+        # difflib is CPU work on up to 200,000 characters: off the event loop
+        return await asyncio.to_thread(article_diff, article_id, old, base, new, target)
 
     @routes.post("/articles/{article_id}/publish", response_model=ArticleDetail)
     async def publish(

@@ -103,6 +103,48 @@
     box.focus();
   }
 
+  /* The server computes the diff (knowledge/diff.py); it is built here from text nodes only. */
+  function diffLine(line) {
+    var kind = line.op;
+    if (kind === "skip") {
+      return el("div", { className: "diff-line diff-skip" },
+        el("span", { className: "diff-num", text: "" }), el("span", { className: "diff-num", text: "" }),
+        el("span", { className: "diff-text", text: "… " + line.skipped + " unchanged line" + (line.skipped === 1 ? "" : "s") }));
+    }
+    var text = el("span", { className: "diff-text" });
+    line.segments.forEach(function (s) {
+      if (s.op === "insert") { text.appendChild(el("ins", { text: s.text })); }
+      else if (s.op === "delete") { text.appendChild(el("del", { text: s.text })); }
+      else { text.appendChild(document.createTextNode(s.text)); }
+    });
+    var mark = { insert: "+", "delete": "−", change: "~", equal: "" }[kind] || "";
+    return el("div", { className: "diff-line diff-" + kind },
+      el("span", { className: "diff-num", text: line.old === null ? "" : line.old, title: "live line" }),
+      el("span", { className: "diff-num", text: line.new === null ? "" : line.new, title: "draft line" }),
+      el("span", { className: "diff-mark", "aria-hidden": "true", text: mark }),
+      text);
+  }
+
+  function showDiff(diff) {
+    var summary = document.getElementById("diff-summary");
+    var box = C.clear(document.getElementById("diff"));
+    if (diff.base_version === null) {
+      summary.textContent = "Nothing is live yet: everything in version " + diff.target_version + " is new.";
+    } else if (!diff.changed) {
+      summary.textContent = "Version " + diff.target_version + " says the same as live version "
+        + diff.base_version + ": nothing to publish.";
+    } else {
+      summary.textContent = "Version " + diff.target_version + " against live version " + diff.base_version
+        + ": " + diff.fields.length + " field" + (diff.fields.length === 1 ? "" : "s") + " changed.";
+    }
+    diff.fields.forEach(function (f) {
+      var lines = el("div", { className: "diff-lines" });
+      f.lines.forEach(function (line) { lines.appendChild(diffLine(line)); });
+      box.appendChild(el("section", { className: "diff-field", "data-field": f.field },
+        el("h3", { text: f.label }), lines));
+    });
+  }
+
   function editPage(root) {
     var id = root.getAttribute("data-article");
     var canWrite = root.getAttribute("data-can-write") === "yes";
@@ -119,6 +161,14 @@
       document.getElementById("state-live").textContent = detail.record.published_version
         ? String(detail.record.published_version) : "none";
       loadVersions();
+      loadDiff();
+    }
+
+    function loadDiff() {
+      C.api("GET", API + "/articles/" + encodeURIComponent(id) + "/diff").then(function (result) {
+        if (!result.ok) { status(C.errorText(result), "error"); return; }
+        showDiff(result.data);
+      });
     }
 
     function load() {

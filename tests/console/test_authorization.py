@@ -90,6 +90,7 @@ EXPECTED: dict[tuple[str, str], str | tuple[Role, ...]] = {
     ("GET", "/api/knowledge/articles/{article_id}"): KB_READ,
     ("PUT", "/api/knowledge/articles/{article_id}"): KB_WRITE,
     ("GET", "/api/knowledge/articles/{article_id}/versions"): KB_READ,
+    ("GET", "/api/knowledge/articles/{article_id}/diff"): KB_READ,
     ("POST", "/api/knowledge/articles/{article_id}/publish"): KB_WRITE,
     ("POST", "/api/knowledge/articles/{article_id}/unpublish"): KB_WRITE,
     ("POST", "/api/knowledge/articles/{article_id}/rollback"): KB_WRITE,

@@ -223,3 +223,33 @@ async def test_a_golden_question_is_added_from_the_gaps_list_and_a_lost_fact_is_
         {k: f[k] for k in ("fact", "status")} for f in late["facts"]
     ]
     assert "lost fact(s): '15-minute grace period' (missing)" in refused.json()["detail"]["message"]
+
+
+async def test_the_draft_is_diffed_against_the_live_version(client: httpx.AsyncClient) -> None:
+    current = (await client.get("/api/knowledge/articles/gift-cards", headers=EDITOR)).json()["latest"]
+    draft = {
+        **{k: v for k, v in current.items() if k != "id"},
+        "answer": (current["answer"] or "") + " <script>alert(1)</script>",
+    }
+    assert (
+        await client.put("/api/knowledge/articles/gift-cards", json=draft, headers=EDITOR)
+    ).status_code == 200
+    diff = (await client.get("/api/knowledge/articles/gift-cards/diff", headers=AGENT)).json()
+    assert (diff["base_version"], diff["target_version"], diff["changed"]) == (1, 2, True)
+    assert [f["field"] for f in diff["fields"]] == ["answer"]
+    [line] = diff["fields"][0]["lines"]
+    assert line["op"] == "change"
+    assert {"op": "insert", "text": " <script>alert(1)</script>"} in line["segments"]
+    assert [s["op"] for s in line["segments"]] == ["equal", "insert"]
+    same = (await client.get("/api/knowledge/articles/gift-cards/diff?base=2&target=2", headers=AGENT)).json()
+    assert same["changed"] is False and same["fields"] == []
+    assert (
+        await client.get("/api/knowledge/articles/gift-cards/diff?base=9", headers=AGENT)
+    ).status_code == 404
+    assert (
+        await client.get("/api/knowledge/articles/gift-cards/diff?base=0", headers=AGENT)
+    ).status_code == 422
+    new = await client.post("/api/knowledge/articles", json=NEW, headers=EDITOR)
+    assert new.status_code == 201
+    fresh = (await client.get("/api/knowledge/articles/sauna-etiquette/diff", headers=AGENT)).json()
+    assert fresh["base_version"] is None and "body" in [f["field"] for f in fresh["fields"]]
