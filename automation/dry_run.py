@@ -5,7 +5,9 @@ and no action runs.
 
 The client's profile is read as it is now (a tier written into the log by recognition
 wins, as it does live); an ``sla_breached`` counts when no person replied within the tier's
-SLA of queueing (before the end of the log, or ``now``).
+SLA of queueing (before the end of the log, or ``now``), an ``sla_about_to_breach`` when no
+person had replied (nor the handoff ended) by the rule's ``within_seconds`` before that
+deadline, and that moment is past.
 """
 
 from __future__ import annotations
@@ -49,20 +51,33 @@ class DryRunReport(BaseModel):
     rules: list[RuleCount]
 
 
-def _breached(stored: list[StoredEvent], seq: int, sla: float, now: float) -> bool:
-    queued_at = next(s.event.timestamp for s in stored if s.seq == seq)
+def _settled_at(stored: list[StoredEvent], seq: int) -> float | None:
+    """When the handoff queued at ``seq`` got a person's reply or ended (None: not yet)."""
     for item in stored:
         if item.seq <= seq:
             continue
         event = item.event
         if isinstance(event, BotUttered) and event.metadata.get("sender") == "agent":
-            return event.timestamp - queued_at > sla
+            return event.timestamp
         if isinstance(event, HandoffStatusChanged) and event.to_status in (
             HandoffStatus.BOT,
             HandoffStatus.RESOLVED,
         ):
-            return event.timestamp - queued_at > sla
-    return now - queued_at > sla
+            return event.timestamp
+    return None
+
+
+def _breached(stored: list[StoredEvent], seq: int, sla: float, now: float) -> bool:
+    queued_at = next(s.event.timestamp for s in stored if s.seq == seq)
+    settled = _settled_at(stored, seq)
+    return (now if settled is None else settled) - queued_at > sla
+
+
+def _warned(stored: list[StoredEvent], seq: int, sla: float, lead: float, now: float) -> bool:
+    """Whether an ``sla_about_to_breach`` rule with ``lead`` seconds would have fired."""
+    warn_at = next(s.event.timestamp for s in stored if s.seq == seq) + sla - lead
+    settled = _settled_at(stored, seq)
+    return warn_at <= now and (settled is None or settled > warn_at)
 
 
 async def dry_run(
@@ -100,11 +115,15 @@ async def dry_run(
             if not client_read:
                 client, client_read = await client_for(cid), True
             context = with_client(context, client)
-            if raised.trigger == Trigger.SLA_BREACHED:
-                tier = context.facts.tier if context.facts.tier in config.sla.first_response_seconds else None
-                if not _breached(stored, raised.seq, config.sla_seconds(tier or config.tiers.default), now):
-                    continue
+            tier = context.facts.tier if context.facts.tier in config.sla.first_response_seconds else None
+            sla = config.sla_seconds(tier or config.tiers.default)
+            if raised.trigger == Trigger.SLA_BREACHED and not _breached(stored, raised.seq, sla, now):
+                continue
             for rule in candidates:
+                if raised.trigger == Trigger.SLA_ABOUT_TO_BREACH and not _warned(
+                    stored, raised.seq, sla, rule.within_seconds or 0.0, now
+                ):
+                    continue
                 if matches(rule.when, context, config):
                     count = counts[rule.id]
                     count.fired += 1

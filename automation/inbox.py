@@ -49,7 +49,9 @@ def triggers_of(stored: Sequence[StoredEvent]) -> list[Raised]:
             if event.from_status == HandoffStatus.BOT:
                 raised.append(Raised(item.seq, Trigger.HANDED_OFF, at))
                 # the SLA clock starts at queueing; the runner fires once it ran out unanswered
+                # (breached), or within a rule's lead of running out (about to breach)
                 raised.append(Raised(item.seq, Trigger.SLA_BREACHED, at, due_at=at))
+                raised.append(Raised(item.seq, Trigger.SLA_ABOUT_TO_BREACH, at, due_at=at))
             if event.to_status == HandoffStatus.ASSIGNED:
                 raised.append(Raised(item.seq, Trigger.ASSIGNED, at))
             elif event.to_status == HandoffStatus.RESOLVED:

@@ -45,6 +45,7 @@ class Trigger(StrEnum):
     CSAT_RECEIVED = "csat_received"  # csat_recorded
     NOTE_ADDED = "note_added"  # an agent's private note
     SLA_BREACHED = "sla_breached"  # queued, no person replied within the tier's SLA
+    SLA_ABOUT_TO_BREACH = "sla_about_to_breach"  # queued, unanswered, ``within_seconds`` of the SLA
 
 
 class _Strict(BaseModel):
@@ -146,6 +147,9 @@ class Rule(_Strict):
     on: Trigger
     when: Conditions = Field(default_factory=Conditions, alias="if")
     then: list[Action] = Field(min_length=1, max_length=20)
+    #: ``sla_about_to_breach`` only (and required there): how long before the first-response
+    #: deadline the rule fires
+    within_seconds: float | None = Field(default=None, gt=0, le=86_400)
 
     @model_validator(mode="before")
     @classmethod
@@ -154,6 +158,15 @@ class Rule(_Strict):
         if isinstance(data, dict) and True in data and "on" not in data:
             data = {("on" if k is True else k): v for k, v in data.items()}
         return data
+
+    @model_validator(mode="after")
+    def _lead(self) -> Rule:
+        about = self.on == Trigger.SLA_ABOUT_TO_BREACH
+        if about and self.within_seconds is None:
+            raise ValueError("on: sla_about_to_breach needs within_seconds (the lead before the deadline)")
+        if not about and self.within_seconds is not None:
+            raise ValueError("within_seconds applies to on: sla_about_to_breach only")
+        return self
 
 
 class EmailSettings(_Strict):

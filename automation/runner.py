@@ -8,6 +8,10 @@ runners evaluate the same row only the insert that lands runs the actions (at mo
 a crash between the insert and the actions leaves the firing ``running``, never repeated).
 Each firing is audited. ``sla_breached`` rows wait until the tier's first-response SLA has
 run out since queueing, and fire only if no person replied in that handoff meanwhile.
+``sla_about_to_breach`` rows stay open until that deadline (or a person's reply): each
+rule is evaluated from ``within_seconds`` before the deadline, in every round until it
+fires or the deadline passes (a runner that first sees the row after the deadline fires
+nothing: it is no longer "about to"), and the firings table lets it fire once.
 After the rules, the round runs auto-assignment over the queue (``assignment.auto_assign``).
 """
 
@@ -120,21 +124,30 @@ class AutomationRunner:
     ) -> int:
         trigger = Trigger(row.trigger)
         candidates = rules.for_trigger(trigger)
-        if not candidates or (row.at < now - rules.stale_after_seconds and trigger != Trigger.SLA_BREACHED):
+        watch = trigger in (Trigger.SLA_BREACHED, Trigger.SLA_ABOUT_TO_BREACH)
+        if not candidates or (row.at < now - rules.stale_after_seconds and not watch):
             await self._done(row.id)
             return 0
         if trigger == Trigger.SLA_BREACHED:
-            state = await self._sla_state(row, now)
+            state, _ = await self._sla_state(row, now)
             if state == "waiting":
                 return 0  # looked at again next round
             if state == "met":
                 await self._done(row.id)
                 return 0
+        elif trigger == Trigger.SLA_ABOUT_TO_BREACH:
+            state, deadline = await self._sla_state(row, now)
+            if state != "waiting":  # answered, over, or too late to warn (sla_breached's turn)
+                await self._done(row.id)
+                return 0
+            candidates = await self._warnings_due(row, candidates, deadline, now)
+            if not candidates:
+                return 0  # looked at again next round, until the deadline
         cid = row.conversation_id
         if cid not in logs:
             logs[cid] = await self.store.load(cid)
         context = context_at(cid, logs[cid], row.seq, trigger)
-        if trigger == Trigger.SLA_BREACHED:
+        if watch:
             context.at = now
         context = with_client(context, await self.runtime.client_for(cid))
         fired = 0
@@ -144,12 +157,28 @@ class AutomationRunner:
             ):
                 fired += 1
                 logs.pop(cid, None)  # the actions may have appended: read the log again
-        await self._done(row.id)
+        if trigger != Trigger.SLA_ABOUT_TO_BREACH:  # a warning row stays open until the deadline
+            await self._done(row.id)
         return fired
 
-    async def _sla_state(self, row: Any, now: float) -> str:
+    async def _warnings_due(
+        self, row: Any, candidates: list[Rule], deadline: float, now: float
+    ) -> list[Rule]:
+        """The ``sla_about_to_breach`` rules whose lead has begun and that have not fired on
+        this queue entry yet."""
+        due = [r for r in candidates if now >= deadline - (r.within_seconds or 0.0)]
+        if not due:
+            return []
+        fired = select(automation_firings.c.rule_id).where(
+            automation_firings.c.conversation_id == row.conversation_id, automation_firings.c.seq == row.seq
+        )
+        async with self.store.engine.connect() as conn:
+            done = set((await conn.execute(fired)).scalars().all())
+        return [r for r in due if r.id not in done]
+
+    async def _sla_state(self, row: Any, now: float) -> tuple[str, float]:
         """``waiting`` (SLA not run out yet), ``met`` (a person replied, or the handoff ended)
-        or ``breached``."""
+        or ``breached``, and the first-response deadline."""
         async with self.store.engine.connect() as conn:
             ticket = (
                 await conn.execute(
@@ -165,14 +194,15 @@ class AutomationRunner:
             ).scalar()
         config = self.runtime.config
         sla = config.sla_seconds(tier if tier in config.sla.first_response_seconds else config.tiers.default)
+        deadline = row.due_at + sla
         open_statuses = {HandoffStatus.QUEUED.value, HandoffStatus.ASSIGNED.value}
         if ticket is None or ticket.status not in open_statuses or ticket.queued_at != row.due_at:
-            return "met"  # this handoff is over (or a later one started: it has its own row)
+            return "met", deadline  # this handoff is over (or a later one started: it has its own row)
         if ticket.first_response_at is not None and ticket.first_response_at - row.due_at <= sla:
-            return "met"
-        if ticket.first_response_at is None and now < row.due_at + sla:
-            return "waiting"
-        return "breached"
+            return "met", deadline
+        if ticket.first_response_at is None and now < deadline:
+            return "waiting", deadline
+        return "breached", deadline
 
     async def _fire(self, rule: Rule, rules: RuleSet, version: int, context: RuleContext) -> bool:
         """Claim the firing (one insert wins across processes), run the actions, audit.
