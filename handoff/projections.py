@@ -64,6 +64,7 @@ from bot.events import (
 from bot.store.event_store import EventStore, StoredEvent, split_conversation_id
 from bot.store.tables import NAMING_CONVENTION, JSONType, events
 from handoff.outcomes import CONFIRM_INTENTS, RETURN_GAP_SECONDS, is_fallback, is_substantive
+from handoff.quality_scores import QualityScores, quality_scores
 from handoff.state import HandoffStatus, HandoffTicket, fold_ticket
 
 METADATA = MetaData(naming_convention=NAMING_CONVENTION)
@@ -568,9 +569,9 @@ class AgentReplies:
         await conn.execute(agent_replies.delete())
 
 
-def handoff_projectors() -> list[HandoffTickets | ConversationFactsProjector | AgentReplies]:
+def handoff_projectors() -> list[HandoffTickets | ConversationFactsProjector | AgentReplies | QualityScores]:
     """The read models handoff and the console read, for the wiring code to register."""
-    return [HandoffTickets(), ConversationFactsProjector(), AgentReplies()]
+    return [HandoffTickets(), ConversationFactsProjector(), AgentReplies(), QualityScores()]
 
 
 async def register_handoff_projections(store: EventStore) -> None:
@@ -578,7 +579,8 @@ async def register_handoff_projections(store: EventStore) -> None:
 
     A database whose log predates the read models (revision 0007 added them to a database
     with history) is backfilled from the log here, once: the facts table is empty while
-    the log is not.
+    the log is not; likewise the quality scores (revision 0018) when a conversation was
+    resolved and none is scored.
     """
     registered = {p.name for p in store.projectors}
     for projector in handoff_projectors():
@@ -587,7 +589,18 @@ async def register_handoff_projections(store: EventStore) -> None:
     async with store.engine.connect() as conn:
         has_facts = (await conn.execute(select(conversation_facts.c.conversation_id).limit(1))).first()
         has_events = (await conn.execute(select(events.c.id).limit(1))).first()
+        has_scores = (await conn.execute(select(quality_scores.c.conversation_id).limit(1))).first()
+        resolved = (
+            await conn.execute(
+                select(handoff_tickets.c.conversation_id)
+                .where(handoff_tickets.c.resolved_at.is_not(None))
+                .limit(1)
+            )
+        ).first()
     if has_events is not None and has_facts is None:
         await store.rebuild_projections(
-            [HandoffTickets.name, ConversationFactsProjector.name, AgentReplies.name]
+            [HandoffTickets.name, ConversationFactsProjector.name, AgentReplies.name, QualityScores.name]
         )
+    elif resolved is not None and has_scores is None:
+        # revision 0018 added the quality scores to a database with resolved conversations
+        await store.rebuild_projections([QualityScores.name])

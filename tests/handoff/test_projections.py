@@ -227,6 +227,7 @@ async def test_a_database_with_history_is_backfilled_when_the_read_models_are_re
         "handoff_tickets",
         "conversation_facts",
         "agent_replies",
+        "quality_scores",
     ]
     assert await HandoffLedger(event_store.engine).in_status(HandoffStatus.QUEUED) == [cid]
     assert (await stored_facts(event_store))[cid].first_user_at == 1.0
