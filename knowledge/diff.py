@@ -171,10 +171,11 @@ def _most_similar(line: str, b: list[str], start: int, end: int, least: float) -
     tokens = _TOKEN.findall(line)
     best, found = least, None
     for k in range(start, end):
-        matcher = SequenceMatcher(None, tokens, _TOKEN.findall(b[k]), autojunk=False)
-        if matcher.real_quick_ratio() < best or matcher.quick_ratio() < best:
+        other = _TOKEN.findall(b[k])
+        if len(tokens) + len(other) > MAX_WORD_TOKENS:
             continue
-        if len(tokens) + len(matcher.b) > MAX_WORD_TOKENS:
+        matcher = SequenceMatcher(None, tokens, other, autojunk=False)
+        if matcher.real_quick_ratio() < best or matcher.quick_ratio() < best:
             continue
         ratio = matcher.ratio()
         if ratio >= best:

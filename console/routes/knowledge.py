@@ -34,6 +34,7 @@ from knowledge.errors import ArticleConflict, ArticleNotFound, GoldenRefused, Go
 from knowledge.gaps import GapGroup
 from knowledge.golden import GoldenQuestion, GoldenReport, GoldenResult
 from knowledge.models import ARTICLE_ID, RESPONSE_KEY, Article
+from knowledge.preview import render_markdown
 from knowledge.repository import ArticleRecord, ArticleVersion
 
 READ_ROLES = frozenset({"agent", "editor", "manager", "admin"})
@@ -106,6 +107,18 @@ class PublishRequest(BaseModel):
 
 class RollbackRequest(BaseModel):
     version: int = Field(ge=1, le=2**31 - 1)
+
+
+class PreviewRequest(BaseModel):
+    """Markdown to preview (an article's body as typed, before it is saved)."""
+
+    body: str = Field(max_length=MAX_BODY)
+
+
+class Preview(BaseModel):
+    """The body as safe HTML: no raw HTML, no unsafe links, no images (knowledge/preview.py)."""
+
+    html: str
 
 
 class TryRequest(BaseModel):
@@ -281,6 +294,11 @@ def router(
     async def rollback(article_id: str, body: RollbackRequest, editor: Editor, user: Writer) -> ArticleDetail:
         await editor.rollback(article_id, body.version, user.name)
         return await detail(editor, article_id)
+
+    @routes.post("/preview", response_model=Preview)
+    async def preview(body: PreviewRequest, _: Reader) -> Preview:
+        # markdown-it on up to 200,000 characters is CPU work: off the event loop
+        return Preview(html=await asyncio.to_thread(render_markdown, body.body))
 
     @routes.post("/try", response_model=TryResult)
     async def try_question(body: TryRequest, editor: Editor, _: Reader) -> TryResult:

@@ -145,6 +145,42 @@
     });
   }
 
+  /* The preview's HTML comes from the server (knowledge/preview.py: no raw HTML, safe links
+   * only); it is parsed inertly and copied through this allowlist, so nothing else reaches
+   * the page even if the server were wrong. */
+  var PREVIEW_TAGS = ["P", "H1", "H2", "H3", "H4", "H5", "H6", "UL", "OL", "LI", "STRONG", "EM", "CODE",
+    "PRE", "BLOCKQUOTE", "A", "HR", "BR", "TABLE", "THEAD", "TBODY", "TR", "TH", "TD", "S", "SPAN"];
+  var SAFE_HREF = /^(https?:|mailto:|tel:|[/#]|[^:]*$)/i;
+
+  function copySafe(source, target) {
+    Array.prototype.forEach.call(source.childNodes, function (node) {
+      if (node.nodeType === 3) { target.appendChild(document.createTextNode(node.nodeValue)); return; }
+      if (node.nodeType !== 1) { return; }
+      var tag = node.tagName.toUpperCase();
+      if (tag === "SCRIPT" || tag === "STYLE" || tag === "TEMPLATE") { return; }
+      if (PREVIEW_TAGS.indexOf(tag) < 0) { copySafe(node, target); return; }  // its text only
+      var copy = document.createElement(tag);
+      if (tag === "A") {
+        var href = (node.getAttribute("href") || "").replace(/[\u0000-\u0020\u007f]/g, "");
+        if (SAFE_HREF.test(href) && !/^\/\//.test(href)) {
+          copy.setAttribute("href", href);
+          copy.setAttribute("rel", "noopener noreferrer nofollow");
+        }
+      } else if (tag === "OL" && /^[0-9]{1,9}$/.test(node.getAttribute("start") || "")) {
+        copy.setAttribute("start", node.getAttribute("start"));
+      } else if (tag === "SPAN" && node.className === "md-image") {
+        copy.className = "md-image";
+      }
+      copySafe(node, copy);
+      target.appendChild(copy);
+    });
+  }
+
+  function showPreviewHtml(html, target) {
+    var parsed = new DOMParser().parseFromString(html, "text/html");
+    copySafe(parsed.body, C.clear(target));
+  }
+
   function editPage(root) {
     var id = root.getAttribute("data-article");
     var canWrite = root.getAttribute("data-can-write") === "yes";
@@ -154,6 +190,7 @@
 
     function showDetail(detail) {
       fillForm(detail.latest);
+      preview();
       var badge = document.getElementById("state-status");
       badge.textContent = detail.record.status;
       badge.className = "status status-" + detail.record.status;
@@ -210,6 +247,29 @@
       });
     }
 
+    var previewTimer = null;
+    var previewAsked = 0;
+    function preview() {
+      var content = formContent();
+      document.getElementById("preview-heading").textContent = content.title || "(no title yet)";
+      document.getElementById("preview-answer").textContent = content.answer || "";
+      document.getElementById("preview-answer-wrap").hidden = !content.answer;
+      var asked = ++previewAsked;
+      C.api("POST", API + "/preview", { body: content.body }).then(function (result) {
+        if (asked !== previewAsked) { return; }  // a later keystroke's preview is on its way
+        if (!result.ok) { status(C.errorText(result), "error"); return; }
+        showPreviewHtml(result.data.html, document.getElementById("preview-body"));
+      });
+    }
+    function previewSoon() {
+      if (previewTimer) { window.clearTimeout(previewTimer); }
+      previewTimer = window.setTimeout(preview, 300);
+    }
+    ["f-title", "f-answer", "f-body"].forEach(function (name) {
+      field(name).addEventListener("input", previewSoon);
+    });
+
+    if (!id) { preview(); }
     if (id) {
       load();
       if (canWrite) {

@@ -94,6 +94,7 @@ EXPECTED: dict[tuple[str, str], str | tuple[Role, ...]] = {
     ("POST", "/api/knowledge/articles/{article_id}/publish"): KB_WRITE,
     ("POST", "/api/knowledge/articles/{article_id}/unpublish"): KB_WRITE,
     ("POST", "/api/knowledge/articles/{article_id}/rollback"): KB_WRITE,
+    ("POST", "/api/knowledge/preview"): KB_READ,
     ("POST", "/api/knowledge/try"): KB_READ,
     ("GET", "/api/knowledge/golden"): KB_READ,
     ("POST", "/api/knowledge/golden"): KB_WRITE,

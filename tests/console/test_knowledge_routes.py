@@ -253,3 +253,15 @@ async def test_the_draft_is_diffed_against_the_live_version(client: httpx.AsyncC
     assert new.status_code == 201
     fresh = (await client.get("/api/knowledge/articles/sauna-etiquette/diff", headers=AGENT)).json()
     assert fresh["base_version"] is None and "body" in [f["field"] for f in fresh["fields"]]
+
+
+async def test_the_markdown_preview_is_safe_html(client: httpx.AsyncClient) -> None:
+    body = "## Aftercare\n\n<script>alert(1)</script> [map](https://mariia.example) [x](javascript:alert(1))"
+    preview = await client.post("/api/knowledge/preview", json={"body": body}, headers=AGENT)
+    assert preview.status_code == 200
+    html = preview.json()["html"]
+    assert "<h2>Aftercare</h2>" in html and '<a href="https://mariia.example">map</a>' in html
+    assert "<script" not in html and "javascript:" in html and 'href="javascript' not in html
+    too_long = await client.post("/api/knowledge/preview", json={"body": "x" * 200_001}, headers=AGENT)
+    assert too_long.status_code == 422
+    assert (await client.post("/api/knowledge/preview", json={"body": "x"})).status_code == 401
