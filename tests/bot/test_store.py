@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import typing
-import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import select
 
 from bot.errors import ConfigError
 from bot.events import (
@@ -47,44 +43,18 @@ from bot.events import (
 )
 from bot.migrations import head_revision
 from bot.models import Attachment, InboundMessage
-from bot.store import EventStore, async_url, create_engine
+from bot.store import EventStore, async_url
 from bot.store.tables import events as events_table
 from bot.store.tables import inbound_messages
+from tests.database_support import BACKENDS, Database, scratch_database
 
 
-@asynccontextmanager
-async def pg_schema(postgres_url: str) -> AsyncIterator[str]:
-    """A PostgreSQL schema of our own, dropped afterwards: concurrent runs never meet."""
-    name = f"test_store_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, poolclass=NullPool)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    try:
-        yield name
-    finally:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        await admin.dispose()
-
-
-@dataclass
-class Database:
-    url: str
-    schema: str | None = None
-
-    def open(self) -> EventStore:
-        return EventStore.from_url(self.url, schema=self.schema)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 async def database(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
 ) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        yield Database(f"sqlite:///{tmp_path / 'events.db'}")
-    else:
-        async with pg_schema(postgres_url) as schema:
-            yield Database(postgres_url, schema)
+    async with scratch_database(request.param, tmp_path, postgres_url, "test_store") as database:
+        yield database
 
 
 @pytest.fixture
