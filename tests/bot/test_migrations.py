@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,42 +27,19 @@ from bot.migrations import (
     head_revision,
     upgrade,
 )
-from bot.store import EventStore, async_url, create_engine
+from bot.store import async_url, create_engine, scratch_schema
 from bot.store.tables import Base
+from tests.database_support import BACKENDS, Database, scratch_database
 
 EVENT_LOG_TABLES = {"conversations", "events", "inbound_messages", "tracker_snapshots"}
 
 
-class Target:
-    """A database to migrate: its URL (with the schema in it for PostgreSQL)."""
-
-    def __init__(self, url: str, schema: str | None = None) -> None:
-        self.url = url
-        self.schema = schema
-
-    @property
-    def full_url(self) -> str:
-        return async_url(self.url, schema=self.schema).render_as_string(hide_password=False)
-
-    def store(self) -> EventStore:
-        return EventStore.from_url(self.url, schema=self.schema)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def target(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str) -> AsyncIterator[Target]:
-    if request.param == "sqlite":
-        yield Target(f"sqlite:///{tmp_path / 'migrate.db'}")
-        return
-    schema = f"test_migrations_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, poolclass=NullPool)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield Target(postgres_url, schema)
-    finally:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
+@pytest.fixture(params=BACKENDS)
+async def target(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
+) -> AsyncIterator[Database]:
+    async with scratch_database(request.param, tmp_path, postgres_url, "test_migrations") as database:
+        yield database
 
 
 def tables(connection: Connection) -> set[str]:
@@ -80,8 +56,8 @@ def drift(connection: Connection) -> list[object]:
     return list(compare_metadata(context, Base.metadata))
 
 
-async def test_upgrade_head_builds_the_models_and_downgrade_base_removes_them(target: Target) -> None:
-    store = target.store()
+async def test_upgrade_head_builds_the_models_and_downgrade_base_removes_them(target: Database) -> None:
+    store = target.open()
     try:
         async with store.engine.begin() as conn:
             assert await conn.run_sync(current_revision) is None
@@ -105,11 +81,11 @@ async def test_upgrade_head_builds_the_models_and_downgrade_base_removes_them(ta
         await store.close()
 
 
-async def test_every_revision_steps_up_and_down(target: Target) -> None:
+async def test_every_revision_steps_up_and_down(target: Database) -> None:
     script = ScriptDirectory.from_config(alembic_config())
     chain = [rev.revision for rev in reversed(list(script.walk_revisions()))]
     assert chain[0] == "0001" and chain[-1] == head_revision()
-    store = target.store()
+    store = target.open()
     try:
         for revision in chain:
             async with store.engine.begin() as conn:
@@ -132,15 +108,19 @@ def test_revision_files_are_numbered_in_order() -> None:
         assert re.fullmatch(rf"{rev.revision}_[a-z0-9_]+\.py", Path(rev.path).name), rev.path
 
 
+@pytest.fixture
+async def schema(postgres_url: str) -> AsyncIterator[str]:
+    """An empty PostgreSQL schema of the test's own, dropped afterwards."""
+    async with scratch_schema(postgres_url, "test_migrations") as name:
+        yield name
+
+
 @pytest.mark.postgres
-async def test_concurrent_starts_migrate_once(postgres_url: str) -> None:
-    schema = f"test_migrations_{uuid.uuid4().hex[:12]}"
+async def test_concurrent_starts_migrate_once(postgres_url: str, schema: str) -> None:
     admin = create_engine(postgres_url, poolclass=NullPool)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     tagged = async_url(postgres_url).update_query_dict({"application_name": schema})
-    target = Target(tagged.render_as_string(hide_password=False), schema)
-    store = target.store()
+    target = Database(tagged.render_as_string(hide_password=False), schema)
+    store = target.open()
     try:
         async with admin.connect() as holder:
             # Hold the migration lock so that three other processes and this one all start
@@ -178,8 +158,6 @@ async def test_concurrent_starts_migrate_once(postgres_url: str) -> None:
         assert await store.schema_revision() == head_revision()
     finally:
         await store.close()
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.dispose()
 
 
@@ -195,10 +173,10 @@ def alembic_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def test_alembic_cli_upgrades_and_downgrades(target: Target) -> None:
+async def test_alembic_cli_upgrades_and_downgrades(target: Database) -> None:
     up = await asyncio.to_thread(alembic_cli, "-x", f"url={target.full_url}", "upgrade", "head")
     assert up.returncode == 0, up.stderr
-    store = target.store()
+    store = target.open()
     try:
         assert await store.schema_revision() == head_revision()
         down = await asyncio.to_thread(alembic_cli, "-x", f"url={target.full_url}", "downgrade", "base")
