@@ -10,26 +10,19 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.leases import RoundLease, lease_key
-from bot.store.database import create_engine, scratch_schema
+from bot.store.database import create_engine
+from tests.database_support import BACKENDS, scratch_database
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 async def engines(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
 ) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'leases.db'}"
-        first, second = create_engine(url), create_engine(url)
+    async with scratch_database(request.param, tmp_path, postgres_url, "test_leases") as database:
+        first, second = (create_engine(database.url, schema=database.schema) for _ in range(2))
         yield first, second
-    else:
-        async with scratch_schema(postgres_url, "test_leases") as schema:
-            first, second = (
-                create_engine(postgres_url, schema=schema),
-                create_engine(postgres_url, schema=schema),
-            )
-            yield first, second
-    await first.dispose()
-    await second.dispose()
+        await first.dispose()
+        await second.dispose()
 
 
 async def test_one_holder_does_a_round_the_others_skip_it(engines: tuple[AsyncEngine, AsyncEngine]) -> None:
