@@ -46,7 +46,7 @@ from console.services.analytics import (
     report_table_csv,
     select_rows,
 )
-from console.services.analytics.quality import ConversationQuality, conversation_quality
+from console.services.analytics.quality import ConversationQuality, conversation_quality, quality_table
 from console.services.analytics.roi import roi_of
 from console.services.analytics.settings import AnalyticsConfig, load_analytics_config
 from console.web import render
@@ -158,7 +158,11 @@ def router() -> APIRouter:
         settings = analytics_config(request)
         report = compute_report(rows, period, config, grouping=grouping, reopen_days=reopen_days)
         return report.model_copy(
-            update={"roi": roi_of(report, settings.roi), "business_hours": settings.business_hours}
+            update={
+                "roi": roi_of(report, settings.roi),
+                "business_hours": settings.business_hours,
+                "quality": await quality_table(platform.store, period),
+            }
         )
 
     @routes.get(
@@ -180,6 +184,8 @@ def router() -> APIRouter:
         config = handoff_config(request)
         rows = await conversations_of(request, platform, period, reopen_days)
         report = compute_report(rows, period, config, grouping=grouping, reopen_days=reopen_days)
+        if table == "quality":
+            report.quality = await quality_table(platform.store, period)
         return _csv(report_table_csv(report, table), period, f"{table.replace('_', '-')}")
 
     @routes.get(

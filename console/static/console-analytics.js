@@ -213,6 +213,12 @@
         pct(c.response_rate), c.average === null ? "–" : String(c.average), pct(c.satisfied_rate)];
     }));
     kpiTable();
+    var categories = ["greeting", "empathy", "spelling_grammar", "closing", "solution_offered", "tone",
+      "readability", "comprehension"];
+    fill("quality-agents", (r.quality || []).map(function (q) {
+      return [q.speaker === "bot" ? "Bot" : q.key, q.conversations, score(q.overall)].concat(
+        categories.map(function (c) { return score(q.categories[c]); }));
+    }));
   }
 
   function load() {

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from console.services.analytics.models import AnalyticsReport, FactRow, TierResponse
 from handoff.outcomes import Outcome, reason_words
+from handoff.quality import CATEGORIES
 
 COLUMNS = (
     "conversation_id",
@@ -87,6 +88,7 @@ REPORT_TABLES = (
     "reasons",
     "csat_by_tier",
     "outcomes",
+    "quality",
 )
 KPI_COLUMNS = (
     "key",
@@ -156,4 +158,12 @@ def report_table_csv(report: AnalyticsReport, name: str) -> str:
         )
     if name == "outcomes":
         return _table(("outcome", "conversations"), report.outcomes.items())
+    if name == "quality":
+        return _table(
+            ("key", "speaker", "conversations", "overall", *CATEGORIES),
+            (
+                [q.key, q.speaker, q.conversations, q.overall] + [q.categories.get(c) for c in CATEGORIES]
+                for q in report.quality
+            ),
+        )
     raise ValueError(f"unknown report table {name!r} (one of {', '.join(REPORT_TABLES)})")

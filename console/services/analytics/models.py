@@ -189,6 +189,19 @@ class RoiFigures(BaseModel):
     formula: str = FORMULA
 
 
+class QualityRow(BaseModel):
+    """Automated quality scores of one speaker (the bot, or an agent) over the resolved
+    conversations of a range: the mean overall score and each category's mean (issue 14 item 6)."""
+
+    key: str = Field(description="'bot' or the agent's id")
+    speaker: Literal["bot", "agent"]
+    conversations: int = Field(description="resolved conversations scored")
+    overall: float | None = Field(description="mean of the conversations' overall scores")
+    categories: dict[str, float | None] = Field(
+        default_factory=dict, description="each category's mean where it applied (None: never applied)"
+    )
+
+
 class AnalyticsReport(BaseModel):
     """Everything the manager's analytics page shows for one date range."""
 
@@ -207,4 +220,7 @@ class AnalyticsReport(BaseModel):
         default_factory=dict, description="KPIs by period, tier, channel, language and agent"
     )
     roi: RoiFigures | None = Field(default=None, description="what durable bot resolutions saved")
+    quality: list[QualityRow] = Field(
+        default_factory=list, description="auto-QA scores of the bot and each agent (resolved conversations)"
+    )
     business_hours: bool = Field(default=True, description="response times count open hours only")

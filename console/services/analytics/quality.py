@@ -10,13 +10,18 @@ configured and the rules otherwise.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Protocol
 
 from pydantic import BaseModel
+from sqlalchemy import select
 
 from bot.models import TranscriptEntry
 from bot.store import EventStore
 from bot.transcript import transcript_entry
+from console.services.analytics.models import DateRange, QualityRow
+from handoff.projections import conversation_facts
 from handoff.quality import (
     CATEGORIES,
     CategoryScore,
@@ -26,6 +31,7 @@ from handoff.quality import (
     overall_of,
     score_conversation,
 )
+from handoff.quality_scores import StoredScore, quality_scores, score_from_row
 
 __all__ = [
     "CATEGORIES",
@@ -37,6 +43,8 @@ __all__ = [
     "Speaker",
     "conversation_quality",
     "overall_of",
+    "quality_rows",
+    "quality_table",
     "score_conversation",
 ]
 
@@ -74,3 +82,49 @@ async def conversation_quality(
     else:
         bot, agent = await judge.judge(lines, "bot"), await judge.judge(lines, "agent")
     return ConversationQuality(conversation_id=conversation_id, bot=bot, agent=agent)
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 3) if values else None
+
+
+def quality_rows(scores: Sequence[StoredScore]) -> list[QualityRow]:
+    """Stored scores averaged per speaker: the bot first, then each agent by id. A category
+    averages the conversations where it applied (empathy: only upset clients)."""
+    groups: dict[tuple[str, str], list[StoredScore]] = defaultdict(list)
+    for score in scores:
+        key = "bot" if score.speaker == "bot" else (score.agent_id or "unknown")
+        groups[(score.speaker, key)].append(score)
+    rows = []
+    for (speaker, key), group in sorted(groups.items(), key=lambda item: (item[0][0] != "bot", item[0][1])):
+        by_category: dict[str, list[float]] = {c: [] for c in CATEGORIES}
+        for score in group:
+            for category in score.categories:
+                if category.score is not None and category.category in by_category:
+                    by_category[category.category].append(category.score)
+        rows.append(
+            QualityRow(
+                key=key,
+                speaker=speaker,  # type: ignore[arg-type]
+                conversations=len(group),
+                overall=_mean([s.overall for s in group if s.overall is not None]),
+                categories={c: _mean(values) for c, values in by_category.items()},
+            )
+        )
+    return rows
+
+
+async def quality_table(store: EventStore, period: DateRange) -> list[QualityRow]:
+    """The per-speaker quality of the resolved conversations started in ``period`` (the
+    ``quality_scores`` read model joined to the conversations' facts for the start time)."""
+    stmt = (
+        select(quality_scores)
+        .join(conversation_facts, conversation_facts.c.conversation_id == quality_scores.c.conversation_id)
+        .where(
+            conversation_facts.c.first_user_at >= period.start_ts,
+            conversation_facts.c.first_user_at < period.end_ts,
+        )
+    )
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+    return quality_rows([score_from_row(r) for r in rows])

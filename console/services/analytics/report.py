@@ -29,6 +29,7 @@ from console.services.analytics.models import (
     TierCsat,
     TierResponse,
 )
+from console.services.analytics.quality import quality_table
 from handoff.config import TIERS, HandoffConfig
 from handoff.outcomes import DEFAULT_REOPEN_DAYS, RATED, Outcome, reason_words
 
@@ -275,4 +276,6 @@ async def analytics_report(
     rows = await load_fact_rows(
         store, period, config, now=now, reopen_days=reopen_days, business_hours=business_hours
     )
-    return compute_report(rows, period, config, grouping=grouping, reopen_days=reopen_days)
+    report = compute_report(rows, period, config, grouping=grouping, reopen_days=reopen_days)
+    report.quality = await quality_table(store, period)  # the read model's scores, per speaker
+    return report

@@ -118,3 +118,57 @@ async def test_gaps_respect_both_ends_of_the_range(platform: ConsolePlatform) ->
         since=dt.datetime(2026, 4, 10, tzinfo=dt.UTC), until=dt.datetime(2026, 4, 11, tzinfo=dt.UTC)
     )
     assert [g.question for g in found] == ["is there a pool?"]
+
+
+async def test_quality_by_agent_in_the_report_and_its_csv(
+    console_app: FastAPI, platform: ConsolePlatform, role_users: dict[Role, str]
+) -> None:
+    """Two resolved conversations of Anna's (one model reply, one poor) and one still open
+    of Olga's: the report's quality rows are the bot's and Anna's means, Olga has none yet."""
+    await register_handoff_projections(platform.store)
+
+    def handed(agent: str, text: str, at: float) -> list[object]:
+        return [
+            UserUttered(text="Hello, when are you open on Sunday?", timestamp=at),
+            BotUttered(text="Hello! Let me ask a person.", metadata={"sender": "bot"}, timestamp=at + 1),
+            HandoffStatusChanged(from_status="bot", to_status="queued", actor="bot", timestamp=at + 2),
+            HandoffStatusChanged(
+                from_status="queued",
+                to_status="assigned",
+                actor=agent,
+                metadata={"agent_id": agent},
+                timestamp=at + 3,
+            ),
+            BotUttered(text=text, metadata={"sender": "agent", "agent_id": agent}, timestamp=at + 4),
+        ]
+
+    def resolve(agent: str, at: float) -> HandoffStatusChanged:
+        return HandoffStatusChanged(from_status="assigned", to_status="resolved", actor=agent, timestamp=at)
+
+    good = "Hello, we are open 10:00 to 18:00 on Sunday. Have a nice day!"
+    poor = "whatever, as i said we are closed"
+    await platform.store.append("widget:q1", [*handed("anna", good, T), resolve("anna", T + 5)])  # type: ignore[list-item]
+    await platform.store.append("widget:q2", [*handed("anna", poor, T + 60), resolve("anna", T + 65)])  # type: ignore[list-item]
+    await platform.store.append("widget:q3", handed("olga", good, T + 120))  # type: ignore[arg-type]
+    async with client_for(console_app) as client:
+        await sign_in(client, role_users["manager"])
+        body = (await client.get("/api/analytics/report", params=RANGE)).json()
+        bot, anna = body["quality"]
+        assert (bot["key"], bot["speaker"], bot["conversations"]) == ("bot", "bot", 2)
+        assert (anna["key"], anna["speaker"], anna["conversations"]) == ("anna", "agent", 2)
+        # Anna: greeted, closed and answered once, dismissive and sloppy once; empathy never applied
+        assert anna["categories"]["greeting"] == 0.5 and anna["categories"]["closing"] == 0.5
+        assert anna["categories"]["tone"] == 0.5 and anna["categories"]["empathy"] is None
+        assert anna["categories"]["solution_offered"] == 0.5
+        assert bot["categories"]["greeting"] == 1.0 and bot["overall"] is not None
+        table = await client.get("/api/analytics/report/quality.csv", params=RANGE)
+        assert table.status_code == 200 and table.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(table.text)))
+        assert [(r["key"], r["conversations"], r["greeting"], r["empathy"]) for r in rows] == [
+            ("bot", "2", "1", ""),
+            ("anna", "2", "0.5", ""),
+        ]
+        elsewhere = await client.get(
+            "/api/analytics/report", params={"start": "2026-04-11", "end": "2026-04-11"}
+        )
+        assert elsewhere.json()["quality"] == []
