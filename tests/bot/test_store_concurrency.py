@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.errors import ConcurrencyConflict, ConfigError
 from bot.events import ActionExecuted, BotUttered, SlotSet, UserUttered
-from bot.store import EventStore, StoredEvent, scratch_schema
+from bot.store import EventStore, StoredEvent
 from bot.store.projections import Projector
+from tests.database_support import BACKENDS, Database, scratch_database
 
 META = MetaData()
 # A tiny read model for the tests: per conversation, how many bot lines and the last seq seen.
@@ -73,30 +74,22 @@ class Exploding:
         return None
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 async def opener(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str) -> AsyncIterator[object]:
     """A function opening a new, migrated store on one database (each call: its own pool)."""
     opened: list[EventStore] = []
 
-    async def open_store(url: str, schema: str | None) -> EventStore:
-        store = EventStore.from_url(url, schema=schema)
-        await store.migrate()
+    async def open_store(database: Database) -> EventStore:
+        store = await database.migrated()
         async with store.engine.begin() as conn:
             await conn.run_sync(META.create_all)
         opened.append(store)
         return store
 
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'events.db'}"
-        yield lambda: open_store(url, None)
-    else:
-        async with scratch_schema(postgres_url, "test_occ") as schema:
-            yield lambda: open_store(postgres_url, schema)
-            for store in opened:
-                await store.close()
-            opened.clear()
-    for store in opened:
-        await store.close()
+    async with scratch_database(request.param, tmp_path, postgres_url, "test_occ") as database:
+        yield lambda: open_store(database)
+        for store in opened:
+            await store.close()
 
 
 def said(text: str) -> BotUttered:
