@@ -26,35 +26,23 @@ from bot.events import (
     UserUtteranceReverted,
     UserUttered,
 )
-from bot.store import EventStore, scratch_schema
+from bot.store import EventStore
 from bot.store.snapshots import PROJECTOR_NAME, TrackerSnapshots
 from bot.store.tables import conversations, tracker_snapshots
 from bot.tracker import Tracker
+from tests.database_support import BACKENDS, migrated_store
 
 DOMAIN = Domain(
     slots={"cuisine": SlotDef(name="cuisine"), "tier": SlotDef(name="tier", initial_value="standard")}
 )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
 ) -> AsyncIterator[EventStore]:
-    if request.param == "sqlite":
-        event_store = EventStore.from_url(f"sqlite:///{tmp_path / 'snapshots.db'}")
-        await event_store.migrate()
-        try:
-            yield event_store
-        finally:
-            await event_store.close()
-        return
-    async with scratch_schema(postgres_url, "test_snapshots") as schema:
-        event_store = EventStore.from_url(postgres_url, schema=schema)
-        try:
-            await event_store.migrate()
-            yield event_store
-        finally:
-            await event_store.close()
+    async with migrated_store(request.param, tmp_path, postgres_url, "test_snapshots") as event_store:
+        yield event_store
 
 
 def random_events(rng: random.Random, clock: list[float]) -> list[Event]:
