@@ -23,9 +23,10 @@ from sqlalchemy import select
 from bot.locks import lock_store_from_url
 from bot.models import InboundMessage
 from bot.recovery import PARKED, RecoveryLoop
-from bot.store import EventStore, scratch_schema
+from bot.store import EventStore
 from bot.store.tables import inbound_messages
 from tests.bot.recovery_crash import Turns, sweep_in_own_process
+from tests.database_support import BACKENDS, scratch_database
 
 MAX_ATTEMPTS = 3
 
@@ -59,23 +60,14 @@ async def run_sweep_process(url: str, schema: str | None, turn: str) -> int | No
     return child.exitcode
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 async def shared(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
 ) -> AsyncIterator[tuple[str, str | None]]:
     """A migrated database several processes open: (url, schema)."""
-    if request.param == "sqlite":
-        url, schema = f"sqlite:///{tmp_path / 'shared.db'}", None
-        store = EventStore.from_url(url)
-        await store.migrate()
-        await store.close()
-        yield url, schema
-        return
-    async with scratch_schema(postgres_url, "test_recovery_attempts") as schema:
-        store = EventStore.from_url(postgres_url, schema=schema)
-        await store.migrate()
-        await store.close()
-        yield postgres_url, schema
+    async with scratch_database(request.param, tmp_path, postgres_url, "test_recovery_attempts") as database:
+        await (await database.migrated()).close()
+        yield database.url, database.schema
 
 
 async def test_a_message_that_kills_every_process_trying_it_is_parked_after_three(
