@@ -12,7 +12,8 @@
   &within_sla=&first_contact=&csat=``: the conversations behind a number (drill-down), as JSON,
   or ``&format=csv`` as the per-conversation CSV;
 - ``GET /api/analytics/conversations/{id}/quality``: the conversation's bot and agent replies
-  scored on the eight auto-QA categories (rules only, :mod:`console.services.analytics.quality`);
+  scored on the eight auto-QA categories (by the LLM judge when the knowledge base has an LLM,
+  the rules for whatever it does not answer: :mod:`console.services.analytics.quality_judge`);
 - ``GET /api/analytics/gaps?start=...&end=...``: the knowledge gaps asked in the range.
 
 All read from the read models (``console/services/analytics``), never whole event logs.
@@ -47,6 +48,7 @@ from console.services.analytics import (
     select_rows,
 )
 from console.services.analytics.quality import ConversationQuality, conversation_quality, quality_table
+from console.services.analytics.quality_judge import judge_from
 from console.services.analytics.roi import roi_of
 from console.services.analytics.settings import AnalyticsConfig, load_analytics_config
 from console.web import render
@@ -213,11 +215,14 @@ def router() -> APIRouter:
 
     @routes.get("/api/analytics/conversations/{conversation_id}/quality", response_model=ConversationQuality)
     async def quality(
+        request: Request,
         _: Reader,
         platform: Platform,
         conversation_id: Annotated[str, Path(max_length=255)],
     ) -> object:
-        scored = await conversation_quality(platform.store, conversation_id)
+        services = running_services(request)
+        judge = judge_from(services.knowledge if services is not None else None)  # None: the rules
+        scored = await conversation_quality(platform.store, conversation_id, judge)
         if scored is None:
             return error_response(404, "not_found", "no such conversation")
         return scored
