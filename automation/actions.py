@@ -3,7 +3,10 @@
 Handoff moves (assign, hand off, return to bot) go through the runtime's
 :class:`~handoff.service.HandoffService` (the one transition table; an illegal move is
 reported, nothing is written); a private note is an ``AgentNoteAdded`` appended through
-the conversation writer (lock, append, live push); tags and priority are rows of
+the conversation writer (lock, append, live push); a reply is a ``BotUttered`` appended the
+same way, whose outbox row the outbox projector writes in that append's transaction (after
+the channel's own checks: WhatsApp's 24-hour window, an approved template outside it);
+tags and priority are rows of
 ``conversation_labels``; an e-mail goes through the e-mail channel's
 :class:`~bot.channels.email.smtp.SmtpSender`; a webhook is a POST signed with HMAC-SHA256.
 Every action reports an :class:`ActionResult`; a failing action never stops the next one.
@@ -19,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -29,13 +32,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from automation.context import RuleContext
 from automation.inbox import RULE_AUTHOR
-from automation.rules import Action, Rule, RuleSet
+from automation.rules import MAX_REPLY, Action, Rule, RuleSet
 from automation.tables import conversation_labels
+from bot.channels.addresses import split_conversation_id
+from bot.channels.base import PushChannel
 from bot.channels.email.config import SmtpConfig
 from bot.channels.email.smtp import SmtpSender
-from bot.errors import ChannelError, ConciergeError
-from bot.events import AgentNoteAdded
+from bot.channels.service_window import WA_TEMPLATE, ServiceWindow, fill
+from bot.errors import ChannelError, ConciergeError, OutsideWindow
+from bot.events import AgentNoteAdded, BotUttered
 from bot.redact import conversation_ref
+from bot.transcript import outbound_from_bot_event
 from handoff.assignment import AgentUnavailable, AutoAssigner, check_target
 from handoff.routing import RoutingRequest, route
 from handoff.runtime import HandoffRuntime
@@ -48,6 +55,10 @@ TIMESTAMP_HEADER = "X-Concierge-Timestamp"
 WEBHOOK_TIMEOUT = 10.0
 #: author of notes rules write; such notes raise no ``note_added`` (a rule cannot feed itself)
 AUTHOR_PREFIX = RULE_AUTHOR
+#: metadata key of a reply's line: the rule that sent it
+RULE_KEY = "automation_rule"
+#: channels whose clients read the conversation's log (no outbox): the stored line is the delivery
+LOG_READING_CHANNELS = frozenset({"widget"})
 
 
 class ActionResult(BaseModel):
@@ -67,6 +78,16 @@ class Mailer(Protocol):
 def sign(secret: bytes, timestamp: str, body: bytes) -> str:
     """``sha256=<hex>`` of ``timestamp.body`` under ``secret`` (what a receiver recomputes)."""
     return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def reply_values(rule: Rule, context: RuleContext) -> dict[str, str]:
+    """What a reply's placeholders read (``automation.rules.REPLY_PLACEHOLDERS``)."""
+    client = context.client
+    return {
+        "first_name": client.first_name if client else "",
+        "tier": context.facts.tier or (client.tier if client else ""),
+        "rule": rule.name,
+    }
 
 
 def mailer_for(rules: RuleSet, channel_smtp: SmtpConfig | None) -> Mailer | None:
@@ -93,6 +114,8 @@ class RuleActions:
         secrets: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
         console_url: str = "",
+        channels: Mapping[str, Any] | None = None,
+        wake: Callable[[], None] | None = None,
     ) -> None:
         self.runtime = runtime
         self.assigner = AutoAssigner(runtime)
@@ -102,6 +125,8 @@ class RuleActions:
         self.secrets = secrets if secrets is not None else {}
         self.clock = clock
         self.console_url = console_url.rstrip("/")
+        self.channels = channels if channels is not None else {}  # the app's adapters by name
+        self.wake = wake  # tells the outbox worker a row is waiting
 
     async def run(self, rule: Rule, rules: RuleSet, context: RuleContext) -> list[ActionResult]:
         """Every action of ``rule`` in order; one's failure is reported and the next still runs."""
@@ -130,6 +155,8 @@ class RuleActions:
             note = AgentNoteAdded(text=action.note.text, author=actor, timestamp=self.clock())
             await self.runtime.writer.append(cid, [note])
             return ActionResult(kind="note", ok=True, detail="private note added")
+        if action.reply is not None:
+            return await self._reply(action, rule, context)
         if action.notify_email is not None:
             return await self._email(action, rule, rules, context)
         if action.webhook is not None:
@@ -217,6 +244,49 @@ class RuleActions:
         )
         async with engine.begin() as conn:
             await conn.execute(stmt)
+
+    async def _reply(self, action: Action, rule: Rule, context: RuleContext) -> ActionResult:
+        """The client gets the reply on their own channel (see the module docstring); the
+        result names the channel and whether a template went, never the text."""
+        spec = action.reply
+        assert spec is not None
+        cid = context.conversation_id
+        channel_name, recipient = split_conversation_id(cid)
+        values = reply_values(rule, context)
+        line = BotUttered(
+            text=fill(spec.text, values)[: MAX_REPLY + 200],  # 200: the placeholders' values
+            timestamp=self.clock(),
+            metadata={"sender": "bot", RULE_KEY: rule.id},
+        )
+        how = "stored in the log (the widget reads it)"
+        if channel_name not in LOG_READING_CHANNELS:
+            channel = self.channels.get(channel_name)
+            if not isinstance(channel, PushChannel):
+                return ActionResult(
+                    kind="reply", ok=False, detail=f"{channel_name} cannot message a client first: not sent"
+                )
+            message = outbound_from_bot_event(line, channel_name, recipient)
+            if spec.template and isinstance(getattr(channel, "window", None), ServiceWindow):
+                # outside the 24-hour window the channel sends this approved template instead
+                custom = {"template": spec.template, "template_params": values}
+                message = message.model_copy(update={"custom": custom})
+            try:
+                message = await channel.prepare(message)
+            except OutsideWindow:
+                wanted = (
+                    f"no approved template for {spec.template!r}" if spec.template else "no template named"
+                )
+                return ActionResult(
+                    kind="reply", ok=False, detail=f"outside the 24-hour window and {wanted}: not sent"
+                )
+            if message.custom:  # the outbox row is built from the stored line
+                line = line.model_copy(update={"data": {"custom": message.custom}})
+            sent_as = "the approved template" if WA_TEMPLATE in (message.custom or {}) else "text"
+            how = f"queued on {channel_name} as {sent_as}"
+        await self.runtime.writer.append(cid, [line])
+        if self.wake is not None:
+            self.wake()
+        return ActionResult(kind="reply", ok=True, detail=f"replied: {how}")
 
     async def _email(self, action: Action, rule: Rule, rules: RuleSet, context: RuleContext) -> ActionResult:
         spec = action.notify_email

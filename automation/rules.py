@@ -18,6 +18,7 @@ Unknown keys are refused (a typo must not silently disable a condition).
 
 from __future__ import annotations
 
+import string
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -105,6 +106,36 @@ class NoteSpec(_Strict):
     text: str = Field(min_length=1, max_length=2000)
 
 
+#: what a reply's text (and its template's parameters) may name: the client's first name
+#: (empty when the client is not known), their tier, the rule's name
+REPLY_PLACEHOLDERS = frozenset({"first_name", "tier", "rule"})
+MAX_REPLY = 1000
+
+
+class ReplySpec(_Strict):
+    """A message to the client through the client's own channel (stored in the log, sent
+    through the outbox). ``template``: the WhatsApp template purpose (``credentials.yml``
+    ``templates``) that goes instead outside the 24-hour window; without one the reply is
+    not sent there."""
+
+    text: str = Field(min_length=1, max_length=MAX_REPLY)
+    template: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")] | None = None
+
+    @model_validator(mode="after")
+    def _known_placeholders(self) -> ReplySpec:
+        try:
+            names = {f for _, f, _, _ in string.Formatter().parse(self.text) if f is not None}
+        except ValueError as exc:
+            raise ValueError(f"reply text: {exc} (write {{{{ and }}}} for braces)") from None
+        unknown = sorted(names - REPLY_PLACEHOLDERS)
+        if unknown:
+            raise ValueError(
+                f"reply text: unknown placeholder(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(REPLY_PLACEHOLDERS))}"
+            )
+        return self
+
+
 class HandoffSpec(_Strict):
     """Hand the conversation to the queue with this reason (``rule:<id>`` when unset)."""
 
@@ -118,6 +149,7 @@ class Action(_Strict):
     set_priority: Literal["low", "normal", "high", "urgent"] | None = None
     tag: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")] | None = None
     note: NoteSpec | None = None
+    reply: ReplySpec | None = None
     notify_email: NotifySpec | None = None
     webhook: WebhookSpec | None = None
     handoff: HandoffSpec | None = None

@@ -56,8 +56,11 @@ def build_runner(
     poll: float = DEFAULT_POLL,
     name: str = "runner",
     http: httpx.AsyncClient | None = None,
+    channels: Mapping[str, Any] | None = None,
+    wake: Callable[[], None] | None = None,
 ) -> AutomationRunner:
-    """A runner (not started) for the project's rules on ``store``."""
+    """A runner (not started) for the project's rules on ``store``; replies go out through
+    ``channels`` (the app's adapters by name) and ``wake`` the outbox worker."""
     register_inbox(store)
     repository = RulesRepository(store.engine, project_dir / FILE_NAME)
     actions = RuleActions(
@@ -67,6 +70,8 @@ def build_runner(
         channel_smtp=smtp,
         secrets=secrets if secrets is not None else os.environ,
         clock=clock,
+        channels=channels,
+        wake=wake,
     )
     return AutomationRunner(store, runtime, repository, actions, audit, clock=clock, poll=poll, name=name)
 

@@ -168,7 +168,11 @@ def create_app(
             recovery.start()
         retention = start_retention(settings, built.engine.store.engine) if built is not None else None
         reports = start_app_reports(settings, built, credentials) if built is not None else None
-        automation = start_automation(settings, built, credentials) if built is not None else None
+        automation = (  # rules' replies go out through the channels' outbox
+            start_automation(settings, built, credentials, adapters, app.state.outbox)
+            if built is not None
+            else None
+        )
         proactive = (  # reminders, greetings: sent first, once across processes
             start_app_proactive(settings, built, adapters, app.state.outbox) if built is not None else None
         )
