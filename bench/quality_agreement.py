@@ -1,0 +1,196 @@
+"""Agreement of automated quality scoring with people (issue 14 item 6): prints per category
+Cohen's kappa and % agreement, and ends with the figures as one JSON line.
+
+Reads ``conversations.yml`` and every ``labels_<name>.yml`` beside it (``--dir``, default
+``data/quality``; :mod:`console.services.analytics.quality_set` validates both). Compared, per
+category and over all categories pooled:
+
+- labeller against labeller (the first two label files, by name, or ``--labellers a b``);
+- the rules scorer (:func:`handoff.quality.score_conversation`; a score >= 0.5 is 1) against
+  each labeller, and against the consensus: the conversations both labellers labelled the same.
+
+"Does not apply" (a null label, a ``None`` score) is a class of its own beside 1 and 0, so a
+kappa here is over three classes: saying a category does not apply when the other says it
+does is a disagreement, as it would be in a review. Only conversations both sides labelled
+are compared (``n``); kappa is ``None`` when one side gives a single class throughout (it is
+undefined then) and so printed as "–". With one label file only the rules against it are
+printed; with none, the counts.
+
+Usage: ``python -m bench.quality_agreement [--dir data/quality] [--labellers a b]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from console.services.analytics.quality import CATEGORIES, score_conversation
+from console.services.analytics.quality_set import (
+    LabelSet,
+    QualitySet,
+    load_labels,
+    load_quality_set,
+    transcript,
+)
+
+NA = "n/a"
+#: per conversation, per category: 1, 0 or NA
+Labels = dict[str, dict[str, int | str]]
+
+
+def cohen_kappa(left: Sequence[Hashable], right: Sequence[Hashable]) -> float | None:
+    """Cohen's kappa of two raters over the same items (None when it is undefined: chance
+    agreement is 1, i.e. both gave one and the same class throughout, or there are no items)."""
+    if len(left) != len(right):
+        raise ValueError("the two raters must rate the same items")
+    n = len(left)
+    if not n:
+        return None
+    observed = sum(1 for a, b in zip(left, right, strict=True) if a == b) / n
+    left_counts, right_counts = Counter(left), Counter(right)
+    expected = sum(left_counts[c] * right_counts[c] for c in left_counts) / (n * n)
+    if expected == 1:
+        return None
+    return round((observed - expected) / (1 - expected), 4)
+
+
+def compare(left: Labels, right: Labels) -> dict[str, dict[str, Any]]:
+    """Per category and pooled (``all``): items both rated, % agreement and kappa."""
+    shared = [i for i in left if i in right]
+    figures: dict[str, dict[str, Any]] = {}
+    pooled_left: list[Hashable] = []
+    pooled_right: list[Hashable] = []
+    for category in CATEGORIES:
+        a = [left[i][category] for i in shared]
+        b = [right[i][category] for i in shared]
+        pooled_left += [(category, x) for x in a]
+        pooled_right += [(category, x) for x in b]
+        figures[category] = _figures(a, b)
+    figures["all"] = _figures(pooled_left, pooled_right)
+    return figures
+
+
+def _figures(a: Sequence[Hashable], b: Sequence[Hashable]) -> dict[str, Any]:
+    agreed = sum(1 for x, y in zip(a, b, strict=True) if x == y)
+    return {
+        "n": len(a),
+        "agreement": round(agreed / len(a), 4) if a else None,
+        "kappa": cohen_kappa(a, b),
+    }
+
+
+def human_labels(labels: LabelSet) -> Labels:
+    """A labeller's file as 1 / 0 / NA per category."""
+    return {
+        conversation: {c: NA if value is None else value for c, value in categories.items()}
+        for conversation, categories in labels.labels.items()
+    }
+
+
+def rules_labels(quality_set: QualitySet) -> Labels:
+    """The rules scorer's verdicts on every conversation (score >= 0.5 is 1, None is NA)."""
+    out: Labels = {}
+    for conversation in quality_set.conversations:
+        score = score_conversation(transcript(conversation), conversation.speaker)
+        out[conversation.id] = {
+            c.category: NA if c.score is None else int(c.score >= 0.5) for c in score.categories
+        }
+    return out
+
+
+def consensus(a: Labels, b: Labels) -> Labels:
+    """Per category, the items both labellers labelled the same (a category's items differ)."""
+    out: Labels = {}
+    for conversation in a.keys() & b.keys():
+        agreed = {c: a[conversation][c] for c in CATEGORIES if a[conversation][c] == b[conversation][c]}
+        if agreed:
+            out[conversation] = agreed
+    return out
+
+
+def compare_consensus(rules: Labels, agreed: Labels) -> dict[str, dict[str, Any]]:
+    """:func:`compare` over the consensus, where each category has its own items."""
+    figures: dict[str, dict[str, Any]] = {}
+    pooled: tuple[list[Hashable], list[Hashable]] = ([], [])
+    for category in CATEGORIES:
+        items = sorted(i for i, cats in agreed.items() if category in cats and i in rules)
+        a = [rules[i][category] for i in items]
+        b = [agreed[i][category] for i in items]
+        pooled[0].extend((category, x) for x in a)
+        pooled[1].extend((category, x) for x in b)
+        figures[category] = _figures(a, b)
+    figures["all"] = _figures(*pooled)
+    return figures
+
+
+def label_files(directory: Path) -> dict[str, Path]:
+    """``labels_<name>.yml`` files of ``directory`` by name, sorted."""
+    return {p.stem.removeprefix("labels_"): p for p in sorted(directory.glob("labels_*.yml"))}
+
+
+def run(directory: Path, labellers: Sequence[str] | None = None) -> dict[str, Any]:
+    """Every comparison the label files allow, as a dict (what the JSON line holds)."""
+    quality_set = load_quality_set(directory / "conversations.yml")
+    files = label_files(directory)
+    names = list(labellers) if labellers else list(files)
+    missing = [n for n in names if n not in files]
+    if missing:
+        raise SystemExit(f"no labels_{missing[0]}.yml in {directory}")
+    people = {name: human_labels(load_labels(files[name], quality_set)) for name in names}
+    rules = rules_labels(quality_set)
+    result: dict[str, Any] = {
+        "conversations": len(quality_set.conversations),
+        "labelled": {name: len(labels) for name, labels in people.items()},
+        "null": "a class of its own (1 / 0 / n/a)",
+        "comparisons": {},
+    }
+    comparisons = result["comparisons"]
+    if len(names) >= 2:
+        a, b = names[0], names[1]
+        comparisons[f"{a} vs {b}"] = compare(people[a], people[b])
+    for name in names:
+        comparisons[f"rules vs {name}"] = compare(rules, people[name])
+    if len(names) >= 2:
+        comparisons["rules vs consensus"] = compare_consensus(
+            rules, consensus(people[names[0]], people[names[1]])
+        )
+    return result
+
+
+def _cell(value: float | None, percent: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value * 100:.0f}%" if percent else f"{value:.2f}"
+
+
+def print_tables(result: Mapping[str, Any]) -> None:
+    """One table per comparison: per category n, % agreement and kappa."""
+    print(
+        f"{result['conversations']} conversations; labelled: "
+        + (", ".join(f"{k} {v}" for k, v in result["labelled"].items()) or "no label files")
+        + f"; null is {result['null']}"
+    )
+    for title, figures in result["comparisons"].items():
+        print(f"\n{title}")
+        print(f"  {'category':<18} {'n':>4} {'agree':>6} {'kappa':>6}")
+        for category, f in figures.items():
+            print(f"  {category:<18} {f['n']:>4} {_cell(f['agreement'], True):>6} {_cell(f['kappa']):>6}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse the arguments, print the tables, end with the JSON line."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--dir", type=Path, default=Path("data/quality"), help="conversations.yml and labels")
+    parser.add_argument("--labellers", nargs="+", help="label files to use (labels_<name>.yml), in order")
+    args = parser.parse_args(argv)
+    result = run(args.dir, args.labellers)
+    print_tables(result)
+    print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
