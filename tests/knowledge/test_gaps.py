@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.events import BotUttered, KnowledgeGapNoted, UserUttered
-from bot.store import EventStore, scratch_schema
+from bot.store import EventStore
 from knowledge.chroma_store import ChromaKnowledgeStore
 from knowledge.gaps import GapLog, gap_event, gap_key, register_gap_projection
 from knowledge.service import KnowledgeBase
@@ -22,33 +22,20 @@ from knowledge.tables import gap_clusters, gaps
 from privacy.base import Run
 from privacy.erasers.gaps import GapEraser
 from privacy.subject import DataSubject
+from tests.database_support import BACKENDS, migrated_store
 
 DAY = 86_400.0
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC).timestamp()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
 ) -> AsyncIterator[EventStore]:
     """A migrated event store that keeps the gaps read model."""
-    if request.param == "sqlite":
-        store = EventStore.from_url(f"sqlite:///{tmp_path / 'gaps.db'}")
-        await store.migrate()
+    async with migrated_store(request.param, tmp_path, postgres_url, "test_gaps") as store:
         await register_gap_projection(store)
-        try:
-            yield store
-        finally:
-            await store.close()
-        return
-    async with scratch_schema(postgres_url, "test_gaps") as schema:
-        store = EventStore.from_url(postgres_url, schema=schema)
-        try:
-            await store.migrate()
-            await register_gap_projection(store)
-            yield store
-        finally:
-            await store.close()
+        yield store
 
 
 def asked(
