@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import EventStore, scratch_schema
+from bot.store import EventStore
 from console.services.analytics import DateRange, analytics_report, facts_csv, load_fact_rows, percentile
 from console.services.analytics.report import period_key
 from handoff.config import HandoffConfig
@@ -24,34 +24,21 @@ from handoff.projections import (
     register_handoff_projections,
 )
 from tests.console.services.analytics_log import DAY, DAY_S, NOW, T, said, write_day, write_flood
+from tests.database_support import BACKENDS, migrated_store
 
 PERIOD = DateRange(start=DAY, end=DAY)
 CONFIG = HandoffConfig()  # SLAs: VIP 60 s, Premium 120 s, Standard 300 s
 PROJECTIONS = [HandoffTickets.name, ConversationFactsProjector.name, AgentReplies.name]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
 ) -> AsyncIterator[EventStore]:
     """A migrated event store with the handoff read models registered."""
-    if request.param == "sqlite":
-        event_store = EventStore.from_url(f"sqlite:///{tmp_path / 'analytics.db'}")
-        await event_store.migrate()
+    async with migrated_store(request.param, tmp_path, postgres_url, "test_analytics") as event_store:
         await register_handoff_projections(event_store)
-        try:
-            yield event_store
-        finally:
-            await event_store.close()
-        return
-    async with scratch_schema(postgres_url, "test_analytics") as schema:
-        event_store = EventStore.from_url(postgres_url, schema=schema)
-        try:
-            await event_store.migrate()
-            await register_handoff_projections(event_store)
-            yield event_store
-        finally:
-            await event_store.close()
+        yield event_store
 
 
 def test_percentile_interpolates_between_ranks() -> None:
