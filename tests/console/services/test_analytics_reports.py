@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from bot.channels.email.config import SmtpConfig
 from bot.channels.email.smtp import SmtpSender
-from bot.store import EventStore, scratch_schema
+from bot.store import EventStore
 from console.security.models import Role
 from console.security.platform import ConsolePlatform
 from console.services.analytics import DateRange, analytics_report
@@ -40,6 +40,7 @@ from handoff.projections import register_handoff_projections
 from tests.bot.channels.email_servers import RecordingHandler, running_smtp
 from tests.console.conftest import client_for, sign_in
 from tests.console.services.analytics_log import DAY, NOW, write_day
+from tests.database_support import BACKENDS, Database, scratch_database
 
 SENDER = "reports@mariia-hub.test"
 CONFIG = HandoffConfig()
@@ -53,9 +54,9 @@ def smtp() -> Iterator[tuple[Controller, RecordingHandler]]:
         yield server
 
 
-async def opened(path: Path) -> EventStore:
-    store = EventStore.from_url(f"sqlite:///{path}")
-    await store.migrate()
+async def opened(database: Path | Database) -> EventStore:
+    """A migrated store with the handoff read models, on a SQLite file or a test's database."""
+    store = await (Database(f"sqlite:///{database}") if isinstance(database, Path) else database).migrated()
     await register_handoff_projections(store)
     return store
 
@@ -86,23 +87,14 @@ def test_due_periods_are_yesterday_and_the_last_whole_iso_week() -> None:
     assert due_period("weekly", dt.datetime(2026, 4, 12, 23, tzinfo=dt.UTC))[0] == "2026-W14"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 async def two_processes(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
 ) -> AsyncIterator[tuple[EventStore, EventStore]]:
     """Two stores on one database, as two serving processes have (SQLite: the flock lease;
     PostgreSQL: the advisory-lock lease)."""
-    if request.param == "sqlite":
-        yield await opened(tmp_path / "a.db"), await opened(tmp_path / "a.db")
-        return
-    async with scratch_schema(postgres_url, "test_reports") as schema:
-        stores = []
-        for _ in range(2):
-            store = EventStore.from_url(postgres_url, schema=schema)
-            await store.migrate()
-            await register_handoff_projections(store)
-            stores.append(store)
-        yield stores[0], stores[1]
+    async with scratch_database(request.param, tmp_path, postgres_url, "test_reports") as database:
+        yield await opened(database), await opened(database)
 
 
 async def test_the_daily_report_arrives_once_with_its_figures_and_csv(
