@@ -11,10 +11,11 @@ category and over all categories pooled:
 
 "Does not apply" (a null label, a ``None`` score) is a class of its own beside 1 and 0, so a
 kappa here is over three classes: saying a category does not apply when the other says it
-does is a disagreement, as it would be in a review. Only conversations both sides labelled
-are compared (``n``); kappa is ``None`` when one side gives a single class throughout (it is
-undefined then) and so printed as "–". With one label file only the rules against it are
-printed; with none, the counts.
+does is a disagreement, as it would be in a review. ``all`` pools every label (as 1 / 0 /
+n/a, whatever its category) and gives the mean of the categories' kappas beside. Only
+conversations both sides labelled are compared (``n``); kappa is ``None`` when one side
+gives a single class throughout (it is undefined then) and so printed as "–". With one
+label file only the rules against it are printed; with none, the counts.
 
 Usage: ``python -m bench.quality_agreement [--dir data/quality] [--labellers a b]``
 """
@@ -61,16 +62,20 @@ def cohen_kappa(left: Sequence[Hashable], right: Sequence[Hashable]) -> float | 
 def compare(left: Labels, right: Labels) -> dict[str, dict[str, Any]]:
     """Per category and pooled (``all``): items both rated, % agreement and kappa."""
     shared = [i for i in left if i in right]
-    figures: dict[str, dict[str, Any]] = {}
-    pooled_left: list[Hashable] = []
-    pooled_right: list[Hashable] = []
-    for category in CATEGORIES:
-        a = [left[i][category] for i in shared]
-        b = [right[i][category] for i in shared]
-        pooled_left += [(category, x) for x in a]
-        pooled_right += [(category, x) for x in b]
-        figures[category] = _figures(a, b)
-    figures["all"] = _figures(pooled_left, pooled_right)
+    return _per_category(
+        {c: ([left[i][c] for i in shared], [right[i][c] for i in shared]) for c in CATEGORIES}
+    )
+
+
+def _per_category(pairs: Mapping[str, tuple[list[Hashable], list[Hashable]]]) -> dict[str, dict[str, Any]]:
+    """The figures of each category, and ``all``: every label pooled as 1 / 0 / n/a (not by
+    category: classes split by category would make chance agreement small and kappa look
+    better than any category's), with the mean of the categories' kappas beside it."""
+    figures = {category: _figures(a, b) for category, (a, b) in pairs.items()}
+    kappas = [f["kappa"] for f in figures.values() if f["kappa"] is not None]
+    pooled = _figures([x for a, _ in pairs.values() for x in a], [y for _, b in pairs.values() for y in b])
+    pooled["mean_kappa"] = round(sum(kappas) / len(kappas), 4) if kappas else None
+    figures["all"] = pooled
     return figures
 
 
@@ -114,17 +119,11 @@ def consensus(a: Labels, b: Labels) -> Labels:
 
 def compare_consensus(rules: Labels, agreed: Labels) -> dict[str, dict[str, Any]]:
     """:func:`compare` over the consensus, where each category has its own items."""
-    figures: dict[str, dict[str, Any]] = {}
-    pooled: tuple[list[Hashable], list[Hashable]] = ([], [])
+    pairs = {}
     for category in CATEGORIES:
         items = sorted(i for i, cats in agreed.items() if category in cats and i in rules)
-        a = [rules[i][category] for i in items]
-        b = [agreed[i][category] for i in items]
-        pooled[0].extend((category, x) for x in a)
-        pooled[1].extend((category, x) for x in b)
-        figures[category] = _figures(a, b)
-    figures["all"] = _figures(*pooled)
-    return figures
+        pairs[category] = ([rules[i][category] for i in items], [agreed[i][category] for i in items])
+    return _per_category(pairs)
 
 
 def label_files(directory: Path) -> dict[str, Path]:
@@ -179,6 +178,7 @@ def print_tables(result: Mapping[str, Any]) -> None:
         print(f"  {'category':<18} {'n':>4} {'agree':>6} {'kappa':>6}")
         for category, f in figures.items():
             print(f"  {category:<18} {f['n']:>4} {_cell(f['agreement'], True):>6} {_cell(f['kappa']):>6}")
+        print(f"  {'mean of the kappas':<30} {_cell(figures['all']['mean_kappa']):>6}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
