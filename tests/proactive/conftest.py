@@ -8,26 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import EventStore, scratch_schema
+from bot.store import EventStore
+from tests.database_support import BACKENDS, migrated_store
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
 ) -> AsyncIterator[EventStore]:
     """A migrated event store (SQLite file or a throwaway PostgreSQL schema)."""
-    if request.param == "sqlite":
-        store = EventStore.from_url(f"sqlite:///{tmp_path / 'proactive.db'}")
-        try:
-            await store.migrate()
-            yield store
-        finally:
-            await store.close()
-        return
-    async with scratch_schema(postgres_url, "test_proactive") as schema:
-        store = EventStore.from_url(postgres_url, schema=schema)
-        try:
-            await store.migrate()
-            yield store
-        finally:
-            await store.close()
+    async with migrated_store(request.param, tmp_path, postgres_url, "test_proactive") as store:
+        yield store
