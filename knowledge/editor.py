@@ -79,14 +79,26 @@ class EditorService:
         return await self.repository.add_version(article, author, "created", create=True)
 
     async def update(
-        self, article_id: str, article: Article, author: str, note: str | None = None
+        self,
+        article_id: str,
+        article: Article,
+        author: str,
+        note: str | None = None,
+        *,
+        base_version: int | None = None,
     ) -> ArticleVersion:
-        """Save an edit as the next version; the live version is unchanged until published."""
+        """Save an edit as the next version; the live version is unchanged until published.
+
+        ``base_version``: the version the edit was made on; a newer one saved meanwhile
+        refuses the save (:class:`ArticleConflict`) instead of silently replacing it.
+        """
         if article.id != article_id:
             raise ArticleConflict(
                 f"the article's id is {article_id!r}; it cannot be changed to {article.id!r}"
             )
-        return await self.repository.add_version(article, author, note or "edited", create=False)
+        return await self.repository.add_version(
+            article, author, note or "edited", create=False, expected=base_version
+        )
 
     # ---- what clients see ----------------------------------------------------
     async def publish(self, article_id: str, author: str, version: int | None = None) -> ArticleRecord:
@@ -111,17 +123,36 @@ class EditorService:
             await self.repository.set_status(article_id, "unpublished", None, author)
         return await self.repository.get(article_id)
 
-    async def rollback(self, article_id: str, version: int, author: str) -> ArticleVersion:
-        """Restore an old version as the newest one; a published article goes live with it
-        (checked against the golden questions first: a refused rollback changes nothing)."""
+    async def rollback(
+        self, article_id: str, version: int, author: str, *, base_version: int | None = None
+    ) -> ArticleVersion:
+        """Restore a version that was once published as the newest one; a published article
+        goes live with it (checked against the golden questions first: a refused rollback
+        changes nothing). A version never published (a draft) is refused: rolling back
+        means returning to what clients were told. ``base_version`` as in :meth:`update`.
+        """
         async with self._lock:
             old = await self.repository.version(article_id, version)
+            if old.published_at is None:
+                raise ArticleConflict(
+                    f"version {version} of {article_id!r} was never published; "
+                    "only a published version can be rolled back to"
+                )
             record = await self.repository.get(article_id)
+            if base_version is not None and record.latest_version != base_version:
+                raise ArticleConflict(
+                    f"article {article_id!r} is at version {record.latest_version}, not {base_version}: "
+                    "someone saved a newer version; reload to see it"
+                )
             live = record.status == "published"
             if live:
                 await self._gate(article_id, lambda store: store.upsert(old.article))
             restored = await self.repository.add_version(
-                old.article, author, f"rollback to version {version}", create=False
+                old.article,
+                author,
+                f"rollback to version {version}",
+                create=False,
+                expected=record.latest_version,
             )
             if live:
                 await self._go_live(restored, author)

@@ -32,6 +32,8 @@ class ArticleVersion(BaseModel):
     created_at: datetime
     content_hash: str
     article: Article
+    #: when this version last went live; None for a version never published (a draft)
+    published_at: datetime | None = None
 
 
 class ArticleRecord(BaseModel):
@@ -103,11 +105,22 @@ class ArticleRepository:
         return self._version(row)
 
     async def add_version(
-        self, article: Article, author: str, note: str | None = None, *, create: bool | None = None
+        self,
+        article: Article,
+        author: str,
+        note: str | None = None,
+        *,
+        create: bool | None = None,
+        expected: int | None = None,
     ) -> ArticleVersion:
         """Save ``article`` as its next version (version 1 creates the article, as a draft).
 
         ``create`` True insists the article is new, False that it exists (None: either).
+        ``expected`` is the latest version the change was made on: if another version was
+        saved since, :class:`ArticleConflict` (optimistic concurrency: the editor reloads
+        instead of overwriting a colleague's save). Two saves racing on the same version
+        cannot both win either: the version row is only written if ``latest_version`` is
+        still the one read.
         """
         now = datetime.now(UTC)
         content = dump_article(article)
@@ -119,6 +132,11 @@ class ArticleRepository:
                 raise ArticleNotFound(f"no article {article.id!r}")
             if current is not None and create is True:
                 raise ArticleConflict(f"article {article.id!r} already exists")
+            if expected is not None and current is not None and current != expected:
+                raise ArticleConflict(
+                    f"article {article.id!r} is at version {current}, not {expected}: someone saved "
+                    "a newer version; reload to see it"
+                )
             version = (current or 0) + 1
             if current is None:
                 await conn.execute(
@@ -133,11 +151,15 @@ class ArticleRepository:
                     )
                 )
             else:
-                await conn.execute(
+                moved = await conn.execute(
                     update(articles)
-                    .where(articles.c.id == article.id)
+                    .where((articles.c.id == article.id) & (articles.c.latest_version == current))
                     .values(latest_version=version, updated_at=now, updated_by=author)
                 )
+                if moved.rowcount != 1:
+                    raise ArticleConflict(
+                        f"article {article.id!r} changed while saving; reload to see the newer version"
+                    )
             await conn.execute(
                 article_versions.insert().values(
                     article_id=article.id,
@@ -162,18 +184,24 @@ class ArticleRepository:
     async def set_status(
         self, article_id: str, status: Status, published_version: int | None, author: str
     ) -> None:
-        """Record which version is live (None when unpublished)."""
+        """Record which version is live (None when unpublished); a version that goes live is
+        marked with the time (``published_at``), so it can be rolled back to later."""
+        now = datetime.now(UTC)
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 update(articles)
                 .where(articles.c.id == article_id)
-                .values(
-                    status=status,
-                    published_version=published_version,
-                    updated_at=datetime.now(UTC),
-                    updated_by=author,
-                )
+                .values(status=status, published_version=published_version, updated_at=now, updated_by=author)
             )
+            if published_version is not None and result.rowcount:
+                await conn.execute(
+                    update(article_versions)
+                    .where(
+                        (article_versions.c.article_id == article_id)
+                        & (article_versions.c.version == published_version)
+                    )
+                    .values(published_at=now)
+                )
         if result.rowcount == 0:
             raise ArticleNotFound(f"no article {article_id!r}")
 

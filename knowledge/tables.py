@@ -55,6 +55,8 @@ article_versions = Table(
     Column("author", String(255), nullable=False),
     Column("note", String(500), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    # revision 0019: when this version last went live (None: never published, a draft)
+    Column("published_at", UTCDateTime(), nullable=True),
     PrimaryKeyConstraint("article_id", "version"),
 )
 

@@ -82,6 +82,12 @@ class ArticleCreate(ArticleContent):
 
 class ArticleUpdate(ArticleContent):
     note: str | None = Field(default=None, max_length=500, description="what changed, for the history")
+    base_version: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="the latest version the edit was made on; 409 if a newer one was saved since",
+    )
 
 
 class ArticleDetail(BaseModel):
@@ -99,6 +105,9 @@ class VersionPublic(BaseModel):
     created_at: dt.datetime
     content_hash: str
     article: Article
+    published_at: dt.datetime | None = Field(
+        default=None, description="when it last went live; None: never published (cannot be rolled back to)"
+    )
 
 
 class PublishRequest(BaseModel):
@@ -106,7 +115,10 @@ class PublishRequest(BaseModel):
 
 
 class RollbackRequest(BaseModel):
-    version: int = Field(ge=1, le=2**31 - 1)
+    version: int = Field(ge=1, le=2**31 - 1, description="a version that was published once")
+    base_version: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="the latest version the editor saw; 409 if stale"
+    )
 
 
 class PreviewRequest(BaseModel):
@@ -251,11 +263,11 @@ def router(
     async def edit_article(
         article_id: str, body: ArticleUpdate, editor: Editor, user: Writer
     ) -> ArticleDetail:
-        content = ArticleContent(**body.model_dump(exclude={"note"}))
+        content = ArticleContent(**body.model_dump(exclude={"note", "base_version"}))
         record = await editor.repository.get(article_id)
         latest = await editor.repository.version(article_id, record.latest_version)
         article = content.to_article(article_id, latest.article.response_keys)
-        await editor.update(article_id, article, user.name, body.note)
+        await editor.update(article_id, article, user.name, body.note, base_version=body.base_version)
         return await detail(editor, article_id)
 
     @routes.get("/articles/{article_id}/versions", response_model=list[VersionPublic])
@@ -292,7 +304,7 @@ def router(
 
     @routes.post("/articles/{article_id}/rollback", response_model=ArticleDetail)
     async def rollback(article_id: str, body: RollbackRequest, editor: Editor, user: Writer) -> ArticleDetail:
-        await editor.rollback(article_id, body.version, user.name)
+        await editor.rollback(article_id, body.version, user.name, base_version=body.base_version)
         return await detail(editor, article_id)
 
     @routes.post("/preview", response_model=Preview)

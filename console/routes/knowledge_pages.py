@@ -73,12 +73,18 @@ class AuditedEditor:
             "create", article.id, {"title": article.title}, self._editor.create(article, author)
         )
 
-    async def update(self, article_id: str, article: Any, author: str, note: str | None = None) -> Any:
+    async def update(
+        self, article_id: str, article: Any, author: str, note: str | None = None, **kwargs: Any
+    ) -> Any:
         """See :meth:`EditorService.update`."""
-        version = await self._audited(
-            "edit", article_id, {"note": note}, self._editor.update(article_id, article, author, note)
-        )
-        return version
+        detail: dict[str, Any] = {"note": note}
+
+        async def update() -> Any:
+            saved = await self._editor.update(article_id, article, author, note, **kwargs)
+            detail["version"] = saved.version
+            return saved
+
+        return await self._audited("edit", article_id, detail, update())
 
     async def publish(self, article_id: str, author: str, version: int | None = None) -> Any:
         """See :meth:`EditorService.publish`."""
@@ -97,14 +103,19 @@ class AuditedEditor:
         """See :meth:`EditorService.unpublish`."""
         return await self._audited("unpublish", article_id, {}, self._editor.unpublish(article_id, author))
 
-    async def rollback(self, article_id: str, version: int, author: str) -> Any:
-        """See :meth:`EditorService.rollback`."""
-        return await self._audited(
-            "rollback",
-            article_id,
-            {"to_version": version},
-            self._editor.rollback(article_id, version, author),
-        )
+    async def rollback(self, article_id: str, version: int, author: str, **kwargs: Any) -> Any:
+        """See :meth:`EditorService.rollback`; the entry names the version restored and the
+        new version it became (``{"to_version": 1, "version": 4, "live": true}``)."""
+        detail: dict[str, Any] = {"to_version": version}
+
+        async def rollback() -> Any:
+            restored = await self._editor.rollback(article_id, version, author, **kwargs)
+            record_ = await self._editor.repository.get(article_id)
+            detail["version"] = restored.version
+            detail["live"] = record_.published_version == restored.version
+            return restored
+
+        return await self._audited("rollback", article_id, detail, rollback())
 
     async def add_golden(self, question: Any, author: str) -> Any:
         """See :meth:`EditorService.add_golden`."""

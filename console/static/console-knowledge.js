@@ -188,7 +188,10 @@
     var refusal = document.getElementById("refusal");
     refusal.setAttribute("tabindex", "-1");
 
+    var current = null;  // the article's record as last loaded: its versions are what edits build on
+
     function showDetail(detail) {
+      current = detail.record;
       fillForm(detail.latest);
       preview();
       var badge = document.getElementById("state-status");
@@ -219,18 +222,30 @@
       C.api("GET", API + "/articles/" + encodeURIComponent(id) + "/versions").then(function (result) {
         if (!result.ok) { return; }
         var body = C.clear(document.querySelector("#versions tbody"));
+        var latest = result.data.length ? result.data[result.data.length - 1].version : null;
+        var live = current ? current.published_version : null;
         result.data.slice().reverse().forEach(function (v) {
+          var published = v.version === live
+            ? el("span", { className: "status status-published", text: "live" })
+            : v.published_at ? el("span", { text: C.formatDate(v.published_at) })
+              : el("span", { className: "muted", text: "never (draft)" });
           var row = el("tr", {},
             el("td", { text: v.version }),
             el("td", { text: v.author }),
             el("td", { text: v.note || "" }),
-            el("td", { text: C.formatDate(v.created_at) })
+            el("td", { text: C.formatDate(v.created_at) }),
+            el("td", {}, published)
           );
           if (canWrite) {
-            row.appendChild(el("td", {}, el("button", {
-              type: "button", className: "button-quiet", text: "Roll back to " + v.version,
-              onclick: function () { act("rollback", { version: v.version }); }
-            })));
+            // only a version clients were once told, and not the one already latest
+            var cell = el("td", {});
+            if (v.published_at && v.version !== latest) {
+              cell.appendChild(el("button", {
+                type: "button", className: "button-quiet", text: "Roll back to " + v.version,
+                onclick: function () { act("rollback", { version: v.version, base_version: current.latest_version }); }
+              }));
+            }
+            row.appendChild(cell);
           }
           body.appendChild(row);
         });
@@ -242,7 +257,12 @@
       status("Checking the golden questions…");
       C.api("POST", API + "/articles/" + encodeURIComponent(id) + "/" + action, payload).then(function (result) {
         if (!result.ok) { showRefusal(result); return; }
-        status(action === "publish" ? "Published." : action === "unpublish" ? "Unpublished." : "Rolled back.", "notice");
+        var record = result.data.record;
+        status(action === "publish" ? "Published version " + record.published_version + "."
+          : action === "unpublish" ? "Unpublished."
+            : "Rolled back to version " + payload.version + ": saved as version " + record.latest_version
+              + (record.published_version === record.latest_version ? ", live now." : " (not live until published)."),
+          "notice");
         if (result.data.latest) { showDetail(result.data); } else { load(); }
       });
     }
@@ -284,6 +304,7 @@
       var request;
       if (id) {
         content.note = field("f-note").value.trim() || null;
+        content.base_version = current ? current.latest_version : null;
         request = C.api("PUT", API + "/articles/" + encodeURIComponent(id), content);
       } else {
         content.id = field("f-id").value.trim();

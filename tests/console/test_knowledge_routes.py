@@ -138,10 +138,37 @@ async def test_create_edit_publish_and_history(client: httpx.AsyncClient) -> Non
     ).json()
     assert tried["answer"]["answered"] and tried["passages"][0]["article_id"] == "sauna-etiquette"
     assert {"score", "dense", "lexical"} <= set(tried["passages"][0])
-    rolled = await client.post(
+    assert [v["published_at"] is not None for v in versions] == [False, True]
+    draft = await client.post(
         "/api/knowledge/articles/sauna-etiquette/rollback", json={"version": 1}, headers=EDITOR
     )
-    assert rolled.json()["published"]["answer"] == NEW["answer"]
+    assert draft.status_code == 409 and "never published" in draft.json()["message"]
+    third = {**edit, "answer": "Towel, shower, and no phones.", "note": "no phones"}
+    assert (
+        await client.put("/api/knowledge/articles/sauna-etiquette", json=third, headers=EDITOR)
+    ).status_code == 200
+    assert (
+        await client.post("/api/knowledge/articles/sauna-etiquette/publish", headers=EDITOR)
+    ).status_code == 200
+    stale = await client.post(
+        "/api/knowledge/articles/sauna-etiquette/rollback",
+        json={"version": 2, "base_version": 2},
+        headers=EDITOR,
+    )
+    assert stale.status_code == 409 and "is at version 3, not 2" in stale.json()["message"]
+    rolled = await client.post(
+        "/api/knowledge/articles/sauna-etiquette/rollback",
+        json={"version": 2, "base_version": 3},
+        headers=EDITOR,
+    )
+    assert rolled.status_code == 200
+    body = rolled.json()
+    assert body["published"]["answer"] == "Sit on a towel, and shower first."
+    assert (body["record"]["latest_version"], body["record"]["published_version"]) == (4, 4)
+    stale_edit = await client.put(
+        "/api/knowledge/articles/sauna-etiquette", json={**third, "base_version": 3}, headers=EDITOR
+    )
+    assert stale_edit.status_code == 409
 
 
 async def test_a_breaking_publish_is_refused_with_the_failing_questions(client: httpx.AsyncClient) -> None:

@@ -3,6 +3,7 @@ and changes refused by the golden questions (SQLite, and PostgreSQL in its own s
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
@@ -166,6 +167,50 @@ async def test_rollback_restores_an_old_version_as_a_new_one_and_publishes_it(ed
     assert (record.published_version, record.latest_version) == (3, 3)
     text_now = (await editor.try_question("do I have to pay a deposit?", "en", DAY)).answer.text or ""
     assert "30%" in text_now and "Gold and Black" not in text_now
+
+
+async def test_rollback_only_to_a_version_that_was_published(editor: EditorService) -> None:
+    v1 = (await editor.repository.version("gift-cards", 1)).article
+    assert (await editor.repository.version("gift-cards", 1)).published_at is not None  # imported = live
+    draft = v1.model_copy(update={"answer": (v1.answer or "") + " Wrapped in gold paper."})
+    await editor.update("gift-cards", draft, "marta")
+    assert (await editor.repository.version("gift-cards", 2)).published_at is None
+    await editor.update("gift-cards", v1.model_copy(update={"title": "Gift cards and vouchers"}), "marta")
+    with pytest.raises(ArticleConflict, match="version 2 of 'gift-cards' was never published"):
+        await editor.rollback("gift-cards", 2, "anna")
+    assert (await editor.repository.get("gift-cards")).latest_version == 3, "a refused rollback saves nothing"
+    await editor.publish("gift-cards", "marta")
+    assert (await editor.repository.version("gift-cards", 3)).published_at is not None
+    restored = await editor.rollback("gift-cards", 1, "anna", base_version=3)
+    assert (restored.version, restored.note, restored.article) == (4, "rollback to version 1", v1)
+    record = await editor.repository.get("gift-cards")
+    assert (record.latest_version, record.published_version, record.title) == (4, 4, v1.title)
+
+
+async def test_a_change_made_on_a_stale_version_is_refused(editor: EditorService) -> None:
+    v1 = (await editor.repository.version("deposits", 1)).article
+    mine = v1.model_copy(update={"answer": (v1.answer or "") + " Mine."})
+    theirs = v1.model_copy(update={"answer": (v1.answer or "") + " Theirs."})
+    assert (await editor.update("deposits", theirs, "ola", base_version=1)).version == 2
+    with pytest.raises(ArticleConflict, match="is at version 2, not 1"):
+        await editor.update("deposits", mine, "marta", base_version=1)
+    with pytest.raises(ArticleConflict, match="is at version 2, not 1"):
+        await editor.rollback("deposits", 1, "marta", base_version=1)
+    versions = await editor.repository.versions("deposits")
+    assert [(v.version, v.author) for v in versions] == [(1, "ingest"), (2, "ola")]
+    assert (await editor.update("deposits", mine, "marta", base_version=2)).version == 3
+
+
+async def test_two_saves_on_the_same_version_cannot_both_win(editor: EditorService) -> None:
+    v1 = (await editor.repository.version("deposits", 1)).article
+    edits = [v1.model_copy(update={"answer": f"{v1.answer} Edit {n}."}) for n in range(4)]
+    results = await asyncio.gather(
+        *(editor.update("deposits", e, f"editor{n}", base_version=1) for n, e in enumerate(edits)),
+        return_exceptions=True,
+    )
+    saved = [r for r in results if not isinstance(r, BaseException)]
+    assert len(saved) == 1 and all(isinstance(r, ArticleConflict) for r in results if r not in saved)
+    assert (await editor.repository.get("deposits")).latest_version == 2
 
 
 async def test_unknown_article_and_version(editor: EditorService) -> None:

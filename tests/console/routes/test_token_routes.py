@@ -52,6 +52,8 @@ TOKEN_SCOPES: dict[tuple[str, str], Scope] = {
     ("GET", "/api/knowledge/articles"): "knowledge:read",
     ("GET", "/api/knowledge/articles/{article_id}"): "knowledge:read",
     ("GET", "/api/knowledge/articles/{article_id}/versions"): "knowledge:read",
+    ("GET", "/api/knowledge/articles/{article_id}/diff"): "knowledge:read",
+    ("POST", "/api/knowledge/preview"): "knowledge:read",
     ("POST", "/api/knowledge/try"): "knowledge:read",
     ("GET", "/api/knowledge/golden"): "knowledge:read",
     ("GET", "/api/knowledge/gaps"): "knowledge:read",
