@@ -10,6 +10,8 @@
   var $ = function (id) { return document.getElementById(id); };
 
   var TIER_CLASS = { VIP: "tier-vip", Premium: "tier-premium", Standard: "tier-standard" };
+  // the priority an automation rule set (``set_priority``); "normal" shows nothing
+  var RULE_PRIORITY = { urgent: "Urgent", high: "High", low: "Low" };
   var STATUS_TEXT = { queued: "Waiting", assigned: "With an agent", resolved: "Resolved", bot: "With the bot" };
   var KIND_LABEL = { client: "Client", bot: "Bot", system: "System", note: "Internal note", event: "" };
   var REASONS = {
@@ -78,6 +80,10 @@
     },
       el("span", { className: "ws-item-top" },
         el("span", { className: "tier " + (TIER_CLASS[entry.tier] || "") }, entry.tier),
+        RULE_PRIORITY[entry.rule_priority] ? el("span", {
+          className: "rule-priority rule-priority-" + entry.rule_priority,
+          title: "Set by an automation rule; ranks the queue first"
+        }, RULE_PRIORITY[entry.rule_priority]) : null,
         el("span", { className: "ws-item-name" }, name),
         el("span", { className: "sla " + clock.cls, "data-sla": entry.conversation_id }, clock.text)),
       el("span", { className: "ws-item-reason" }, "Reason: " + reasonText(entry.reason)),

@@ -51,6 +51,7 @@ def signature(view: QueueView) -> tuple[tuple[object, ...], ...]:
             e.sentiment,
             e.answered,
             e.last_message,
+            e.rule_priority,
         )
         for e in view.entries
     )

@@ -23,6 +23,8 @@ MAX_NOTE = 2000
 MAX_REASON = 200
 
 LineKind = Literal["client", "bot", "agent", "system", "note", "event"]
+#: the priority an automation rule set (``set_priority``; ``conversation_labels``)
+RulePriority = Literal["low", "normal", "high", "urgent"]
 
 
 class QueueEntry(BaseModel):
@@ -30,7 +32,8 @@ class QueueEntry(BaseModel):
 
     ``deadline`` is the first-response SLA deadline (epoch seconds); ``seconds_left`` is
     computed at ``now`` and the page keeps counting down from it. ``answered`` is True once
-    a person has replied, after which the SLA no longer applies.
+    a person has replied, after which the SLA no longer applies. ``rule_priority`` is what
+    a rule set (None: no rule did); it ranks ahead of ``priority``.
     """
 
     conversation_id: str
@@ -54,6 +57,7 @@ class QueueEntry(BaseModel):
     explanation: str
     last_message: str | None
     suggestion: str | None = None
+    rule_priority: RulePriority | None = None
 
 
 class QueueView(BaseModel):

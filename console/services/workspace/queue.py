@@ -4,10 +4,11 @@ Read from the handoff read models (:mod:`handoff.projections`), never from whole
 the open tickets and each one's conversation facts (language, sentiment scores, last
 client line) come from ONE query over ``handoff_tickets`` joined with
 ``conversation_facts``; each distinct client's profile is one read by id (several at a
-time on PostgreSQL). The order comes from
-:func:`handoff.queue.rank_item`, the same priority the router uses. Conversations an
-agent already holds are listed too (after the waiting ones), so a manager sees the whole
-floor.
+time on PostgreSQL). The order: a priority an automation rule set (``set_priority``, a
+``conversation_labels`` row read in the same query; urgent, high, normal or none, low)
+first, then :func:`handoff.queue.rank_item`, the same priority the router uses.
+Conversations an agent already holds are listed too (after the waiting ones), so a
+manager sees the whole floor.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, and_, select
 
+from automation.tables import conversation_labels
 from bot.sentiment.trajectory import trajectory
 from bot.store.event_store import split_conversation_id
-from console.services.workspace.models import QueueEntry, QueueView
+from console.services.workspace.models import QueueEntry, QueueView, RulePriority
 from handoff.clients import ClientNotFound, ClientProfile
 from handoff.projections import (
     ConversationFacts,
@@ -43,6 +45,10 @@ _FACT_NAMES = [(c.name, f"f_{c.name}") for c in conversation_facts.c]
 #: how long a client profile read for the queue is reused (the live queue rebuilds often;
 #: a tier or name changed in the console shows within this time)
 PROFILE_TTL_SECONDS = 5.0
+#: the ``conversation_labels`` label rules store a priority under (automation.actions)
+PRIORITY_LABEL = "priority"
+#: rank of a rule's priority in the queue (no rule: as "normal")
+RULE_RANK: dict[str | None, int] = {"urgent": 0, "high": 1, "normal": 2, None: 2, "low": 3}
 
 
 def _facts(row: Row[Any], conversation_id: str) -> ConversationFacts:
@@ -108,7 +114,12 @@ class QueueBuilder:
         return [fresh[key][0] for key in keys]
 
     def entry(
-        self, row: TicketRow, facts: ConversationFacts, now: float, client: ClientProfile | None
+        self,
+        row: TicketRow,
+        facts: ConversationFacts,
+        now: float,
+        client: ClientProfile | None,
+        rule_priority: RulePriority | None = None,
     ) -> QueueEntry | None:
         """The queue's line for one conversation (its client already read), or None when it
         is not open."""
@@ -149,20 +160,28 @@ class QueueBuilder:
             overdue=ranked.overdue and not answered,
             answered=answered,
             priority=ranked.priority,
-            explanation=ranked.explanation,
+            explanation=(f"rule priority {rule_priority}; " if rule_priority else "") + ranked.explanation,
             last_message=facts.last_client_text,
             suggestion=row.routing,
+            rule_priority=rule_priority,
         )
 
     async def build(self, now: float | None = None) -> QueueView:
         """Every open handoff: waiting ones by priority, then held ones by priority."""
         at = self.runtime.clock() if now is None else now
+        labels = conversation_labels.c
         stmt = (
-            select(handoff_tickets, *_FACTS)
+            select(handoff_tickets, *_FACTS, labels.value.label("rule_priority"))
             .select_from(
                 handoff_tickets.outerjoin(
                     conversation_facts,
                     conversation_facts.c.conversation_id == handoff_tickets.c.conversation_id,
+                ).outerjoin(
+                    conversation_labels,
+                    and_(
+                        labels.conversation_id == handoff_tickets.c.conversation_id,
+                        labels.label == PRIORITY_LABEL,
+                    ),
                 )
             )
             .where(handoff_tickets.c.status.in_([s.value for s in OPEN]))
@@ -171,14 +190,18 @@ class QueueBuilder:
             rows = (await conn.execute(stmt)).all()
         tickets = [ticket_from_row(row) for row in rows]
         facts = [_facts(row, row.conversation_id) for row in rows]
+        priorities = [row.rule_priority if row.rule_priority in RULE_RANK else None for row in rows]
         entries: list[QueueEntry] = []
-        for ticket, fact, client in zip(tickets, facts, await self.clients(facts), strict=True):
-            entry = self.entry(ticket, fact, at, client)
+        for ticket, fact, client, set_by_rule in zip(
+            tickets, facts, await self.clients(facts), priorities, strict=True
+        ):
+            entry = self.entry(ticket, fact, at, client, set_by_rule)
             if entry is not None:
                 entries.append(entry)
         entries.sort(
             key=lambda e: (
                 e.status != HandoffStatus.QUEUED,
+                RULE_RANK[e.rule_priority],
                 -e.priority,
                 e.deadline,
                 e.queued_at,
