@@ -9,6 +9,7 @@ import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from playwright.async_api import Page, async_playwright, expect
 
 from console.security.models import Role
 from console.security.platform import ConsolePlatform
+from console.services.analytics.models import DateRange
+from console.services.analytics.quality import CATEGORIES, quality_table
 from handoff.projections import register_handoff_projections
 from tests.console.conftest import PASSWORD, served
 from tests.console.services.analytics_log import DAY_S, T, write_day, write_flood
@@ -73,6 +76,23 @@ async def test_charts_drill_down_and_csv_downloads_on_a_known_log(
         await expect(page.locator("#m-containment")).to_have_text("31%")
         await expect(page.locator("#m-resolution")).to_have_text("46%")
         await expect(page.locator("#m-handoffs")).to_have_text("5")
+
+        # auto-QA by agent: a row per speaker with resolved conversations (the read model's means)
+        expected = await quality_table(
+            platform.store, DateRange(start=date(2026, 4, 9), end=date(2026, 4, 11))
+        )
+        assert [q.key for q in expected] == ["anna", "olena"]  # the agents of the resolved conversations
+        quality_rows = page.locator("#quality-agents tbody tr")
+        await expect(quality_rows).to_have_count(len(expected))
+        shown = await quality_rows.evaluate_all(
+            "rs => rs.map(r => Array.from(r.cells).map(c => c.textContent))"
+        )
+        for cells, row in zip(shown, expected, strict=True):
+            assert cells[:2] == ["Bot" if row.speaker == "bot" else row.key, str(row.conversations)]
+            for text, value in zip(
+                cells[2:], [row.overall, *(row.categories[c] for c in CATEGORIES)], strict=True
+            ):
+                assert text == "–" if value is None else abs(float(text) - value) < 0.006, (text, value)
 
         # the trend: one bar per day, empty days included, stacked by outcome
         bars = page.locator("#chart-trend g.bar")
