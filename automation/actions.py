@@ -32,7 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from automation.context import RuleContext
 from automation.inbox import RULE_AUTHOR
-from automation.rules import MAX_REPLY, Action, Rule, RuleSet
+from automation.rules import BOOKING_PLACEHOLDERS, MAX_REPLY, Action, Rule, RuleSet
 from automation.tables import conversation_labels
 from bot.channels.addresses import split_conversation_id
 from bot.channels.base import PushChannel
@@ -84,6 +84,7 @@ def reply_values(rule: Rule, context: RuleContext) -> dict[str, str]:
     """What a reply's placeholders read (``automation.rules.REPLY_PLACEHOLDERS``)."""
     client = context.client
     return {
+        **{key: context.booking.get(key, "") for key in sorted(BOOKING_PLACEHOLDERS)},
         "first_name": client.first_name if client else "",
         "tier": context.facts.tier or (client.tier if client else ""),
         "rule": rule.name,

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from automation.rules import Conditions, Trigger
-from bot.events import CsatRecorded, UserUttered
+from automation.inbox import is_booking
+from automation.rules import BOOKING_PLACEHOLDERS, Conditions, Trigger
+from bot.events import CsatRecorded, ReminderScheduled, UserUttered
 from bot.store.event_store import StoredEvent
 from handoff.config import HandoffConfig
 from handoff.hours import is_open
@@ -37,6 +38,8 @@ class RuleContext:
     csat: int | None = None
     client: ClientProfile | None = None
     tags: frozenset[str] = field(default_factory=frozenset)
+    #: the latest booking as of the event (reference, service_name, studio, when; else empty)
+    booking: dict[str, str] = field(default_factory=dict)
 
 
 def context_at(
@@ -52,6 +55,13 @@ def context_at(
     held = ticket(conversation_id, events)
     intent = next((e.parse_data.intent.name for e in reversed(events) if isinstance(e, UserUttered)), None)
     csat = next((e.score for e in reversed(events) if isinstance(e, CsatRecorded)), None)
+    booked = next((e for e in reversed(events) if is_booking(e)), None)
+    entities = booked.entities if isinstance(booked, ReminderScheduled) else None
+    booking = (
+        {k: str(v)[:200] for k, v in entities.items() if k in BOOKING_PLACEHOLDERS and v is not None}
+        if isinstance(entities, dict)
+        else {}
+    )
     at = prefix[-1].event.timestamp if prefix else 0.0
     return RuleContext(
         conversation_id=conversation_id,
@@ -63,6 +73,7 @@ def context_at(
         agent=held.assigned_to if held.status == HandoffStatus.ASSIGNED else None,
         intent=intent,
         csat=csat,
+        booking=booking,
     )
 
 

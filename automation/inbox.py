@@ -19,11 +19,27 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from automation.rules import Trigger
 from automation.tables import automation_inbox
-from bot.events import AgentNoteAdded, CsatRecorded, HandoffStatus, HandoffStatusChanged, UserUttered
+from bot.events import (
+    AgentNoteAdded,
+    CsatRecorded,
+    HandoffStatus,
+    HandoffStatusChanged,
+    ReminderScheduled,
+    UserUttered,
+)
 from bot.store.event_store import StoredEvent
 
 #: author prefix of the notes rules write (automation.actions.AUTHOR_PREFIX)
 RULE_AUTHOR = "automation:"
+#: a booking is recorded in the log as the reminder its action returns, named
+#: ``booking:<reference>`` (actions.mariia.ActionBookAppointment; the proactive scheduler
+#: sends its reminders), unlike the ``booking_reference`` slot cancelling also fills
+BOOKING_REMINDER_PREFIX = "booking:"
+
+
+def is_booking(event: object) -> bool:
+    """Whether ``event`` records a new booking."""
+    return isinstance(event, ReminderScheduled) and (event.name or "").startswith(BOOKING_REMINDER_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +76,8 @@ def triggers_of(stored: Sequence[StoredEvent]) -> list[Raised]:
                 raised.append(Raised(item.seq, Trigger.RETURNED_TO_BOT, at))
         elif isinstance(event, CsatRecorded):
             raised.append(Raised(item.seq, Trigger.CSAT_RECEIVED, at))
+        elif is_booking(event):
+            raised.append(Raised(item.seq, Trigger.BOOKING_CREATED, at))
         elif isinstance(event, AgentNoteAdded) and not event.author.startswith(RULE_AUTHOR):
             # a rule's own note raises nothing: a rule on note_added must not feed itself
             raised.append(Raised(item.seq, Trigger.NOTE_ADDED, at))

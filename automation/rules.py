@@ -47,6 +47,7 @@ class Trigger(StrEnum):
     NOTE_ADDED = "note_added"  # an agent's private note
     SLA_BREACHED = "sla_breached"  # queued, no person replied within the tier's SLA
     SLA_ABOUT_TO_BREACH = "sla_about_to_breach"  # queued, unanswered, ``within_seconds`` of the SLA
+    BOOKING_CREATED = "booking_created"  # a booking's ``reminder`` (named ``booking:<reference>``)
 
 
 class _Strict(BaseModel):
@@ -107,8 +108,10 @@ class NoteSpec(_Strict):
 
 
 #: what a reply's text (and its template's parameters) may name: the client's first name
-#: (empty when the client is not known), their tier, the rule's name
-REPLY_PLACEHOLDERS = frozenset({"first_name", "tier", "rule"})
+#: (empty when the client is not known), their tier, the rule's name, and the latest
+#: booking's reference, service, studio and local time (empty before any booking)
+BOOKING_PLACEHOLDERS = frozenset({"reference", "service_name", "studio", "when"})
+REPLY_PLACEHOLDERS = frozenset({"first_name", "tier", "rule"}) | BOOKING_PLACEHOLDERS
 MAX_REPLY = 1000
 
 
