@@ -10,8 +10,10 @@ from fastapi import FastAPI
 
 from bot.engine import Engine
 from bot.settings import Settings
-from bot.store import EventStore, scratch_schema
+from bot.store import EventStore
 from console.app import create_app
+from tests.database_support import BACKENDS
+from tests.database_support import migrated_store as migrated_store_on
 
 from .helpers import real_engine, serving, train_widget_bot
 
@@ -38,23 +40,10 @@ async def base_url(app: FastAPI) -> AsyncIterator[str]:
         yield url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 async def migrated_store(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
 ) -> AsyncIterator[EventStore]:
     """A migrated event store on SQLite or on PostgreSQL in a throwaway schema (outbox tests)."""
-    if request.param == "sqlite":
-        store = EventStore.from_url(f"sqlite:///{tmp_path / 'outbox.db'}")
-        try:
-            await store.migrate()
-            yield store
-        finally:
-            await store.close()
-        return
-    async with scratch_schema(postgres_url, "test_outbox") as schema:
-        store = EventStore.from_url(postgres_url, schema=schema)
-        try:
-            await store.migrate()
-            yield store
-        finally:
-            await store.close()
+    async with migrated_store_on(request.param, tmp_path, postgres_url, "test_outbox") as store:
+        yield store
