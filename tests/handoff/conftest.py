@@ -9,34 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import EventStore, scratch_schema
+from bot.store import EventStore
 from console.audit import AuditLog
 from handoff.clients import ClientStore
 from handoff.config import HandoffConfig
+from tests.database_support import BACKENDS, migrated_store
 
 TODAY = date(2026, 11, 24)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 async def event_store(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
 ) -> AsyncIterator[EventStore]:
     """A migrated event store; its engine also holds the client tables."""
-    if request.param == "sqlite":
-        store = EventStore.from_url(f"sqlite:///{tmp_path / 'handoff.db'}")
-        await store.migrate()
-        try:
-            yield store
-        finally:
-            await store.close()
-        return
-    async with scratch_schema(postgres_url, "test_handoff") as schema:
-        store = EventStore.from_url(postgres_url, schema=schema)
-        try:
-            await store.migrate()
-            yield store
-        finally:
-            await store.close()
+    async with migrated_store(request.param, tmp_path, postgres_url, "test_handoff") as store:
+        yield store
 
 
 @pytest.fixture
