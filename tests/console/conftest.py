@@ -21,7 +21,6 @@ from fastapi import FastAPI
 
 from bot.engine import Engine
 from bot.settings import Settings
-from bot.store.database import async_url, scratch_schema
 from concierge.compose import Services
 from console.app import create_app
 from console.security.models import Role
@@ -29,6 +28,7 @@ from console.security.platform import ConsolePlatform
 from knowledge.chroma_store import ChromaKnowledgeStore
 from knowledge.editor import EditorService
 from tests.console.workspace_support import demo_services, demo_settings, offline, train_demo
+from tests.database_support import scratch_database
 
 PASSWORD = "correct horse battery"
 KB_ARTICLES = ("lateness-policy", "gift-cards", "cancellation-policy", "deposits", "refer-a-friend")
@@ -40,11 +40,8 @@ async def database_url(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str
 ) -> AsyncIterator[str]:
     """A fresh, empty database on each backend (PostgreSQL: a schema dropped afterwards)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'console.db'}"
-        return
-    async with scratch_schema(postgres_url, "test_console") as schema:
-        yield async_url(postgres_url, schema=schema).render_as_string(hide_password=False)
+    async with scratch_database(request.param, tmp_path, postgres_url, "test_console") as database:
+        yield database.url if database.schema is None else database.full_url
 
 
 @pytest.fixture
