@@ -109,7 +109,9 @@ def parse_verdicts(text: str, categories: Sequence[str]) -> dict[str, Verdict]:
     """The valid verdicts of a reply, by category; invalid or unknown entries are dropped (the
     rules score those). Text that is not a JSON object gives no verdict at all."""
     try:
-        data: Any = json.loads(text)
+        # strict=False: a raw line break inside a reason (llama.cpp's grammar lets one through)
+        # is not worth losing the verdicts over; the reason is made one line below
+        data: Any = json.loads(text, strict=False)
     except ValueError:
         return {}
     if not isinstance(data, dict):

@@ -59,6 +59,9 @@ def test_only_valid_verdicts_of_asked_categories_are_kept() -> None:
         "solution_offered": Verdict(score=1, reason="books a slot"),  # one line
     }
     assert parse_verdicts(reply, ["tone", "greeting"]) == {"greeting": Verdict(score=1, reason="says hello")}
+    # a raw line break inside a string (as SmolLM2 under llama.cpp's grammar wrote one) is read
+    raw_break = '{"tone": {"score": 0, "reason": "curt\nreply"}}'
+    assert parse_verdicts(raw_break, CATEGORIES) == {"tone": Verdict(score=0, reason="curt reply")}
     assert parse_verdicts("not json", CATEGORIES) == {}
     assert parse_verdicts("[1, 0]", CATEGORIES) == {}
     assert parse_verdicts(json.dumps({"greeting": {"score": 1, "reason": "x" * 201}}), CATEGORIES) == {}
