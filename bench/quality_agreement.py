@@ -67,7 +67,9 @@ def compare(left: Labels, right: Labels) -> dict[str, dict[str, Any]]:
     )
 
 
-def _per_category(pairs: Mapping[str, tuple[list[Hashable], list[Hashable]]]) -> dict[str, dict[str, Any]]:
+def _per_category(
+    pairs: Mapping[str, tuple[Sequence[Hashable], Sequence[Hashable]]],
+) -> dict[str, dict[str, Any]]:
     """The figures of each category, and ``all``: every label pooled as 1 / 0 / n/a (not by
     category: classes split by category would make chance agreement small and kappa look
     better than any category's), with the mean of the categories' kappas beside it."""

@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, MetaData, inspect, select, update
 
-from bot.events import BotUttered, HandoffStatusChanged, UserUttered
+from bot.events import BotUttered, Event, HandoffStatus, HandoffStatusChanged, UserUttered
 from bot.migrations import downgrade, upgrade
 from bot.store import EventStore
 from bot.store.tables import conversations
@@ -19,7 +19,7 @@ from handoff.quality_scores import METADATA, StoredScore, quality_scores, scores
 CID = "widget:qa-1"
 
 
-def drift(connection: Connection) -> list[object]:
+def drift(connection: Connection) -> list[Event]:
     def ours(name: str | None, type_: str, parent_names: dict[str, str | None]) -> bool:
         return type_ != "table" or name in {"quality_scores", "conversations"}
 
@@ -35,15 +35,17 @@ def table_names(connection: Connection) -> set[str]:
     return set(inspect(connection).get_table_names())
 
 
-def handed_off(agent: str = "anna", start: float = 100.0) -> list[object]:
+def handed_off(agent: str = "anna", start: float = 100.0) -> list[Event]:
     """An upset client, a bot that hands off, an agent who greets, apologises and books."""
     return [
         UserUttered(text="My lashes are ruined and I am really upset.", timestamp=start),
         BotUttered(text="let me find a person for you", metadata={"sender": "bot"}, timestamp=start + 1),
-        HandoffStatusChanged(from_status="bot", to_status="queued", actor="bot", timestamp=start + 2),
         HandoffStatusChanged(
-            from_status="queued",
-            to_status="assigned",
+            from_status=HandoffStatus.BOT, to_status=HandoffStatus.QUEUED, actor="bot", timestamp=start + 2
+        ),
+        HandoffStatusChanged(
+            from_status=HandoffStatus.QUEUED,
+            to_status=HandoffStatus.ASSIGNED,
             actor=agent,
             metadata={"agent_id": agent},
             timestamp=start + 3,
@@ -62,7 +64,9 @@ def handed_off(agent: str = "anna", start: float = 100.0) -> list[object]:
 
 
 def resolved(actor: str = "anna", at: float = 110.0) -> HandoffStatusChanged:
-    return HandoffStatusChanged(from_status="assigned", to_status="resolved", actor=actor, timestamp=at)
+    return HandoffStatusChanged(
+        from_status=HandoffStatus.ASSIGNED, to_status=HandoffStatus.RESOLVED, actor=actor, timestamp=at
+    )
 
 
 def categories(score: StoredScore) -> dict[str, float | None]:
@@ -123,10 +127,15 @@ async def test_a_reopened_conversation_is_rescored_when_resolved_again(event_sto
         CID,
         [
             UserUttered(text="That's not what I asked, it is still broken", timestamp=200.0),
-            HandoffStatusChanged(from_status="resolved", to_status="queued", actor="bot", timestamp=201.0),
             HandoffStatusChanged(
-                from_status="queued",
-                to_status="assigned",
+                from_status=HandoffStatus.RESOLVED,
+                to_status=HandoffStatus.QUEUED,
+                actor="bot",
+                timestamp=201.0,
+            ),
+            HandoffStatusChanged(
+                from_status=HandoffStatus.QUEUED,
+                to_status=HandoffStatus.ASSIGNED,
                 actor="olga",
                 metadata={"agent_id": "olga"},
                 timestamp=202.0,
@@ -157,7 +166,7 @@ async def test_the_rows_equal_the_fold_of_the_log_after_tampering_and_a_rebuild(
         batch = handed_off(agent=f"agent-{i % 2}", start=1000.0 * i)
         if i != 3:  # the last is still with its agent
             batch.append(resolved(f"agent-{i % 2}", 1000.0 * i + 9))
-        await event_store.append(cid, batch)  # type: ignore[arg-type]
+        await event_store.append(cid, batch)
     expected = {
         (s.conversation_id, s.speaker): s for cid in ids for s in scores_of(cid, await event_store.load(cid))
     }
