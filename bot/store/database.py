@@ -73,8 +73,19 @@ def create_engine(url: str | URL, *, schema: str | None = None, **kwargs: Any) -
 
     SQLite gets WAL (readers never wait for the writer), enforced foreign keys and a
     busy timeout so a second process (e.g. the CLI) waits instead of failing.
+
+    PostgreSQL connections do not prepare statements on the server (psycopg's
+    ``prepare_threshold=None``): psycopg would prepare each statement run five times, in a
+    round trip of its own, keyed by the statement AND its parameters' types (a NULL is a
+    type of its own, so one upsert is many keys), and with at most 100 per connection it kept
+    evicting them with another round trip (``DEALLOCATE``): about two extra round trips per
+    turn for statements that plan in microseconds (docs/benchmarks.md, "Turn latency").
     """
-    engine = create_async_engine(async_url(url, schema=schema), **kwargs)
+    parsed = async_url(url, schema=schema)
+    if parsed.get_backend_name() == "postgresql":
+        connect_args = kwargs.setdefault("connect_args", {})
+        connect_args.setdefault("prepare_threshold", None)
+    engine = create_async_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
     return engine
