@@ -18,7 +18,6 @@ After the rules, the round runs auto-assignment over the queue (``assignment.aut
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from automation.context import RuleContext, context_at, matches, with_client
 from automation.repository import AuditWriter, RulesRepository
 from automation.rules import Rule, RuleSet, Trigger
 from automation.tables import automation_firings, automation_inbox
+from bot.periodic import cancel_and_wait
 from bot.redact import conversation_ref
 from bot.store.event_store import EventStore, StoredEvent
 from handoff.assignment import AutoAssigner
@@ -292,8 +292,6 @@ class AutomationRunner:
     async def stop(self) -> None:
         """Stop the loop and close the webhook client."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         await self.actions.http.aclose()

@@ -34,6 +34,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.models import ComponentHealth, TranscriptEntry
+from bot.periodic import cancel_and_wait
 from bot.redis_pool import redis_from_url
 
 log = logging.getLogger(__name__)
@@ -298,9 +299,7 @@ class RedisFeed:
     async def close(self) -> None:
         """Stop the reader, end every subscription and close the connections."""
         if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            await cancel_and_wait(self._reader)
         for watchers in list(self._watchers.by_conversation.values()):
             for subscription in list(watchers):
                 await subscription.aclose()

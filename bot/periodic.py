@@ -6,16 +6,35 @@ the end of one tick to the start of the next, so a slow tick never overlaps itse
 :meth:`Periodic.stop`. A tick that raises does not end the loop: the database or Redis may
 be away for a while, and the next round tries again. The failure is logged once per
 failing streak (not every ``interval``), and the round that works again says so.
+
+:func:`cancel_and_wait` is how every background task here is stopped: one ``cancel()`` is
+not enough on Python 3.11, whose ``asyncio.wait_for`` drops a cancellation that arrives as
+the awaitable it wraps completes (fixed in 3.12; aioimaplib and our own pauses use it), and
+a loop that lost its cancellation runs on while ``await task`` waits forever.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
+RECANCEL_AFTER = 2.0  # seconds a cancelled task may spend finishing before it is cancelled again
+
+
+async def cancel_and_wait(task: asyncio.Task[Any], *, recancel_after: float = RECANCEL_AFTER) -> None:
+    """Cancel ``task`` and wait until it has ended, cancelling again while it runs on.
+
+    An exception the task ended with (other than its cancellation) is raised here, as
+    ``await task`` would.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=recancel_after)
+    if not task.cancelled():
+        task.result()
 
 
 class Periodic:
@@ -52,9 +71,7 @@ class Periodic:
         """Stop the loop and wait for it; a tick in flight is cancelled."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

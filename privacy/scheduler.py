@@ -11,11 +11,11 @@ after start-up, so a restart loop does not hammer the database.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.periodic import cancel_and_wait
 from bot.settings import Settings
 from privacy.service import PrivacyService
 
@@ -62,9 +62,7 @@ class RetentionScheduler:
     async def stop(self) -> None:
         """Cancel the task and wait for it (a run in progress is rolled back)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
 

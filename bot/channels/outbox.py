@@ -56,6 +56,7 @@ from bot.channels.addresses import AddressBook
 from bot.channels.tables import outbox
 from bot.errors import ChannelError, OutsideWindow, RateLimited
 from bot.models import OutboundMessage
+from bot.periodic import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -282,11 +283,7 @@ class Outbox:
         try:
             await asyncio.wait_for(asyncio.shield(task), timeout=grace)
         except TimeoutError:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+            await cancel_and_wait(task)
         finally:
             self._stopping = False
 

@@ -49,6 +49,7 @@ from bot.channels.telegram_updates import FILE_SCHEME, batch_from_update, parse_
 from bot.channels.webhook import WebhookBatch, WebhookChannel, json_body, split_text
 from bot.errors import BadPayload, ChannelError, RateLimited, Unauthorized
 from bot.models import Attachment, Button, ComponentHealth, InboundMessage, OutboundMessage
+from bot.periodic import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -464,10 +465,6 @@ class TelegramChannel(WebhookChannel):
         """Stop polling, finish in-flight messages, release the HTTP connections."""
         task, self._poller = self._poller, None
         if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+            await cancel_and_wait(task)
         await super().close()
         await self.bot.shutdown()

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from bot.periodic import Periodic
+from bot.periodic import Periodic, cancel_and_wait
 
 
 async def test_it_runs_at_once_and_again_until_stopped() -> None:
@@ -75,3 +75,42 @@ def test_the_interval_must_be_positive() -> None:
 
     with pytest.raises(ValueError, match="interval must be positive"):
         Periodic("never", tick, 0)
+
+
+async def test_a_task_that_swallows_its_cancellation_is_cancelled_again_until_it_ends() -> None:
+    """What Python 3.11's asyncio.wait_for does when the cancel and the inner result meet:
+    the loop goes on as if nothing happened; a single cancel() would leave close() waiting forever."""
+    rounds = 0
+    swallowed = 0
+
+    async def loop_that_loses_a_cancel() -> None:
+        nonlocal rounds, swallowed
+        while True:
+            rounds += 1
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                if swallowed == 0:
+                    swallowed += 1
+                    asyncio.current_task().uncancel()  # type: ignore[union-attr]
+                    continue
+                raise
+
+    task = asyncio.create_task(loop_that_loses_a_cancel())
+    await asyncio.sleep(0.03)
+    await asyncio.wait_for(cancel_and_wait(task, recancel_after=0.05), 30)
+    assert task.cancelled()
+    assert swallowed == 1
+    ended_at = rounds
+    await asyncio.sleep(0.03)
+    assert rounds == ended_at  # nothing runs on after it
+
+
+async def test_cancel_and_wait_raises_what_the_task_failed_with() -> None:
+    async def failing() -> None:
+        raise RuntimeError("broken before the cancel")
+
+    task = asyncio.create_task(failing())
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="broken before the cancel"):
+        await cancel_and_wait(task)

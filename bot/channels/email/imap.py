@@ -39,6 +39,7 @@ import aioimaplib
 from bot.channels.email.config import ImapConfig
 from bot.errors import ChannelError
 from bot.leases import RoundLease
+from bot.periodic import cancel_and_wait
 
 __all__ = ["ImapCursor", "ImapPoller", "MailSink"]
 
@@ -141,11 +142,7 @@ class ImapPoller:
         """Stop polling and log out."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+            await cancel_and_wait(task)
         await self._disconnect()
 
     async def _run(self) -> None:

@@ -73,9 +73,9 @@ class NameExtractor:
             span = self._unknown_run(match)
             if span is not None:
                 return [span]
-        match = _BARE.match(text)
-        if match and self._unknown_run(match) == match.span("name"):
-            return [match.span("name")]
+        bare = _BARE.match(text)
+        if bare and self._unknown_run(bare) == bare.span("name"):
+            return [bare.span("name")]
         return []
 
     def extract(self, text: str, intent: str | None, taken: list[EntityValue]) -> list[EntityValue]:

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.periodic import cancel_and_wait
 from bot.store.tables import events
 from console.services.workspace.mentions import MENTIONS_KEY, Mention
 from console.services.workspace.models import QueueView
@@ -137,9 +138,7 @@ class WorkspaceHub:
         """Stop the poller."""
         self._subscribers.clear()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _max_id(self) -> int:

@@ -12,10 +12,10 @@ later, so the router never sends a VIP to someone who is gone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 
+from bot.periodic import cancel_and_wait
 from handoff.runtime import HandoffRuntime
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,5 @@ class AgentHeartbeats:
     async def close(self) -> None:
         """Stop heartbeating (shutdown)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
