@@ -88,6 +88,7 @@
   }
 
   function score(value) { return value === null || value === undefined ? "–" : value.toFixed(2); }
+  function why(c) { return c.source === "llm" ? c.reason + " (LLM)" : c.reason; }
 
   /* the conversation's replies scored on the eight auto-QA categories */
   function quality(id) {
@@ -99,7 +100,7 @@
         + score(q.bot.overall) + ", people " + score(q.agent.overall);
       fill("quality-rows", q.bot.categories.map(function (b, i) {
         var a = q.agent.categories[i];
-        return [b.category.replace(/_/g, " "), score(b.score), b.reason, score(a.score), a.reason];
+        return [b.category.replace(/_/g, " "), score(b.score), why(b), score(a.score), why(a)];
       }));
       box.hidden = false;
       document.getElementById("quality-title").focus();
