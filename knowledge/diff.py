@@ -7,12 +7,16 @@ their count. Nothing in it is HTML; the page builds it from text nodes, so an ar
 ``<script>`` is shown as the characters it is.
 
 Only fields that changed are listed. Word-level diffs of very long lines are bounded
-(:data:`MAX_WORD_TOKENS`): past that, the line is shown deleted and inserted whole.
+(:data:`MAX_WORD_TOKENS`): past that, the line is shown deleted and inserted whole. The
+whole diff's work is bounded too (``SequenceMatcher`` is quadratic in repeated lines and
+tokens, and a body may be 200,000 characters): past :data:`MAX_LINE_WORK` a field is shown
+deleted and inserted whole, past :data:`MAX_PAIR_WORK` a block's lines are not paired.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from difflib import SequenceMatcher
 from typing import Literal
 
@@ -29,6 +33,13 @@ MAX_WORD_TOKENS = 4_000
 PAIR_RATIO = 0.5
 #: removed x added lines in one block beyond which no pairing is tried
 MAX_PAIRINGS = 2_500
+#: a block's removed tokens x added tokens beyond which no pairing is tried (each pairing
+#: compares token lists; without this, 50 x 50 long lines took minutes)
+MAX_PAIR_WORK = MAX_WORD_TOKENS**2 // 4
+#: pairs of equal lines (old x new) beyond which a field is not diffed line by line but shown
+#: deleted and inserted whole (the line matcher visits every such pair: 10,000 repeated
+#: lines took 14 s, a 200,000-character body of them would take half an hour)
+MAX_LINE_WORK = 1_000_000
 
 _TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
 
@@ -126,6 +137,18 @@ def line_diff(old: str, new: str, context: int = CONTEXT) -> list[DiffLine]:
     unchanged runs folded to ``context`` lines either side of a change."""
     a, b = old.splitlines(), new.splitlines()
     lines: list[DiffLine] = []
+    in_new = Counter(b)
+    if sum(in_new[line] for line in a) > MAX_LINE_WORK:  # too many repeated lines to match
+        return [
+            *(
+                DiffLine(op="delete", old=i + 1, segments=[Segment(op="delete", text=t)])
+                for i, t in enumerate(a)
+            ),
+            *(
+                DiffLine(op="insert", new=j + 1, segments=[Segment(op="insert", text=t)])
+                for j, t in enumerate(b)
+            ),
+        ]
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if tag == "equal":
             run = [
@@ -147,7 +170,7 @@ def _replaced(a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int) ->
     word-level change; the rest are plain deletions and insertions."""
     out: list[DiffLine] = []
     j = j1
-    pairing = (i2 - i1) * (j2 - j1) <= MAX_PAIRINGS
+    pairing = (i2 - i1) * (j2 - j1) <= MAX_PAIRINGS and _tokens(a[i1:i2]) * _tokens(b[j1:j2]) <= MAX_PAIR_WORK
     for i in range(i1, i2):
         # one line replaced by one line (a title, a short answer): words in common are enough
         least = 1e-9 if (i2 - i1, j2 - j1) == (1, 1) else PAIR_RATIO
@@ -165,6 +188,10 @@ def _replaced(a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int) ->
         DiffLine(op="insert", new=k + 1, segments=[Segment(op="insert", text=b[k])]) for k in range(j, j2)
     )
     return out
+
+
+def _tokens(lines: list[str]) -> int:
+    return sum(len(_TOKEN.findall(line)) for line in lines)
 
 
 def _most_similar(line: str, b: list[str], start: int, end: int, least: float) -> int | None:
