@@ -28,11 +28,17 @@ async def cancel_and_wait(task: asyncio.Task[Any], *, recancel_after: float = RE
     """Cancel ``task`` and wait until it has ended, cancelling again while it runs on.
 
     An exception the task ended with (other than its cancellation) is raised here, as
-    ``await task`` would.
+    ``await task`` would. If the caller is cancelled meanwhile, ``task`` is cancelled once
+    more before the caller's cancellation goes on (``asyncio.wait`` does not pass it on, as
+    ``await task`` did), so a stop that is itself cancelled does not leave the task running.
     """
     while not task.done():
         task.cancel()
-        await asyncio.wait({task}, timeout=recancel_after)
+        try:
+            await asyncio.wait({task}, timeout=recancel_after)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
     if not task.cancelled():
         task.result()
 

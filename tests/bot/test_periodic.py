@@ -114,3 +114,32 @@ async def test_cancel_and_wait_raises_what_the_task_failed_with() -> None:
     await asyncio.sleep(0)
     with pytest.raises(RuntimeError, match="broken before the cancel"):
         await cancel_and_wait(task)
+
+
+async def test_a_cancelled_stop_still_cancels_the_task_it_was_stopping() -> None:
+    """asyncio.wait does not pass its caller's cancellation on (``await task`` did): a stop
+    cancelled while the task swallowed the first cancel must not leave the task running."""
+    swallowed = 0
+
+    async def loop_that_loses_a_cancel() -> None:
+        nonlocal swallowed
+        while True:
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                if swallowed == 0:
+                    swallowed += 1
+                    asyncio.current_task().uncancel()  # type: ignore[union-attr]
+                    continue
+                raise
+
+    task = asyncio.create_task(loop_that_loses_a_cancel())
+    await asyncio.sleep(0.03)
+    stopping = asyncio.create_task(cancel_and_wait(task, recancel_after=600))
+    await asyncio.sleep(0.05)  # the first cancel was delivered and swallowed
+    assert swallowed == 1 and not task.done()
+    stopping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopping
+    await asyncio.wait({task}, timeout=30)
+    assert task.cancelled()
