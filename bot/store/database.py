@@ -83,8 +83,7 @@ def create_engine(url: str | URL, *, schema: str | None = None, **kwargs: Any) -
     """
     parsed = async_url(url, schema=schema)
     if parsed.get_backend_name() == "postgresql":
-        connect_args = kwargs.setdefault("connect_args", {})
-        connect_args.setdefault("prepare_threshold", None)
+        kwargs["connect_args"] = {"prepare_threshold": None, **kwargs.get("connect_args", {})}
     engine = create_async_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)

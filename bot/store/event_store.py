@@ -359,8 +359,13 @@ class EventStore:
             "payload": self._json(message.model_dump(mode="json")),
         }
         async with self._write(conversation_id) as conn:
-            await conn.execute(statements.conversation_insert(self.dialect), conversation)
-            journaled = await conn.execute(statements.journal_insert(self.dialect), journal)
+            if self._postgres:  # both rows in one statement: one round trip
+                both = {f"c_{k}": v for k, v in conversation.items() if k != "last_seq"}
+                both.update({f"j_{k}": v for k, v in journal.items()})
+                journaled = await conn.execute(statements.journal_with_conversation(), both)
+            else:
+                await conn.execute(statements.conversation_insert(self.dialect), conversation)
+                journaled = await conn.execute(statements.journal_insert(self.dialect), journal)
             inserted = journaled.scalar_one_or_none()
         return inserted is not None
 

@@ -59,6 +59,45 @@ def journal_insert(dialect: str) -> Any:
 
 
 @cache
+def journal_with_conversation() -> Any:
+    """PostgreSQL: :func:`conversation_insert` and :func:`journal_insert` as ONE statement, one
+    round trip instead of two; returns the new journal row's id (none for a duplicate). The
+    conversation row is written in a data-modifying CTE; the journal row's foreign key is
+    checked at the end of the statement, when that row exists. Parameters: the
+    ``inbound_messages`` columns, and the conversation's ``c_id``, ``c_channel``,
+    ``c_sender_id``, ``c_created_at``, ``c_updated_at``."""
+    conversation = (
+        postgresql_insert(conversations)
+        .values(
+            id=bindparam("c_id"),
+            channel=bindparam("c_channel"),
+            sender_id=bindparam("c_sender_id"),
+            created_at=bindparam("c_created_at"),
+            updated_at=bindparam("c_updated_at"),
+            last_seq=0,
+        )
+        .on_conflict_do_nothing(index_elements=[conversations.c.id])
+        .cte("new_conversation")
+    )
+    journal = inbound_messages.c
+    return (
+        postgresql_insert(inbound_messages)
+        .values(
+            conversation_id=bindparam("j_conversation_id"),
+            message_id=bindparam("j_message_id"),
+            channel=bindparam("j_channel"),
+            received_at=bindparam("j_received_at"),
+            status=bindparam("j_status"),
+            payload=bindparam("j_payload", type_=journal.payload.type),
+            attempts=0,
+        )
+        .on_conflict_do_nothing(index_elements=[journal.conversation_id, journal.message_id])
+        .returning(journal.id)
+        .add_cte(conversation)
+    )
+
+
+@cache
 def mark_update() -> Any:
     """Set an inbound message's outcome. Parameters: ``m_conversation``, ``m_message``,
     ``m_status``, ``m_error``, ``m_at``."""
