@@ -23,6 +23,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PORTRAIT = {"width": 768, "height": 1024}
 LANDSCAPE = {"width": 1024, "height": 768}
+#: ms a publish or rollback may take: both run every golden question against the index twice
+#: (embeddings on the CPU), which on a loaded two-core machine can outlast Playwright's default
+#: 5 s (test_handoff_browser gives its server-heavy steps 10-20 s)
+GATED = 30_000
 
 ADDED = (
     "**Gift wrapping** is free at every reception.\n\n"
@@ -146,7 +150,7 @@ async def test_edit_preview_diff_publish_and_roll_back_on_a_tablet(
 
         # ---- publish: the golden questions pass, version 2 is live, nothing left to publish
         await page.get_by_role("button", name="Publish latest").click()
-        await expect(page.locator("#status")).to_have_text("Published version 2.")
+        await expect(page.locator("#status")).to_have_text("Published version 2.", timeout=GATED)
         await expect(page.locator("#state-live")).to_have_text("2")
         await expect(page.locator("#diff-summary")).to_have_text(
             "Version 2 says the same as live version 2: nothing to publish."
@@ -160,7 +164,7 @@ async def test_edit_preview_diff_publish_and_roll_back_on_a_tablet(
         # ---- roll back to version 1: it comes back as version 3 and goes live
         await page.get_by_role("button", name="Roll back to 1").click()
         await expect(page.locator("#status")).to_have_text(
-            "Rolled back to version 1: saved as version 3, live now."
+            "Rolled back to version 1: saved as version 3, live now.", timeout=GATED
         )
         await expect(page.locator("#state-live")).to_have_text("3")
         await expect(page.locator("#state-latest")).to_have_text("3")
