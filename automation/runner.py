@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 AUDIT_ACTOR = "automation"
 DEFAULT_POLL = 1.0
 BATCH = 100
+MAX_WATCHES = 20_000  # open SLA watches read per round (two per queued conversation)
 MAX_FIRINGS_PER_HOUR = 20  # per conversation: a loop of rules feeding each other stops here
 ASSIGN_EVERY = 5.0  # seconds between auto-assignment sweeps of the queue
 
@@ -93,15 +94,31 @@ class AutomationRunner:
         return fired
 
     async def _pending(self) -> list[Any]:
-        """Undone rows, oldest first: event rows and SLA watches read apart, so watches still
-        waiting for their deadline never crowd new events out of a round."""
+        """Undone rows, oldest first: up to ``BATCH`` event rows, and every open SLA watch
+        (one pair per queued conversation; read in pages, at most ``MAX_WATCHES``). Watches are
+        read apart, so those still waiting for their deadline never crowd new events out of a
+        round, and all of them, because their deadlines depend on the tier: a VIP queued behind
+        fifty Standard conversations (two watches each) must still be warned within its lead."""
         undone = (
             select(automation_inbox).where(automation_inbox.c.done.is_(False)).order_by(automation_inbox.c.id)
         )
         due_at = automation_inbox.c.due_at
+        watches: list[Any] = []
         async with self.store.engine.connect() as conn:
             fresh = (await conn.execute(undone.where(due_at.is_(None)).limit(BATCH))).all()
-            watches = (await conn.execute(undone.where(due_at.is_not(None)).limit(BATCH))).all()
+            after = 0
+            while len(watches) < MAX_WATCHES:
+                page = (
+                    await conn.execute(
+                        undone.where(due_at.is_not(None), automation_inbox.c.id > after).limit(BATCH)
+                    )
+                ).all()
+                watches.extend(page)
+                if len(page) < BATCH:
+                    break
+                after = page[-1].id
+            else:
+                log.warning("automation: more than %d open SLA watches; the rest wait a round", MAX_WATCHES)
         return [*fresh, *watches]
 
     async def _skip(self, row_ids: list[int]) -> None:

@@ -43,9 +43,7 @@ def test_within_seconds_is_required_on_the_warning_and_refused_elsewhere() -> No
     with pytest.raises(RulesInvalid, match="sla_about_to_breach only"):
         parse_rules("rules: [{id: a, name: a, on: sla_breached, within_seconds: 10, then: [{tag: x}]}]")
     with pytest.raises(RulesInvalid, match="greater than 0"):
-        parse_rules(
-            "rules: [{id: a, name: a, on: sla_about_to_breach, within_seconds: 0, then: [{tag: x}]}]"
-        )
+        parse_rules("rules: [{id: a, name: a, on: sla_about_to_breach, within_seconds: 0, then: [{tag: x}]}]")
 
 
 async def test_sla_about_to_breach_fires_once_within_its_lead_across_two_runners(
@@ -136,3 +134,46 @@ async def test_sla_about_to_breach_fires_once_within_its_lead_across_two_runners
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_a_vip_queued_behind_many_watches_is_still_warned_within_its_lead(
+    store_url: tuple[str, str | None], repo_dir: Path, tmp_path: Path
+) -> None:
+    """Each queued conversation keeps two SLA watches open until its deadline; a round that
+    read only the oldest hundred rows never reached a VIP queued after fifty Standard clients
+    (300 s SLA) before the VIP's own deadline (60 s)."""
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "automation.yml").write_text(RULES, encoding="utf-8")
+    url, schema = store_url
+    clock = Clock(OPEN)
+    store = EventStore.from_url(url, schema=schema)
+    try:
+        runtime = await runtime_on(store, repo_dir, clock)
+        runner = build_runner(
+            store, runtime, AuditLog(store.engine), project_dir=project, clock=clock, name="p0"
+        )
+        waiting = [f"widget:standard-{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(55)]
+        for cid in waiting:
+            await write(store, cid, "Standard", OPEN)
+            await runtime.service.request(cid, "client_request")
+        await write(store, "widget:vip", "VIP", OPEN + 1)
+        await runtime.service.request("widget:vip", "client_request")
+        async with store.engine.connect() as conn:
+            watches = (
+                await conn.execute(
+                    select(automation_inbox.c.id).where(automation_inbox.c.due_at.is_not(None))
+                )
+            ).all()
+        assert len(watches) == 2 * 56  # more than one page of the runner's reads
+
+        clock.now = OPEN + 1 + 60 - 20 + 1  # inside vip_warning's 20 s lead, the Standard ones far off
+        await runner.run_once(assign=False)
+        async with store.engine.connect() as conn:
+            fired = (
+                await conn.execute(select(automation_firings.c.rule_id, automation_firings.c.conversation_id))
+            ).all()
+        assert sorted(fired) == [("any_warning", "widget:vip"), ("vip_warning", "widget:vip")]
+        await runner.stop()
+    finally:
+        await store.close()
