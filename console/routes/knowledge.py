@@ -307,10 +307,15 @@ def router(
         await editor.rollback(article_id, body.version, user.name, base_version=body.base_version)
         return await detail(editor, article_id)
 
+    rendering = asyncio.Semaphore(1)
+
     @routes.post("/preview", response_model=Preview)
     async def preview(body: PreviewRequest, _: Reader) -> Preview:
-        # markdown-it on up to 200,000 characters is CPU work: off the event loop
-        return Preview(html=await asyncio.to_thread(render_markdown, body.body))
+        # markdown-it on up to 200,000 characters is CPU work: off the event loop, and one
+        # render at a time per process (crafted Markdown such as 200,000 '[' takes ~7 s, and
+        # each thread running it takes a share of the interpreter lock from the serving loop)
+        async with rendering:
+            return Preview(html=await asyncio.to_thread(render_markdown, body.body))
 
     @routes.post("/try", response_model=TryResult)
     async def try_question(body: TryRequest, editor: Editor, _: Reader) -> TryResult:
