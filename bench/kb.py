@@ -13,6 +13,14 @@ mrr (over answerable queries), no_answer_precision and no_answer_recall (null wi
 unanswerable queries), latency_ms_p50 and latency_ms_p99 (retrieval: query embedding,
 dense + BM25 search, fusion).
 
+Baselines in the same run, on the same queries and labels (``--no-baselines`` skips them):
+``minilm_chunks`` is plain MiniLM, exact cosine over the very vectors indexed for the
+chunks (no BM25, no coverage, no fusion, no guard); ``minilm_titles`` is plain MiniLM over
+one encoding of each doc's title alone (only up to ``--title-baseline-max`` docs). Both
+see what the shipped path sees: chunks/docs in the question's language or the default
+language, valid on the question's day. Their top1/top5/MRR are printed beside the
+shipped path's and added to the JSON under ``baselines``.
+
 Build the inputs with ``python -m bench.kb_data demo|synthetic``.
 """
 
@@ -27,6 +35,8 @@ import re
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -57,6 +67,87 @@ def safe_id(raw: str, taken: set[str]) -> str:
     return candidate
 
 
+class Ranking:
+    """Hit counts for one arm (ranks by doc, as the shipped path's are)."""
+
+    def __init__(self) -> None:
+        self.top1 = self.top5 = self.answerable = 0
+        self.reciprocal = 0.0
+
+    def add(self, ranked: list[str], right: set[str]) -> None:
+        self.answerable += 1
+        rank = next((i for i, d in enumerate(ranked, start=1) if d in right), None)
+        self.top1 += rank == 1
+        self.top5 += rank is not None and rank <= 5
+        self.reciprocal += 1 / rank if rank else 0.0
+
+    def figures(self) -> dict[str, float | None]:
+        n = self.answerable
+        return {
+            "top1": round(self.top1 / n, 4) if n else None,
+            "top5": round(self.top5 / n, 4) if n else None,
+            "mrr": round(self.reciprocal / n, 4) if n else None,
+        }
+
+
+class PlainMiniLM:
+    """Exact cosine top-k over fixed MiniLM vectors, one doc id per row, with the language
+    and validity filter the shipped path applies; nothing else."""
+
+    def __init__(
+        self, vectors: np.ndarray, doc_ids: list[str], languages: list[str], spans: list[tuple[int, int]]
+    ) -> None:
+        self.vectors = vectors.astype(np.float32)
+        self.doc_ids = np.array(doc_ids, dtype=object)
+        self.languages = np.array(languages)
+        self.starts = np.array([a for a, _ in spans], dtype=np.int64)
+        self.ends = np.array([b for _, b in spans], dtype=np.int64)
+
+    def rank(self, vector: np.ndarray, languages: set[str], day: int, k: int = 10) -> list[str]:
+        visible = np.isin(self.languages, list(languages)) & (self.starts <= day) & (self.ends >= day)
+        cosine = np.where(visible, self.vectors @ vector, -np.inf)
+        order = np.argsort(-cosine)[: k * 4]
+        ranked = [str(self.doc_ids[i]) for i in order if np.isfinite(cosine[i])]
+        return list(dict.fromkeys(ranked))[:k]
+
+
+def chunk_baseline(store: object, back: dict[str, str]) -> PlainMiniLM:
+    """Plain MiniLM over the vectors the store indexed for its chunks (read back from Chroma)."""
+    from knowledge.chroma_store import PAGE
+    from knowledge.encoder import ChromaEmbedding
+
+    collection = store.client.get_collection(  # type: ignore[attr-defined]
+        store.collection_name,  # type: ignore[attr-defined]
+        embedding_function=ChromaEmbedding(store.encoder),  # type: ignore[attr-defined,arg-type]
+    )
+    vectors, doc_ids, languages, spans = [], [], [], []
+    offset = 0
+    while True:
+        page = collection.get(include=["embeddings", "metadatas"], limit=PAGE, offset=offset)
+        for emb, meta in zip(page["embeddings"], page["metadatas"] or [], strict=True):  # type: ignore[arg-type]
+            vectors.append(np.asarray(emb, dtype=np.float32))
+            doc_ids.append(back[str(meta["article_id"])])
+            languages.append(str(meta["language"]))
+            spans.append((int(meta["valid_from"]), int(meta["valid_to"])))  # type: ignore[arg-type]
+        if len(page["ids"]) < PAGE:
+            break
+        offset += PAGE
+    return PlainMiniLM(np.vstack(vectors), doc_ids, languages, spans)
+
+
+def title_baseline(articles: list, back: dict[str, str], encoder: object) -> PlainMiniLM:  # type: ignore[type-arg]
+    """Plain MiniLM over one encoding of each doc's title alone."""
+    from knowledge.store import OPEN_END, OPEN_START, day_key
+
+    vectors = encoder.encode([a.title for a in articles])  # type: ignore[attr-defined]
+    return PlainMiniLM(
+        np.asarray(vectors),
+        [back[a.id] for a in articles],
+        [a.language for a in articles],
+        [(day_key(a.valid_from, OPEN_START), day_key(a.valid_to, OPEN_END)) for a in articles],
+    )
+
+
 def articles_from_docs(docs: list[dict]) -> tuple[list, dict[str, str]]:  # type: ignore[type-arg]
     """Docs as articles, and our article id -> the doc's id."""
     from knowledge.models import Article
@@ -82,7 +173,7 @@ def articles_from_docs(docs: list[dict]) -> tuple[list, dict[str, str]]:  # type
     return articles, back
 
 
-async def run(args: argparse.Namespace) -> dict[str, float | None]:
+async def run(args: argparse.Namespace) -> dict[str, object]:
     from tqdm import tqdm
 
     from knowledge.chroma_store import ChromaKnowledgeStore
@@ -119,6 +210,15 @@ async def run(args: argparse.Namespace) -> dict[str, float | None]:
     for text in warm:  # first calls pay for lazy loads and the BM25 build
         await kb.retrieve(f"{text} warm-up", args.language)
 
+    from knowledge.store import OPEN_START, day_key
+
+    arms: dict[str, PlainMiniLM] = {}
+    if args.baselines:
+        arms["minilm_chunks"] = chunk_baseline(store, back)
+        if len(articles) <= args.title_baseline_max:
+            arms["minilm_titles"] = title_baseline(articles, back, encoder)
+    arm_rankings = {name: Ranking() for name in arms}
+
     latencies: list[float] = []
     top1 = top5 = 0
     reciprocal = 0.0
@@ -143,6 +243,12 @@ async def run(args: argparse.Namespace) -> dict[str, float | None]:
             top1 += rank == 1
             top5 += rank is not None and rank <= 5
             reciprocal += 1 / rank if rank else 0.0
+            if arms:
+                vector = encoder.encode([q["query"]])[0]
+                visible = {language, args.language}
+                when = day_key(day or dt.date.today(), OPEN_START)
+                for name, arm in arms.items():
+                    arm_rankings[name].add(arm.rank(vector, visible, when), right)
         predicted_none += not verdict.answered
     # the share of the query embedding: the same questions, made unique so no cache helps
     encode_ms = []
@@ -166,6 +272,21 @@ async def run(args: argparse.Namespace) -> dict[str, float | None]:
         f"({expected_none} unanswerable)  ingest {ingest_s:.1f}s",
         file=sys.stderr,
     )
+    if arm_rankings:
+        shipped = {
+            "top1": ratio(top1, answerable),
+            "top5": ratio(top5, answerable),
+            "mrr": ratio(reciprocal, answerable),
+        }
+        print(f"{'arm':<16}{'top1':>8}{'top5':>8}{'mrr':>8}", file=sys.stderr)
+        for name, figures in {
+            "shipped": shipped,
+            **{n: r.figures() for n, r in arm_rankings.items()},
+        }.items():
+            print(
+                f"{name:<16}" + "".join(f"{v if v is not None else '-':>8}" for v in figures.values()),
+                file=sys.stderr,
+            )
     return {
         "top1": ratio(top1, answerable),
         "top5": ratio(top5, answerable),
@@ -174,6 +295,7 @@ async def run(args: argparse.Namespace) -> dict[str, float | None]:
         "no_answer_recall": ratio(correct_none, expected_none),
         "latency_ms_p50": round(percentile(latencies, 50), 2),
         "latency_ms_p99": round(percentile(latencies, 99), 2),
+        "baselines": {name: r.figures() for name, r in arm_rankings.items()} or None,
     }
 
 
@@ -196,6 +318,15 @@ def main(argv: list[str] | None = None) -> None:
         help="with --persist: this collection (default: a new one); an existing one keeps what is "
         "indexed and re-embeds only changed chunks, so a large corpus can be indexed once and "
         "queried again later (e.g. on a quieter machine)",
+    )
+    parser.add_argument(
+        "--no-baselines", dest="baselines", action="store_false", help="skip the plain MiniLM arms"
+    )
+    parser.add_argument(
+        "--title-baseline-max",
+        type=int,
+        default=5000,
+        help="plain MiniLM over titles only up to this many docs",
     )
     parser.add_argument("--keep", action="store_true", help="with --persist: keep the collection afterwards")
     args = parser.parse_args(argv)

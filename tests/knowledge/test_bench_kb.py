@@ -52,10 +52,32 @@ def test_benchmark_prints_its_figures_last(tmp_path: Path, capsys: pytest.Captur
         "no_answer_recall",
         "latency_ms_p50",
         "latency_ms_p99",
+        "baselines",
     }
+    # the plain MiniLM arms ran on the same queries and labels
+    assert set(figures["baselines"]) == {"minilm_chunks", "minilm_titles"}
+    for arm in figures["baselines"].values():
+        assert set(arm) == {"top1", "top5", "mrr"}
+        assert 0 < arm["mrr"] <= 1.0 and arm["top1"] <= arm["top5"]
     assert figures["top1"] == 1.0 and figures["mrr"] == 1.0
     assert figures["no_answer_recall"] == 1.0
     assert 0 < figures["latency_ms_p50"] <= figures["latency_ms_p99"]
+
+
+def test_plain_minilm_ranks_by_cosine_among_what_the_client_may_see() -> None:
+    import numpy as np
+
+    vectors = np.array([[1.0, 0.0], [0.8, 0.6], [0.6, 0.8], [0.99, 0.14]], dtype=np.float32)
+    arm = bench_kb.PlainMiniLM(
+        vectors,
+        ["a", "b", "c", "d"],
+        ["en", "en", "pl", "en"],
+        [(0, 99), (0, 99), (0, 99), (50, 99)],  # "d" is valid only from day 50
+    )
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    assert arm.rank(query, {"en"}, day=10) == ["a", "b"]
+    assert arm.rank(query, {"en"}, day=60) == ["a", "d", "b"]
+    assert arm.rank(query, {"en", "pl"}, day=10) == ["a", "b", "c"]
 
 
 def test_without_unanswerable_queries_no_answer_figures_are_null(
