@@ -6,8 +6,8 @@ reported, nothing is written); a private note is an ``AgentNoteAdded`` appended 
 the conversation writer (lock, append, live push); a reply is a ``BotUttered`` appended the
 same way, whose outbox row the outbox projector writes in that append's transaction (after
 the channel's own checks: WhatsApp's 24-hour window, an approved template outside it);
-tags and priority are rows of
-``conversation_labels``; an e-mail goes through the e-mail channel's
+tags and priority are rows of ``conversation_labels`` (a priority lasts the handoff it was
+set for: :mod:`automation.labels`); an e-mail goes through the e-mail channel's
 :class:`~bot.channels.email.smtp.SmtpSender`; a webhook is a POST signed with HMAC-SHA256.
 Every action reports an :class:`ActionResult`; a failing action never stops the next one.
 """
@@ -32,6 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from automation.context import RuleContext
 from automation.inbox import RULE_AUTHOR
+from automation.labels import PRIORITY_LABEL, handoff_ends
 from automation.rules import BOOKING_PLACEHOLDERS, MAX_REPLY, Action, Rule, RuleSet
 from automation.tables import conversation_labels
 from bot.channels.addresses import split_conversation_id
@@ -147,7 +148,11 @@ class RuleActions:
         if action.assign is not None:
             return await self._assign(action, rule, rules, context)
         if action.set_priority is not None:
-            await self._label(cid, "priority", action.set_priority, actor)
+            if handoff_ends(await self.runtime.store.load(cid, after_seq=context.seq)):
+                # a late round: the handoff this event led to has ended, and its priority with
+                # it (automation.labels); set now, it would rank the client's next handoff
+                return ActionResult(kind="set_priority", ok=True, detail="not set: that handoff has ended")
+            await self._label(cid, PRIORITY_LABEL, action.set_priority, actor)
             return ActionResult(kind="set_priority", ok=True, detail=f"priority {action.set_priority}")
         if action.tag is not None:
             await self._label(cid, f"tag:{action.tag}", "1", actor)

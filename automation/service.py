@@ -1,8 +1,8 @@
 """Wiring automation for a running bot: the rules file, the repository, the runner.
 
 The serving app starts one runner per process (:func:`start_automation`, called from the
-console's lifespan like the retention job); the inbox projector is registered by the
-composition root on every store that appends (:func:`register_inbox`).
+console's lifespan like the retention job); the inbox projector and the priority expiry
+are registered by the composition root on every store that appends (:func:`register_inbox`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from automation.actions import Mailer, RuleActions
 from automation.dry_run import DryRunReport, dry_run
 from automation.inbox import AutomationInbox
+from automation.labels import PriorityExpiry
 from automation.repository import FILE_NAME, AuditWriter, RulesRepository
 from automation.rules import RuleSet
 from automation.runner import DEFAULT_POLL, AutomationRunner
@@ -28,9 +29,11 @@ from handoff.runtime import HandoffRuntime
 
 
 def register_inbox(store: EventStore) -> None:
-    """Queue rule triggers in every append of ``store`` (once per store)."""
-    if all(p.name != AutomationInbox.name for p in store.projectors):
-        store.add_projector(AutomationInbox())
+    """Queue rule triggers in every append of ``store``, and end a rule's priority with its
+    handoff (:mod:`automation.labels`); once per store."""
+    for projector in (AutomationInbox(), PriorityExpiry()):
+        if all(p.name != projector.name for p in store.projectors):
+            store.add_projector(projector)
 
 
 def channel_smtp(section: Mapping[str, Any] | None) -> SmtpConfig | None:

@@ -5,7 +5,8 @@ the open tickets and each one's conversation facts (language, sentiment scores, 
 client line) come from ONE query over ``handoff_tickets`` joined with
 ``conversation_facts``; each distinct client's profile is one read by id (several at a
 time on PostgreSQL). The order: a priority an automation rule set (``set_priority``, a
-``conversation_labels`` row read in the same query; urgent, high, normal or none, low)
+``conversation_labels`` row read in the same query; urgent, high, normal or none, low;
+it lasts the handoff it was set for, :mod:`automation.labels`)
 first, then :func:`handoff.queue.rank_item`, the same priority the router uses.
 Conversations an agent already holds are listed too (after the waiting ones), so a
 manager sees the whole floor.
@@ -20,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Row, and_, select
 
+from automation.labels import PRIORITY_LABEL
 from automation.tables import conversation_labels
 from bot.sentiment.trajectory import trajectory
 from bot.store.event_store import split_conversation_id
@@ -45,8 +47,6 @@ _FACT_NAMES = [(c.name, f"f_{c.name}") for c in conversation_facts.c]
 #: how long a client profile read for the queue is reused (the live queue rebuilds often;
 #: a tier or name changed in the console shows within this time)
 PROFILE_TTL_SECONDS = 5.0
-#: the ``conversation_labels`` label rules store a priority under (automation.actions)
-PRIORITY_LABEL = "priority"
 #: rank of a rule's priority in the queue (no rule: as "normal")
 RULE_RANK: dict[str | None, int] = {"urgent": 0, "high": 1, "normal": 2, None: 2, "low": 3}
 
