@@ -17,19 +17,33 @@ conversations both sides labelled are compared (``n``); kappa is ``None`` when o
 gives a single class throughout (it is undefined then) and so printed as "–". With one
 label file only the rules against it are printed; with none, the counts.
 
-Usage: ``python -m bench.quality_agreement [--dir data/quality] [--labellers a b]``
+``--judge llm --llm-url URL`` also scores every conversation with the LLM judge
+(:class:`console.services.analytics.quality_judge.LLMJudge`, one call per conversation, in
+turn) and compares it with the consensus twice: as deployed ("llm judge": its verdicts, the
+rules wherever it fell back) and on the items the model itself answered only ("llm answered
+only"). Per category it counts the conversations the model answered and those the rules
+scored instead (a failed or timed-out call, an invalid entry, or no reply to judge), so a
+kappa is never read as the model's when the rules gave it. ``--limit N`` keeps the first N
+conversations for every comparison (the rules' too, so they stand side by side).
+
+Usage: ``python -m bench.quality_agreement [--dir data/quality] [--labellers a b]
+[--judge llm --llm-url http://127.0.0.1:8080/v1 [--llm-model M] [--timeout S]] [--limit N]``
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import sys
+import time
 from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from console.services.analytics.quality import CATEGORIES, score_conversation
+from console.services.analytics.quality import CATEGORIES, QualityScore, score_conversation
+from console.services.analytics.quality_judge import LLMJudge
 from console.services.analytics.quality_set import (
     LabelSet,
     QualitySet,
@@ -98,15 +112,43 @@ def human_labels(labels: LabelSet) -> Labels:
     }
 
 
+def as_labels(score: QualityScore) -> dict[str, int | str]:
+    """A score's categories as 1 / 0 / NA (score >= 0.5 is 1, None is NA)."""
+    return {c.category: NA if c.score is None else int(c.score >= 0.5) for c in score.categories}
+
+
 def rules_labels(quality_set: QualitySet) -> Labels:
     """The rules scorer's verdicts on every conversation (score >= 0.5 is 1, None is NA)."""
-    out: Labels = {}
-    for conversation in quality_set.conversations:
-        score = score_conversation(transcript(conversation), conversation.speaker)
-        out[conversation.id] = {
-            c.category: NA if c.score is None else int(c.score >= 0.5) for c in score.categories
-        }
-    return out
+    return {
+        conversation.id: as_labels(score_conversation(transcript(conversation), conversation.speaker))
+        for conversation in quality_set.conversations
+    }
+
+
+async def judge_scores(quality_set: QualitySet, judge: LLMJudge) -> dict[str, QualityScore]:
+    """The judge's score of every conversation, one call at a time (as the console makes them);
+    a progress line per conversation on stderr."""
+    scores = {}
+    for n, conversation in enumerate(quality_set.conversations, start=1):
+        started = time.monotonic()
+        scores[conversation.id] = score = await judge.judge(transcript(conversation), conversation.speaker)
+        answered = sum(1 for c in score.categories if c.source == "llm")
+        print(
+            f"{n}/{len(quality_set.conversations)} {conversation.id}: {answered} of "
+            f"{len(score.categories)} answered, {time.monotonic() - started:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+    return scores
+
+
+def judge_sources(scores: Mapping[str, QualityScore]) -> dict[str, dict[str, int]]:
+    """Per category, how many conversations the model answered and how many the rules scored."""
+    counts = {c: {"llm": 0, "rules": 0} for c in CATEGORIES}
+    for score in scores.values():
+        for c in score.categories:
+            counts[c.category][c.source] += 1
+    return counts
 
 
 def consensus(a: Labels, b: Labels) -> Labels:
@@ -123,7 +165,7 @@ def compare_consensus(rules: Labels, agreed: Labels) -> dict[str, dict[str, Any]
     """:func:`compare` over the consensus, where each category has its own items."""
     pairs = {}
     for category in CATEGORIES:
-        items = sorted(i for i, cats in agreed.items() if category in cats and i in rules)
+        items = sorted(i for i, cats in agreed.items() if category in cats and category in rules.get(i, {}))
         pairs[category] = ([rules[i][category] for i in items], [agreed[i][category] for i in items])
     return _per_category(pairs)
 
@@ -133,8 +175,16 @@ def label_files(directory: Path) -> dict[str, Path]:
     return {p.stem.removeprefix("labels_"): p for p in sorted(directory.glob("labels_*.yml"))}
 
 
-def run(directory: Path, labellers: Sequence[str] | None = None) -> dict[str, Any]:
-    """Every comparison the label files allow, as a dict (what the JSON line holds)."""
+def run(
+    directory: Path,
+    labellers: Sequence[str] | None = None,
+    *,
+    judge: LLMJudge | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Every comparison the label files allow, as a dict (what the JSON line holds); with a
+    judge, its comparisons with the consensus and where it answered; ``limit`` keeps the
+    first conversations only."""
     quality_set = load_quality_set(directory / "conversations.yml")
     files = label_files(directory)
     names = list(labellers) if labellers else list(files)
@@ -142,6 +192,10 @@ def run(directory: Path, labellers: Sequence[str] | None = None) -> dict[str, An
     if missing:
         raise SystemExit(f"no labels_{missing[0]}.yml in {directory}")
     people = {name: human_labels(load_labels(files[name], quality_set)) for name in names}
+    if limit is not None:  # after the labels are checked against the whole set
+        quality_set = quality_set.model_copy(update={"conversations": quality_set.conversations[:limit]})
+        kept = {c.id for c in quality_set.conversations}
+        people = {name: {i: v for i, v in labels.items() if i in kept} for name, labels in people.items()}
     rules = rules_labels(quality_set)
     result: dict[str, Any] = {
         "conversations": len(quality_set.conversations),
@@ -159,6 +213,25 @@ def run(directory: Path, labellers: Sequence[str] | None = None) -> dict[str, An
         comparisons["rules vs consensus"] = compare_consensus(
             rules, consensus(people[names[0]], people[names[1]])
         )
+    if judge is not None:
+        started = time.monotonic()
+        scores = asyncio.run(judge_scores(quality_set, judge))
+        result["judge"] = {
+            "model": judge.model,
+            "conversations": len(scores),
+            "seconds": round(time.monotonic() - started, 1),
+            "sources": judge_sources(scores),
+        }
+        if len(names) >= 2:
+            agreed = consensus(people[names[0]], people[names[1]])
+            answered = {
+                i: {c.category: as_labels(s)[c.category] for c in s.categories if c.source == "llm"}
+                for i, s in scores.items()
+            }
+            comparisons["llm judge vs consensus"] = compare_consensus(
+                {i: as_labels(s) for i, s in scores.items()}, agreed
+            )
+            comparisons["llm answered only vs consensus"] = compare_consensus(answered, agreed)
     return result
 
 
@@ -181,6 +254,14 @@ def print_tables(result: Mapping[str, Any]) -> None:
         for category, f in figures.items():
             print(f"  {category:<18} {f['n']:>4} {_cell(f['agreement'], True):>6} {_cell(f['kappa']):>6}")
         print(f"  {'mean of the kappas':<30} {_cell(figures['all']['mean_kappa']):>6}")
+    judged = result.get("judge")
+    if judged:
+        print(
+            f"\nllm judge ({judged['model']}): {judged['conversations']} conversations in "
+            f"{judged['seconds']:.0f} s; per category, answered by the model / scored by the rules"
+        )
+        for category, counts in judged["sources"].items():
+            print(f"  {category:<18} {counts['llm']:>4} / {counts['rules']}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -188,8 +269,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--dir", type=Path, default=Path("data/quality"), help="conversations.yml and labels")
     parser.add_argument("--labellers", nargs="+", help="label files to use (labels_<name>.yml), in order")
+    parser.add_argument("--judge", choices=("rules", "llm"), default="rules", help="llm: also the LLM judge")
+    parser.add_argument("--llm-url", help="OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1)")
+    parser.add_argument("--llm-model", default="default", help="model name sent to the server")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per judge call")
+    parser.add_argument("--limit", type=int, help="the first N conversations only")
     args = parser.parse_args(argv)
-    result = run(args.dir, args.labellers)
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    if args.judge == "llm" and not args.llm_url:
+        parser.error("--judge llm needs --llm-url")
+    judge = None
+    if args.judge == "llm":
+        from knowledge.llm import make_openai_client
+
+        client = make_openai_client(args.llm_url, None, args.timeout)
+        judge = LLMJudge(client, args.llm_model, timeout=args.timeout)
+    result = run(args.dir, args.labellers, judge=judge, limit=args.limit)
     print_tables(result)
     print(json.dumps(result, ensure_ascii=False))
 

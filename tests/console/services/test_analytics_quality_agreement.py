@@ -5,12 +5,16 @@ each labeller and against the consensus; with one label file, and the JSON line 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from bench.quality_agreement import cohen_kappa, main, run
+from tests.knowledge.conftest import free_port
+from tests.knowledge.test_llm import start_server, stop
 
 CONVERSATIONS = {
     "version": 1,
@@ -153,3 +157,57 @@ def test_the_script_prints_tables_and_ends_with_the_json_line(
     assert json.loads(out[-1])["comparisons"]["a vs b"]["greeting"]["kappa"] == 0.4
     with pytest.raises(SystemExit, match=r"no labels_c\.yml"):
         main(["--dir", str(quality_dir), "--labellers", "a", "c"])
+
+
+def last_json(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_limit_keeps_the_first_conversations_for_every_comparison(
+    quality_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["--dir", str(quality_dir), "--limit", "2"])
+    result = last_json(capsys)
+    assert (result["conversations"], result["labelled"]) == (2, {"a": 2, "b": 2})
+    assert result["comparisons"]["a vs b"]["all"]["n"] == 16
+    for bad in (["--limit", "0"], ["--judge", "llm"]):  # a limit below one; the judge without its URL
+        with pytest.raises(SystemExit):
+            main(["--dir", str(quality_dir), *bad])
+
+
+def test_a_judge_nobody_answers_is_counted_as_the_rules_not_as_the_model(
+    quality_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nobody listens there: every call fails
+    main(["--dir", str(quality_dir), "--judge", "llm", "--llm-url", url, "--timeout", "5"])
+    result = last_json(capsys)
+    assert result["judge"]["conversations"] == 3
+    assert result["judge"]["sources"] == {c: {"llm": 0, "rules": 3} for c in ALL_ONE}
+    figures = result["comparisons"]
+    assert figures["llm judge vs consensus"] == figures["rules vs consensus"]  # the rules' verdicts
+    assert all(f["n"] == 0 for f in figures["llm answered only vs consensus"].values())
+
+
+@pytest.fixture(scope="module")
+def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    process, url = start_server(tmp_path_factory.mktemp("agreement_llm") / "server.log")
+    yield url
+    stop(process)
+
+
+def test_the_real_judge_is_compared_on_what_the_model_answered(
+    quality_dir: Path, llm_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """llama.cpp serving SmolLM2-135M on c1 (agent replies, one call): the plumbing, not the
+    model's judgement. The consensus on c1 is every category but greeting (b says 0, a 1)."""
+    judge = ["--judge", "llm", "--llm-url", llm_url, "--llm-model", "smollm2", "--timeout", "180"]
+    main(["--dir", str(quality_dir), *judge, "--limit", "1"])
+    result = last_json(capsys)
+    sources = result["judge"]["sources"]
+    assert all(counts["llm"] + counts["rules"] == 1 for counts in sources.values()), sources
+    answered_only = result["comparisons"]["llm answered only vs consensus"]
+    assert answered_only["greeting"]["n"] == 0
+    for category in ALL_ONE:
+        if category != "greeting":
+            assert answered_only[category]["n"] == sources[category]["llm"], (category, answered_only)
+    assert result["comparisons"]["llm judge vs consensus"]["all"]["n"] == 7
