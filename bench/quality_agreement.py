@@ -142,6 +142,17 @@ async def judge_scores(quality_set: QualitySet, judge: LLMJudge) -> dict[str, Qu
     return scores
 
 
+async def judge_and_close(quality_set: QualitySet, judge: LLMJudge) -> dict[str, QualityScore]:
+    """:func:`judge_scores`, then the judge's client closed: its connections belong to this
+    event loop, which ends with the run (an unclosed one leaks its socket)."""
+    try:
+        return await judge_scores(quality_set, judge)
+    finally:
+        close = getattr(judge.client, "close", None)
+        if close is not None:
+            await close()
+
+
 def judge_sources(scores: Mapping[str, QualityScore]) -> dict[str, dict[str, int]]:
     """Per category, how many conversations the model answered and how many the rules scored."""
     counts = {c: {"llm": 0, "rules": 0} for c in CATEGORIES}
@@ -215,7 +226,7 @@ def run(
         )
     if judge is not None:
         started = time.monotonic()
-        scores = asyncio.run(judge_scores(quality_set, judge))
+        scores = asyncio.run(judge_and_close(quality_set, judge))
         result["judge"] = {
             "model": judge.model,
             "conversations": len(scores),
