@@ -26,8 +26,14 @@ scored instead (a failed or timed-out call, an invalid entry, or no reply to jud
 kappa is never read as the model's when the rules gave it. ``--limit N`` keeps the first N
 conversations for every comparison (the rules' too, so they stand side by side).
 
+``--split calibration|held-out|all`` keeps half the set: the calibration half is the
+conversations whose id ends in an odd number (qa-001, qa-003, ...), the one the rules may be
+tuned on; the held-out half, the even ids, is the one to measure them on (``all``, the default,
+keeps both). The split applies before ``--limit``.
+
 Usage: ``python -m bench.quality_agreement [--dir data/quality] [--labellers a b]
-[--judge llm --llm-url http://127.0.0.1:8080/v1 [--llm-model M] [--timeout S]] [--limit N]``
+[--judge llm --llm-url http://127.0.0.1:8080/v1 [--llm-model M] [--timeout S]] [--limit N]
+[--split calibration|held-out|all]``
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 import time
 from collections import Counter
@@ -53,6 +60,7 @@ from console.services.analytics.quality_set import (
 )
 
 NA = "n/a"
+SPLITS = ("calibration", "held-out", "all")
 #: per conversation, per category: 1, 0 or NA
 Labels = dict[str, dict[str, int | str]]
 
@@ -181,6 +189,19 @@ def compare_consensus(rules: Labels, agreed: Labels) -> dict[str, dict[str, Any]
     return _per_category(pairs)
 
 
+def in_split(conversation_id: str, split: str) -> bool:
+    """Whether a conversation belongs to ``split``: calibration is the odd ids (qa-001), the
+    held-out half the even ones (qa-002), all is both. An id not ending in a number is in
+    neither half."""
+    if split == "all":
+        return True
+    digits = re.search(r"(\d+)$", conversation_id)
+    if digits is None:
+        return False
+    odd = int(digits.group(1)) % 2 == 1
+    return odd if split == "calibration" else not odd
+
+
 def label_files(directory: Path) -> dict[str, Path]:
     """``labels_<name>.yml`` files of ``directory`` by name, sorted."""
     return {p.stem.removeprefix("labels_"): p for p in sorted(directory.glob("labels_*.yml"))}
@@ -192,10 +213,13 @@ def run(
     *,
     judge: LLMJudge | None = None,
     limit: int | None = None,
+    split: str = "all",
 ) -> dict[str, Any]:
     """Every comparison the label files allow, as a dict (what the JSON line holds); with a
-    judge, its comparisons with the consensus and where it answered; ``limit`` keeps the
-    first conversations only."""
+    judge, its comparisons with the consensus and where it answered; ``split`` keeps one half
+    of the set (:func:`in_split`), then ``limit`` the first conversations only."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}")
     quality_set = load_quality_set(directory / "conversations.yml")
     files = label_files(directory)
     names = list(labellers) if labellers else list(files)
@@ -203,13 +227,17 @@ def run(
     if missing:
         raise SystemExit(f"no labels_{missing[0]}.yml in {directory}")
     people = {name: human_labels(load_labels(files[name], quality_set)) for name in names}
-    if limit is not None:  # after the labels are checked against the whole set
-        quality_set = quality_set.model_copy(update={"conversations": quality_set.conversations[:limit]})
+    kept_conversations = [c for c in quality_set.conversations if in_split(c.id, split)]
+    if limit is not None:
+        kept_conversations = kept_conversations[:limit]
+    if split != "all" or limit is not None:  # after the labels are checked against the whole set
+        quality_set = quality_set.model_copy(update={"conversations": kept_conversations})
         kept = {c.id for c in quality_set.conversations}
         people = {name: {i: v for i, v in labels.items() if i in kept} for name, labels in people.items()}
     rules = rules_labels(quality_set)
     result: dict[str, Any] = {
         "conversations": len(quality_set.conversations),
+        "split": split,
         "labelled": {name: len(labels) for name, labels in people.items()},
         "null": "a class of its own (1 / 0 / n/a)",
         "comparisons": {},
@@ -255,7 +283,9 @@ def _cell(value: float | None, percent: bool = False) -> str:
 def print_tables(result: Mapping[str, Any]) -> None:
     """One table per comparison: per category n, % agreement and kappa."""
     print(
-        f"{result['conversations']} conversations; labelled: "
+        f"{result['conversations']} conversations"
+        + ("" if result.get("split", "all") == "all" else f" ({result['split']} half)")
+        + "; labelled: "
         + (", ".join(f"{k} {v}" for k, v in result["labelled"].items()) or "no label files")
         + f"; null is {result['null']}"
     )
@@ -285,6 +315,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--llm-model", default="default", help="model name sent to the server")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per judge call")
     parser.add_argument("--limit", type=int, help="the first N conversations only")
+    parser.add_argument(
+        "--split", choices=SPLITS, default="all", help="calibration: odd ids; held-out: even ids"
+    )
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
@@ -296,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         client = make_openai_client(args.llm_url, None, args.timeout)
         judge = LLMJudge(client, args.llm_model, timeout=args.timeout)
-    result = run(args.dir, args.labellers, judge=judge, limit=args.limit)
+    result = run(args.dir, args.labellers, judge=judge, limit=args.limit, split=args.split)
     print_tables(result)
     print(json.dumps(result, ensure_ascii=False))
 

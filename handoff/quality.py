@@ -37,8 +37,8 @@ CATEGORIES = (
     "comprehension",
 )
 GREETINGS = re.compile(
-    r"\b(hi|hello|hey|good (morning|afternoon|evening)|welcome|dzień dobry|cześć|witam|witaj|"
-    r"добрий день|вітаю|привіт|доброго ранку)\b",
+    r"\b(hi|hello|hey|good (morning|afternoon|evening|day)|welcome|dzie[nń] dobry|dobry wiecz[oó]r|"
+    r"cze[sś][cć]|witam|witaj|добрий (день|вечір|ранок)|доброго (дня|вечора|ранку)|вітаю|привіт)\b",
     re.IGNORECASE,
 )
 EMPATHY = re.compile(
@@ -47,31 +47,74 @@ EMPATHY = re.compile(
     re.IGNORECASE,
 )
 CLOSINGS = re.compile(
-    r"(anything else|have a (great|nice|good)|take care|glad (i|we) could help|thank you for|"
-    r"w czymś jeszcze|miłego dnia|dziękujemy|чимось ще|гарного дня|дякуємо)",
+    r"(anything else|have a (great|nice|good|lovely|wonderful)|take care|glad (i|we) could help|"
+    r"thank you|thanks|my pleasure|you'?re welcome|see you|enjoy|good luck|hope (you|she|he|they)|"
+    r"sorry again|all the best|any (other|more|further) questions|"
+    r"w czymś jeszcze|miłego|dziękuj|do zobaczenia|pozdrawiam|zdrowia|powodzenia|"
+    r"чимось ще|гарного|дякую|дякуємо|до зустрічі|гарних|успіхів|будь ласка, звертайтеся)",
+    re.IGNORECASE,
+)
+#: a request for the client's answer that does not end in '?' ("let me know which suits you")
+AWAITS_ANSWER = re.compile(
+    r"(let (me|us) know|da[cć] zna[cć]|daj(cie)? zna[cć]|proszę o informację|дайте знати|напишіть, як)",
     re.IGNORECASE,
 )
 SOLUTIONS = re.compile(
-    r"(https?://|\b\d{1,2}[:.]\d{2}\b|\b\d+ ?(pln|zł|zl|€|eur)\b|\byou can\b|\bplease\b|\bbook|"
-    r"\bi (have|'ve) (booked|moved|refunded|cancel+ed|sent)|\bwe (will|'ll)\b|"
+    r"(https?://|\b\d{1,2}[:.]\d{2}\b|\b\d+ ?(pln|zł|zl|зл|€|eur)\b|\byou can\b|\bplease\b|\bbook|"
+    r"\bi( have|'ve) (booked|moved|refunded|cancel+ed|sent|added|paused|flagged)|\bwe (will|'ll)\b|"
     r"możesz|proszę|zarezerw|можете|будь ласка|забронюв)",
     re.IGNORECASE,
 )
+#: a direct answer: yes/no, what is or is not allowed, available, provided, possible
+ANSWERS = re.compile(
+    r"^\W*((hi|hello|cześć|czesc|dzień dobry|привіт|добрий день)\W+)?"
+    r"((yes|no|tak|nie|так|ні)[,.!]|(unfortunately|absolutely|of course|niestety|oczywiście|на жаль)\b)|"
+    r"\b(is|are|aren'?t|isn'?t|not) (allowed|available|included|possible)|\bthere (is|are)\b|"
+    r"\bwe (have|use|provide|offer|sell|accept)\b|\b(wear|bring|arrive)\b|"
+    r"\b(można|mamy|możemy|mog[eę]|przygotujemy|oferujemy)\b|(можна|можу|маємо|пропонуємо)",
+    re.IGNORECASE,
+)
 RUDE = re.compile(
-    r"\b(calm down|you should have|obviously|as i (already )?said|not my problem|whatever|stupid|"
-    r"uspokój się|заспокойтеся)\b",
+    r"\b(calm down|you should have (known|checked|read|called|come|left|asked|booked|told)|"
+    r"should have left earlier|obviously|as i (already )?said|not my problem|whatever|stupid|"
+    r"(that'?s|those are) the rules|nothing i can do|"
+    r"uspokój się|trzeba było|takie są zasady|nic nie (poradzę|mogę zrobić)|nie mój problem|"
+    r"заспокойтеся|такі правила|нічого не можу|треба було)\b",
     re.IGNORECASE,
 )
 MISUNDERSTOOD = re.compile(
     r"(that'?s not what i (asked|meant)|you (don'?t|do not) understand|i already (said|told)|"
-    r"nie o to (pytałem|pytałam|chodzi)|не те|я вже казав|я вже казала)",
+    r"\bi (said|asked|was asking) (about|for)?|not what i|"
+    r"nie o to (pytałem|pytałam|chodzi)|pyta(łe|ła)?m o|pytam o|"
+    r"не те|я вже казав|я вже казала|я питал|я запитувал|я питаю про)",
     re.IGNORECASE,
 )
+#: a client asking again, "but can I ...?": the first answer missed the question
+ASKED_AGAIN = re.compile(r"^\s*(but|ale|але|а)\b[^.!]*\?\s*$", re.IGNORECASE)
 NEGATIVE = re.compile(
-    r"(angry|upset|terrible|awful|disappoint|complain|worst|broke|ruined|burn|rash|refund|"
-    r"zły|zła|skandal|reklamac|okropn|жахлив|скарг|обурен)",
+    r"(angry|furious|upset|terrible|awful|disappoint|complain|worst|broke|ruined|burn|rash|refund|"
+    r"unacceptable|ridiculous|frustrat|annoy|worried|nervous|anxious|scared|afraid|hurts|\bpain\b|"
+    r"charged twice|still got charged|by mistake|doesn'?t work|not working|freezing|rushed|fix this|"
+    r"zły|zła|skandal|reklamac|okropn|zdenerwow|rozczarow|niezadowol|nie działa|boli|martwię|"
+    r"zwrot|straci|niedopuszczaln|"
+    r"жахлив|скарг|обурен|засмуч|зіпсува|розчаров|не працює|болить|хвилю|неприйнятн)",
     re.IGNORECASE,
 )
+#: a reply of at most this many words that neither greets nor closes is curt ("ok booked")
+CURT_WORDS = 3
+#: how much of the last reply's end is read for a closing (a "thank you for asking" opening
+#: a long reply is not one)
+CLOSING_TAIL = 160
+#: a closing phrase within this many characters of the start of a longer reply opens it
+OPENING_CHARS = 20
+#: Polish words written without their diacritics ("sie" for "się"): each is a typo
+POLISH_WITHOUT_DIACRITICS = re.compile(
+    r"\b(sie|moze|moge|moga|mozna|prosze|dzien|czesc|juz|wiecej|bedzie|beda|sa|zl|piatek|sobote|"
+    r"ktora|ktory|ktore|jesli|wlasnie|tez|takze|rowniez|wzgledu|dziekuje|dziekujemy|przepraszam|"
+    r"mozemy|zabieg[oó]w|godzine|prosba|zdrowie|wizyte|platnosc|mozliwosc|zaplata|oplata)\b"
+)
+#: a reply of more than this many words should end with punctuation
+UNPUNCTUATED_WORDS = 8
 SENTENCE = re.compile(r"[^.!?…]+[.!?…]*")
 MAX_WORDS_PER_SENTENCE = 25
 
@@ -110,6 +153,12 @@ def _spelling(replies: Sequence[str]) -> CategoryScore:
             problems.append("stray or repeated punctuation")
         if re.search(r"(^|\s)i(\s|')", text) and re.search(r"[a-z]", text):
             problems.append("lower-case 'i'")
+        if re.search(r",(?=[^\s\d])", text):
+            problems.append("no space after a comma")
+        if len(text.split()) > UNPUNCTUATED_WORDS and not re.search(r"[.!?…):]\s*$|https?://\S+$", text):
+            problems.append("the reply does not end with punctuation")
+        missing = sorted({m.group(0).lower() for m in POLISH_WITHOUT_DIACRITICS.finditer(text)})
+        problems.extend(f"missing diacritics: {word!r}" for word in missing)
     score = max(0.0, 1 - 0.25 * len(problems))
     return CategoryScore(
         category="spelling_grammar",
@@ -133,15 +182,117 @@ def _readability(replies: Sequence[str]) -> CategoryScore:
     )
 
 
+def _closing(lines: Sequence[TranscriptEntry], speaker: Speaker, last: str) -> CategoryScore:
+    sentences = _sentences(last)
+    tail = " ".join(sentences[-2:])[-CLOSING_TAIL:]
+    offset = len(last) - len(tail)  # tail is a suffix of the reply, up to spacing
+    closing = next(
+        (
+            m
+            for m in CLOSINGS.finditer(tail)
+            # a thank-you that opens a longer reply is an opening, not a closing
+            if not (offset + m.start() < OPENING_CHARS and len(last) > 3 * OPENING_CHARS)
+        ),
+        None,
+    )
+    if closing:
+        return CategoryScore(category="closing", score=1.0, reason="the last reply closes politely")
+    speaker_last = bool(lines) and lines[-1].sender == speaker
+    if speaker_last and sentences and (sentences[-1].endswith("?") or AWAITS_ANSWER.search(tail)):
+        return CategoryScore(
+            category="closing", score=None, reason="the last reply waits for the client's answer"
+        )
+    return CategoryScore(category="closing", score=0.0, reason="no closing in the last reply")
+
+
+def _uncorrected(lines: Sequence[TranscriptEntry], speaker: Speaker) -> bool:
+    """The client's last 'that is not what I asked' got no apology after it."""
+    said = [
+        i for i, line in enumerate(lines) if line.sender == "client" and MISUNDERSTOOD.search(line.text or "")
+    ]
+    if not said:
+        return False
+    after = [line.text for line in lines[said[-1] + 1 :] if line.sender == speaker and line.text]
+    return not any(EMPATHY.search(text) for text in after)
+
+
+def _repeated(replies: Sequence[str]) -> bool:
+    """The speaker sent the same reply twice (an answer that did not listen)."""
+    seen = [" ".join(text.lower().split()) for text in replies]
+    return len(set(seen)) < len(seen)
+
+
+def _solution(lines: Sequence[TranscriptEntry], speaker: Speaker, replies: Sequence[str]) -> CategoryScore:
+    concrete = any(SOLUTIONS.search(text) for text in replies)
+    if not concrete and not any(ANSWERS.search(text) for text in replies):
+        return CategoryScore(category="solution_offered", score=0.0, reason="no concrete answer or next step")
+    if _uncorrected(lines, speaker) or _repeated(replies):
+        return CategoryScore(
+            category="solution_offered", score=0.0, reason="the client's correction was not taken up"
+        )
+    return CategoryScore(
+        category="solution_offered",
+        score=1.0,
+        reason="offered a concrete next step (a time, price, link or action)"
+        if concrete
+        else "answered the question directly",
+    )
+
+
+def _tone(replies: Sequence[str], feelings_ignored: bool) -> CategoryScore:
+    joined = " ".join(replies)
+    if RUDE.search(joined):
+        return CategoryScore(category="tone", score=0.0, reason="dismissive wording")
+    if feelings_ignored:
+        return CategoryScore(
+            category="tone", score=0.0, reason="curt to an upset client (no acknowledgement)"
+        )
+    curt = [
+        text
+        for text in replies
+        if len(text.split()) <= CURT_WORDS and not CLOSINGS.search(text) and not GREETINGS.search(text)
+    ]
+    if curt:
+        return CategoryScore(category="tone", score=0.0, reason=f"a curt reply: {curt[0][:30]!r}")
+    if re.search(r"\b[A-Z]{4,}\b|!!", joined):
+        return CategoryScore(category="tone", score=0.5, reason="shouting (capitals or '!!')")
+    return CategoryScore(category="tone", score=1.0, reason="courteous")
+
+
+def _comprehension(
+    lines: Sequence[TranscriptEntry], speaker: Speaker, replies: Sequence[str]
+) -> CategoryScore:
+    first_reply = next((i for i, line in enumerate(lines) if line.sender == speaker), len(lines))
+    later = [line.text for line in lines[first_reply + 1 :] if line.sender == "client" and line.text]
+    if any(MISUNDERSTOOD.search(text) for text in lines_text(lines, "client")):
+        reason = "the client said they were misunderstood"
+    elif any(ASKED_AGAIN.search(text) for text in later):
+        reason = "the client had to ask again"
+    elif _repeated(replies):
+        reason = "the same reply sent twice"
+    else:
+        return CategoryScore(
+            category="comprehension", score=1.0, reason="the client never said they were misunderstood"
+        )
+    return CategoryScore(category="comprehension", score=0.0, reason=reason)
+
+
+def lines_text(lines: Sequence[TranscriptEntry], sender: str) -> list[str]:
+    """The texts ``sender`` wrote, in order."""
+    return [line.text for line in lines if line.sender == sender and line.text]
+
+
 def score_conversation(lines: Sequence[TranscriptEntry], speaker: Speaker) -> QualityScore:
     """Score ``speaker``'s replies in ``lines`` (a conversation's transcript, in order)."""
-    replies = [line.text for line in lines if line.sender == speaker and line.text]
-    client = [line.text for line in lines if line.sender == "client" and line.text]
+    replies = lines_text(lines, speaker)
+    client = lines_text(lines, "client")
     if not replies:
         empty = [CategoryScore(category=c, score=None, reason="no replies") for c in CATEGORIES]
         return QualityScore(speaker=speaker, replies=0, overall=None, categories=empty)
     joined = " ".join(replies)
-    upset = any(NEGATIVE.search(text) for text in client)
+    feeling = any(NEGATIVE.search(text) for text in client)
+    upset = feeling or any(MISUNDERSTOOD.search(text) for text in client)
+    acknowledged = bool(EMPATHY.search(joined))
     categories = [
         CategoryScore(
             category="greeting",
@@ -152,45 +303,21 @@ def score_conversation(lines: Sequence[TranscriptEntry], speaker: Speaker) -> Qu
         ),
         CategoryScore(
             category="empathy",
-            score=(1.0 if EMPATHY.search(joined) else 0.0) if upset else None,
+            score=(1.0 if acknowledged else 0.0) if upset else None,
             reason=(
                 "acknowledged the client's frustration"
-                if EMPATHY.search(joined)
+                if acknowledged
                 else "the client was upset and nothing acknowledged it"
             )
             if upset
             else "the client was not upset",
         ),
         _spelling(replies),
-        CategoryScore(
-            category="closing",
-            score=1.0 if CLOSINGS.search(replies[-1]) else 0.0,
-            reason="the last reply closes politely"
-            if CLOSINGS.search(replies[-1])
-            else "no closing in the last reply",
-        ),
-        CategoryScore(
-            category="solution_offered",
-            score=1.0 if SOLUTIONS.search(joined) else 0.0,
-            reason="offered a concrete next step (a time, price, link or action)"
-            if SOLUTIONS.search(joined)
-            else "no concrete answer or next step",
-        ),
-        CategoryScore(
-            category="tone",
-            score=0.0 if RUDE.search(joined) else (0.5 if re.search(r"\b[A-Z]{4,}\b|!!", joined) else 1.0),
-            reason="dismissive wording"
-            if RUDE.search(joined)
-            else ("shouting (capitals or '!!')" if re.search(r"\b[A-Z]{4,}\b|!!", joined) else "courteous"),
-        ),
+        _closing(lines, speaker, replies[-1]),
+        _solution(lines, speaker, replies),
+        _tone(replies, feeling and not acknowledged),
         _readability(replies),
-        CategoryScore(
-            category="comprehension",
-            score=0.0 if any(MISUNDERSTOOD.search(text) for text in client) else 1.0,
-            reason="the client said they were misunderstood"
-            if any(MISUNDERSTOOD.search(text) for text in client)
-            else "the client never said they were misunderstood",
-        ),
+        _comprehension(lines, speaker, replies),
     ]
     return QualityScore(
         speaker=speaker, replies=len(replies), overall=overall_of(categories), categories=categories

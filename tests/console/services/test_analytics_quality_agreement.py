@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bench.quality_agreement import cohen_kappa, main, run
+from bench.quality_agreement import cohen_kappa, in_split, main, run
 from tests.knowledge.conftest import free_port
 from tests.knowledge.test_llm import start_server, stop
 
@@ -173,6 +173,26 @@ def test_limit_keeps_the_first_conversations_for_every_comparison(
     for bad in (["--limit", "0"], ["--judge", "llm"]):  # a limit below one; the judge without its URL
         with pytest.raises(SystemExit):
             main(["--dir", str(quality_dir), *bad])
+
+
+def test_split_keeps_the_odd_or_the_even_ids_for_every_comparison(
+    quality_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert [in_split(i, "calibration") for i in ("qa-001", "qa-002", "c3", "x")] == [True, False, True, False]
+    assert [in_split(i, "held-out") for i in ("qa-001", "qa-002", "c3", "x")] == [False, True, False, False]
+    assert all(in_split(i, "all") for i in ("qa-001", "qa-002", "x"))
+    main(["--dir", str(quality_dir), "--split", "calibration"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("2 conversations (calibration half); labelled: a 2, b 2")
+    calibration = json.loads(out[-1])
+    assert calibration["split"] == "calibration"
+    assert calibration["comparisons"]["a vs b"]["all"]["n"] == 16
+    held_out = run(quality_dir, split="held-out")
+    assert (held_out["conversations"], held_out["labelled"]) == (1, {"a": 1, "b": 1})
+    assert held_out["comparisons"]["a vs b"]["readability"] == {"n": 1, "agreement": 0.0, "kappa": 0.0}
+    assert run(quality_dir, split="held-out", limit=5)["conversations"] == 1
+    with pytest.raises(SystemExit):
+        main(["--dir", str(quality_dir), "--split", "even"])
 
 
 def test_a_judge_nobody_answers_is_counted_as_the_rules_not_as_the_model(
